@@ -1,0 +1,62 @@
+# twinrig. `make run` and `make test` set up everything they need first
+# (scripts/setup.sh: Debian packages, the ONNX Runtime library, code
+# generators), idempotently.
+
+GO        ?= go
+BIN       := bin
+CONFIG    ?= configs/simulated.yaml
+PLUGINS   := $(BIN)/twinrig-stimulus $(BIN)/twinrig-acquisition $(BIN)/twinrig-model
+PROTOS    := $(wildcard rig/proto/twinrig/v1/*.proto)
+export PATH := $(CURDIR)/.deps/bin:$(PATH)
+
+.PHONY: all setup build run test vet generate check-generate bench fuzz clean FORCE
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: $(BIN)/twinrig $(PLUGINS)
+
+# The Go tool decides what is stale; FORCE just makes make ask it.
+$(BIN)/twinrig: FORCE
+	$(GO) build -o $@ ./host
+$(BIN)/twinrig-stimulus: FORCE
+	$(GO) build -o $@ ./plugins/stimulus
+$(BIN)/twinrig-acquisition: FORCE
+	$(GO) build -o $@ ./plugins/acquisition
+$(BIN)/twinrig-model: FORCE
+	$(GO) build -o $@ ./plugins/model
+
+## run: a simulated closed-loop session on the virtual clock, headless,
+## embedded MQTT broker.
+run: setup build
+	$(BIN)/twinrig run $(CONFIG)
+
+## test: vet, generated-code drift, and every test with the race detector
+## (under a virtual X server so that the display tests run too).
+test: setup build vet check-generate
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(GO) test -race -shuffle=on -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+generate:
+	protoc -I rig/proto --go_out=. --go_opt=module=github.com/twinrig/twinrig \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/twinrig/twinrig $(PROTOS)
+
+# Regenerates into a scratch copy and fails if the committed code differs.
+check-generate:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	protoc -I rig/proto --go_out=$$tmp --go_opt=module=github.com/twinrig/twinrig \
+		--go-grpc_out=$$tmp --go-grpc_opt=module=github.com/twinrig/twinrig $(PROTOS) && \
+	diff -r $$tmp/rig/internal/wire rig/internal/wire >/dev/null || \
+	{ echo "rig/internal/wire is stale: run make generate and commit the result"; exit 1; }
+
+## bench: the benchmarks recorded in BENCHMARKS.md.
+bench: setup build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+clean:
+	rm -rf $(BIN)

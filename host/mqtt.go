@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twinrig/twinrig/host/config"
+	"github.com/twinrig/twinrig/host/events"
+	"github.com/twinrig/twinrig/host/session"
+)
+
+// emitter publishes one session's events.
+type emitter struct {
+	pub     events.Publisher
+	session string
+}
+
+var _ session.Emitter = emitter{}
+
+func (e emitter) Emit(ctx context.Context, kind string, fields map[string]any) error {
+	return e.pub.Publish(ctx, events.Event{Kind: events.Kind(kind), Session: e.session, Time: time.Now(), Payload: fields})
+}
+
+// startEvents connects the session's event publisher: through an embedded
+// broker (started here) or an external one. It prints where the events go.
+// With await > 0 and an embedded broker it waits that long for a client
+// to subscribe to the session's topics, so that a dashboard or a test sees
+// every event from the first.
+func startEvents(ctx context.Context, cfg *config.Config, name string, await time.Duration, h *hostRun) (session.Emitter, func(), error) {
+	opts := events.Options{Rig: cfg.Rig, QoS: cfg.MQTT.QoS}
+	url := cfg.MQTT.Broker
+	var broker *events.Broker
+	if cfg.MQTT.Embedded() {
+		var err error
+		// The broker's own info lines (hooks, listeners) are noise here.
+		quiet := slog.New(slog.NewTextHandler(h.stderr, &slog.HandlerOptions{Level: max(slog.LevelWarn, h.level)}))
+		broker, err = events.StartEmbedded(cfg.MQTT.Listen, events.WithBrokerLogger(quiet))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: mqtt: %w", cfg.File, err)
+		}
+		opts.Broker = broker
+		url = broker.URL()
+	} else {
+		opts.URL, opts.Username, opts.Password = cfg.MQTT.Broker, cfg.MQTT.Username, cfg.MQTT.Password
+	}
+	pub, err := events.NewPublisher(ctx, opts)
+	if err != nil {
+		if broker != nil {
+			_ = broker.Close()
+		}
+		return nil, nil, fmt.Errorf("%s: mqtt: %w", cfg.File, err)
+	}
+	closeFn := func() {
+		if err := pub.Close(); err != nil {
+			h.log.Warn("closing the MQTT publisher", "err", err)
+		}
+		if broker != nil {
+			if err := broker.Close(); err != nil {
+				h.log.Warn("closing the MQTT broker", "err", err)
+			}
+		}
+	}
+	topic := events.Topic(cfg.Rig, name, "#")
+	started := events.Topic(cfg.Rig, name, events.KindStarted)
+	fmt.Fprintf(h.stdout, "events: %s topics %s\n", url, topic)
+	if await > 0 {
+		if broker == nil {
+			h.log.Warn("-await-subscriber applies to the embedded broker only; not waiting")
+		} else if err := broker.AwaitSubscriber(ctx, started, await); err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+	}
+	return emitter{pub: pub, session: name}, closeFn, nil
+}

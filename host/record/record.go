@@ -1,0 +1,169 @@
+// Package record stores what a session produces, as it happens, in a
+// session directory:
+//
+//	frames.csv       index,time_s,dropped          one row per shown frame
+//	predictions.csv  step,time_s,n0,n1,...         one row per model frame
+//	scans.csv        index,time_s,n0,n1,...        one row per imaging scan
+//	summary.json     written by the host when the session ends
+//
+// Rows are flushed after every batch, so a session that ends early keeps
+// everything recorded up to that point.
+package record
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twinrig/twinrig/host/session"
+	"github.com/twinrig/twinrig/rig"
+)
+
+// Dir records a session into a directory. Each method may be called from
+// its own goroutine.
+type Dir struct {
+	path                string
+	frames, preds, scan *csvFile
+}
+
+var _ session.Recorder = (*Dir)(nil)
+
+type csvFile struct {
+	mu  sync.Mutex
+	f   *os.File
+	w   *bufio.Writer
+	buf []byte
+}
+
+// Create makes the session directory (which must not exist yet) and its
+// files. neurons sets the width of the prediction and scan tables.
+func Create(path string, neurons int) (*Dir, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	if err := os.Mkdir(path, 0o755); err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	d := &Dir{path: path}
+	var err error
+	header := func(first string) string {
+		h := first + ",time_s"
+		for n := range neurons {
+			h += ",n" + strconv.Itoa(n)
+		}
+		return h + "\n"
+	}
+	if d.frames, err = newCSV(filepath.Join(path, "frames.csv"), "index,time_s,dropped\n"); err != nil {
+		return nil, err
+	}
+	if d.preds, err = newCSV(filepath.Join(path, "predictions.csv"), header("step")); err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	if d.scan, err = newCSV(filepath.Join(path, "scans.csv"), header("index")); err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return d, nil
+}
+
+func newCSV(path, header string) (*csvFile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	c := &csvFile{f: f, w: bufio.NewWriterSize(f, 1<<16)}
+	if _, err := c.w.WriteString(header); err != nil {
+		return nil, fmt.Errorf("recording %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Path returns the session directory.
+func (d *Dir) Path() string { return d.path }
+
+// Frames appends shown frames.
+func (d *Dir) Frames(frames []rig.ShownFrame) error {
+	return d.frames.rows(len(frames), func(i int, b []byte) []byte {
+		f := frames[i]
+		b = strconv.AppendInt(b, f.Index, 10)
+		b = append(b, ',')
+		b = appendSeconds(b, f.Time)
+		b = append(b, ',')
+		return strconv.AppendBool(b, f.Dropped)
+	})
+}
+
+// Predictions appends model predictions.
+func (d *Dir) Predictions(preds []session.Prediction) error {
+	return d.preds.rows(len(preds), func(i int, b []byte) []byte {
+		return appendRow(b, int64(preds[i].Step), preds[i].Time, preds[i].Values)
+	})
+}
+
+// Scans appends imaging scans.
+func (d *Dir) Scans(scans []rig.Scan) error {
+	return d.scan.rows(len(scans), func(i int, b []byte) []byte {
+		return appendRow(b, scans[i].Index, scans[i].Time, scans[i].Values)
+	})
+}
+
+// WriteSummary writes v as summary.json.
+func (d *Dir) WriteSummary(v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("recording summary: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(d.path, "summary.json"), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("recording summary: %w", err)
+	}
+	return nil
+}
+
+// Close flushes and closes every file.
+func (d *Dir) Close() error {
+	var errs []error
+	for _, c := range []*csvFile{d.frames, d.preds, d.scan} {
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		errs = append(errs, c.w.Flush(), c.f.Close())
+		c.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func (c *csvFile) rows(n int, row func(i int, b []byte) []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range n {
+		c.buf = append(row(i, c.buf[:0]), '\n')
+		if _, err := c.w.Write(c.buf); err != nil {
+			return fmt.Errorf("recording %s: %w", c.f.Name(), err)
+		}
+	}
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("recording %s: %w", c.f.Name(), err)
+	}
+	return nil
+}
+
+func appendSeconds(b []byte, t time.Duration) []byte {
+	return strconv.AppendFloat(b, t.Seconds(), 'f', 6, 64)
+}
+
+func appendRow(b []byte, index int64, t time.Duration, values []float32) []byte {
+	b = strconv.AppendInt(b, index, 10)
+	b = append(b, ',')
+	b = appendSeconds(b, t)
+	for _, v := range values {
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, float64(v), 'g', 7, 32)
+	}
+	return b
+}

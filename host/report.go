@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/twinrig/twinrig/host/session"
+	"github.com/twinrig/twinrig/protocols"
+)
+
+// progress returns the session's progress printer: one line per second of
+// session time at most, plus one per block change.
+func (h *hostRun) progress() func(session.Progress) {
+	if h.quiet {
+		return nil
+	}
+	lastBlock := -1
+	var lastPrint time.Time
+	return func(p session.Progress) {
+		if p.BlockIndex == lastBlock && time.Since(lastPrint) < time.Second {
+			return
+		}
+		lastBlock, lastPrint = p.BlockIndex, time.Now()
+		pct := 0.0
+		if p.Total > 0 {
+			pct = 100 * p.SessionTime.Seconds() / p.Total.Seconds()
+		}
+		fmt.Fprintf(h.stdout, "  %5.1f%%  block %d/%d %-12s t=%7.2fs  scans %d\n",
+			pct, p.BlockIndex+1, len(h.proto.Blocks), p.Block, p.SessionTime.Seconds(), p.Scans)
+	}
+}
+
+// printSummary prints the per-neuron accuracy summary that ends a run.
+func (h *hostRun) printSummary(res *session.Result) {
+	a := res.Accuracy
+	speed := math.NaN()
+	if res.Wall > 0 {
+		speed = res.Duration.Seconds() / res.Wall.Seconds()
+	}
+	fmt.Fprintf(h.stdout, "\nsession time %.1f s in %.2f s wall (%.1fx real time); %d frames shown (%d dropped), %d model frames, %d scans\n",
+		res.Duration.Seconds(), res.Wall.Seconds(), speed, res.FramesShown, res.FramesDropped, res.ModelFrames, res.Scans)
+	fmt.Fprintf(h.stdout, "model %q on %s vs %d neurons of %q\n", res.Info.Model.Name, res.Info.Model.Device,
+		res.Info.Acquisition.Neurons, res.Info.Acquisition.Name)
+	for _, b := range res.Blocks {
+		fmt.Fprintf(h.stdout, "  after block %-12s median r %s\n", b.Name, fmtR(b.Accuracy.Median))
+	}
+	fmt.Fprintf(h.stdout, "per-neuron single-trial correlation (Pearson r, %d scans scored, burn-in %d frames):\n",
+		a.Scored, res.Info.Model.BurnInFrames)
+	fmt.Fprintf(h.stdout, "  neurons %d  median %s  quartiles [%s, %s]\n", a.Neurons, fmtR(a.Median), fmtR(a.Q1), fmtR(a.Q3))
+	if a.Neurons < len(a.PerNeuron) {
+		fmt.Fprintf(h.stdout, "  %d neurons had no defined r (a constant series)\n", len(a.PerNeuron)-a.Neurons)
+	}
+}
+
+func fmtR(r float64) string {
+	if math.IsNaN(r) {
+		return "  n/a"
+	}
+	return fmt.Sprintf("%+.3f", r)
+}
+
+// sessionSummary is summary.json.
+type sessionSummary struct {
+	Schema        int            `json:"schema"`
+	Session       string         `json:"session"`
+	Status        string         `json:"status"`
+	Error         string         `json:"error,omitempty"`
+	Protocol      string         `json:"protocol"`
+	Epoch         time.Time      `json:"epoch"`
+	DurationS     float64        `json:"duration_s"`
+	WallS         float64        `json:"wall_s"`
+	FramesShown   int            `json:"frames_shown"`
+	FramesDropped int            `json:"frames_dropped"`
+	ModelFrames   int            `json:"model_frames"`
+	Scans         int            `json:"scans"`
+	Plugins       map[string]any `json:"plugins"`
+	Accuracy      map[string]any `json:"accuracy"`
+}
+
+func summary(name, status string, proto *protocols.Protocol, res *session.Result, err error) sessionSummary {
+	s := sessionSummary{
+		Schema: 1, Session: name, Status: status, Protocol: proto.Name, Epoch: res.Epoch,
+		DurationS: res.Duration.Seconds(), WallS: res.Wall.Seconds(),
+		FramesShown: res.FramesShown, FramesDropped: res.FramesDropped, ModelFrames: res.ModelFrames, Scans: res.Scans,
+		Plugins: map[string]any{
+			"stimulus": res.Info.Stimulus, "acquisition": res.Info.Acquisition, "model": res.Info.Model,
+		},
+		Accuracy: session.AccuracyFields("session", res.Accuracy),
+	}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	return s
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twinrig/twinrig/host/config"
+	"github.com/twinrig/twinrig/host/record"
+	"github.com/twinrig/twinrig/host/session"
+	"github.com/twinrig/twinrig/protocols"
+	"github.com/twinrig/twinrig/rig"
+)
+
+func runCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("run", "run [flags] CONFIG", stderr)
+	logLevel := fs.String("log-level", "info", "lowest log level shown: debug, info, warn or error")
+	quiet := fs.Bool("quiet", false, "print no progress lines, only the summary")
+	await := fs.Duration("await-subscriber", 0, "with the embedded broker, wait up to this long for an MQTT client to subscribe to the session's topics before starting (0: don't wait)")
+	path, code := parseArgs(fs, args)
+	if code >= 0 {
+		return code
+	}
+	level, err := parseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "twinrig run: %v\n", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg, proto, err := load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	h := &hostRun{cfg: cfg, proto: proto, log: log, level: level, logLevel: *logLevel, stdout: stdout, stderr: stderr, quiet: *quiet, await: *await}
+	return h.run(ctx)
+}
+
+// hostRun is one `twinrig run`.
+type hostRun struct {
+	cfg      *config.Config
+	proto    *protocols.Protocol
+	log      *slog.Logger
+	level    slog.Level
+	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+	quiet    bool
+	await    time.Duration
+}
+
+func (h *hostRun) run(ctx context.Context) int {
+	name := fmt.Sprintf("%s-%s", h.cfg.Session.Name, time.Now().UTC().Format("20060102T150405Z"))
+	events, closeEvents, err := startEvents(ctx, h.cfg, name, h.await, h)
+	if err != nil {
+		h.log.Error("MQTT", "err", err)
+		return exitFailed
+	}
+	defer closeEvents()
+	fail := func(err error, plugin string) int {
+		h.log.Error("session failed", "err", err)
+		fields := map[string]any{"message": err.Error()}
+		if plugin != "" {
+			fields["plugin"] = plugin
+		}
+		_ = events.Emit(context.WithoutCancel(ctx), "error", fields)
+		status := "error"
+		code := exitFailed
+		if ctx.Err() != nil {
+			status, code = "interrupted", exitInterrupted
+		}
+		_ = events.Emit(context.WithoutCancel(ctx), "finished", map[string]any{"status": status})
+		return code
+	}
+
+	procs, err := h.launch()
+	defer func() {
+		for _, p := range procs {
+			p.Kill()
+		}
+	}()
+	if err != nil {
+		return fail(err, pluginOf(err))
+	}
+	plugins := session.Plugins{
+		Stimulus:    procs[rig.KindStimulus].Stimulus(),
+		Acquisition: procs[rig.KindAcquisition].Acquisition(),
+		Model:       procs[rig.KindModel].Model(),
+	}
+	if err := h.configure(ctx, plugins); err != nil {
+		return fail(err, pluginOf(err))
+	}
+	info, _, err := session.Describe(ctx, plugins)
+	if err != nil {
+		return fail(err, pluginOf(err))
+	}
+	rec, err := record.Create(filepath.Join(h.cfg.Session.Output, name), info.Acquisition.Neurons)
+	if err != nil {
+		return fail(err, "")
+	}
+	defer func() {
+		if err := rec.Close(); err != nil {
+			h.log.Error("closing the recording", "err", err)
+		}
+	}()
+
+	// Supervise: a plugin that dies ends the session with its name.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go watch(ctx, procs, cancel)
+
+	clock := h.cfg.Session.Clock
+	fmt.Fprintf(h.stdout, "session %s: protocol %s (%s, %d blocks), %d neurons, %s clock, recording to %s\n",
+		name, h.proto.Name, h.proto.Duration(), len(h.proto.Blocks), info.Acquisition.Neurons, clock, rec.Path())
+	res, runErr := session.Run(ctx, plugins, h.proto, session.Options{
+		Clock: clock, Events: events, Recorder: rec, Logger: h.log, Progress: h.progress(),
+	})
+	if cause := context.Cause(ctx); runErr != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		runErr = cause
+	}
+	status := "ok"
+	if runErr != nil {
+		status = "error"
+		if errors.Is(runErr, context.Canceled) {
+			status = "interrupted"
+		}
+	}
+	if res != nil {
+		h.printSummary(res)
+		if err := rec.WriteSummary(summary(name, status, h.proto, res, runErr)); err != nil {
+			h.log.Error("writing the summary", "err", err)
+		}
+	}
+	if runErr != nil {
+		code := fail(runErr, pluginOf(runErr))
+		if status == "interrupted" {
+			return exitInterrupted
+		}
+		return code
+	}
+	_ = events.Emit(ctx, "finished", map[string]any{
+		"status": status, "duration_s": res.Duration.Seconds(), "wall_s": res.Wall.Seconds(),
+		"frames_shown": res.FramesShown, "frames_dropped": res.FramesDropped, "scans": res.Scans,
+		"output": rec.Path(),
+	})
+	return exitOK
+}
+
+// launch starts the three plugins concurrently. On error it returns the
+// ones that did start so the caller can stop them.
+func (h *hostRun) launch() (map[rig.Kind]*rig.Process, error) {
+	cfgs := map[rig.Kind]config.PluginConfig{
+		rig.KindStimulus: h.cfg.Stimulus, rig.KindAcquisition: h.cfg.Acquisition, rig.KindModel: h.cfg.Model,
+	}
+	var mu sync.Mutex
+	procs := map[rig.Kind]*rig.Process{}
+	var errs []error
+	var wg sync.WaitGroup
+	for _, kind := range rig.Kinds() {
+		pc := cfgs[kind]
+		wg.Go(func() {
+			p, err := rig.Launch(rig.LaunchConfig{
+				Kind: kind, Path: pc.Path, Args: pc.Args, StartTimeout: pc.StartTimeout, LogLevel: h.logLevel,
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, &session.PluginError{Kind: kind, Err: err})
+				return
+			}
+			procs[kind] = p
+			h.log.Debug("plugin started", "kind", kind, "path", pc.Path, "pid", p.Pid())
+		})
+	}
+	wg.Wait()
+	return procs, errors.Join(errs...)
+}
+
+// configure hands each plugin its settings from the config.
+func (h *hostRun) configure(ctx context.Context, p session.Plugins) error {
+	steps := []struct {
+		kind rig.Kind
+		pc   config.PluginConfig
+		fn   func(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error)
+	}{
+		{rig.KindStimulus, h.cfg.Stimulus, p.Stimulus.Configure},
+		{rig.KindAcquisition, h.cfg.Acquisition, p.Acquisition.Configure},
+		{rig.KindModel, h.cfg.Model, p.Model.Configure},
+	}
+	for _, s := range steps {
+		if _, err := s.fn(ctx, rig.ConfigureRequest{Settings: s.pc.Settings}); err != nil {
+			return &session.PluginError{Kind: s.kind, Err: fmt.Errorf("%s: plugins.%s.settings: %w", h.cfg.File, s.kind, err)}
+		}
+	}
+	return nil
+}
+
+// watch cancels the session when a plugin process exits.
+func watch(ctx context.Context, procs map[rig.Kind]*rig.Process, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for kind, p := range procs {
+				if p.Exited() {
+					cancel(fmt.Errorf("%s plugin %q exited unexpectedly: %w", kind, p.Path(), rig.ErrUnavailable))
+					return
+				}
+			}
+		}
+	}
+}
+
+// pluginOf names the plugin an error concerns ("" when none).
+func pluginOf(err error) string {
+	var pe *session.PluginError
+	if errors.As(err, &pe) {
+		return string(pe.Kind)
+	}
+	return ""
+}

@@ -1,0 +1,416 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/twinrig/twinrig/protocols"
+	"github.com/twinrig/twinrig/rig"
+)
+
+// Plugins are the three plugins a session drives.
+type Plugins struct {
+	Stimulus    rig.Stimulus
+	Acquisition rig.Acquisition
+	Model       rig.Model
+}
+
+// Emitter publishes session events (see docs/mqtt.md for kinds and fields).
+// Emit must be safe for concurrent use.
+type Emitter interface {
+	Emit(ctx context.Context, kind string, fields map[string]any) error
+}
+
+// Recorder stores what a session produces as it happens, so that nothing
+// already recorded is lost when a session ends early. Calls come from one
+// goroutine per method; different methods may run concurrently.
+type Recorder interface {
+	Frames([]rig.ShownFrame) error
+	Predictions([]Prediction) error
+	Scans([]rig.Scan) error
+}
+
+// Options configure a session.
+type Options struct {
+	// Clock selects the virtual or the real clock.
+	Clock rig.Clock
+	// BatchFrames is how many display frames travel together (default: a
+	// third of a second of frames).
+	BatchFrames int
+	// Events receives session events (optional).
+	Events Emitter
+	// Recorder stores frames, predictions and scans (optional).
+	Recorder Recorder
+	// Progress is called after each batch (optional; from one goroutine).
+	Progress func(Progress)
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Progress reports how far a session got.
+type Progress struct {
+	Block       string
+	BlockIndex  int
+	SessionTime time.Duration
+	Total       time.Duration
+	Frames      int
+	Scans       int
+}
+
+// Info is what the plugins said about themselves.
+type Info struct {
+	Stimulus    rig.StimulusInfo
+	Acquisition rig.AcquisitionInfo
+	Model       rig.ModelInfo
+}
+
+// Result is what a session measured.
+type Result struct {
+	Info          Info
+	Epoch         time.Time
+	Duration      time.Duration // session time covered
+	Wall          time.Duration // wall time taken
+	FramesShown   int
+	FramesDropped int
+	ModelFrames   int
+	Scans         int
+	Accuracy      Accuracy
+	// Blocks holds the cumulative accuracy at the end of each block.
+	Blocks []BlockResult
+}
+
+// BlockResult is a block's outcome.
+type BlockResult struct {
+	Name     string
+	Onset    time.Duration
+	Frames   int
+	Dropped  int
+	Accuracy Accuracy
+}
+
+// PluginError is an error that one plugin returned or caused.
+type PluginError struct {
+	Kind rig.Kind
+	Err  error
+}
+
+func (e *PluginError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, string(e.Kind)+" plugin") {
+		return msg
+	}
+	return string(e.Kind) + " plugin: " + msg
+}
+func (e *PluginError) Unwrap() error { return e.Err }
+
+func pluginErr(kind rig.Kind, err error) error { return &PluginError{Kind: kind, Err: err} }
+
+// ErrMismatch: the plugins do not fit together (neuron counts, rates).
+var ErrMismatch = errors.New("plugins do not fit together")
+
+// Describe asks every plugin to describe itself and checks that they fit
+// together: as many model outputs as recorded neurons, and a display rate
+// that is a whole multiple of the model's frame rate.
+func Describe(ctx context.Context, p Plugins) (Info, int, error) {
+	var info Info
+	var err error
+	if info.Stimulus, err = p.Stimulus.Describe(ctx, rig.DescribeRequest{}); err != nil {
+		return info, 0, pluginErr(rig.KindStimulus, err)
+	}
+	if info.Acquisition, err = p.Acquisition.Describe(ctx, rig.DescribeRequest{}); err != nil {
+		return info, 0, pluginErr(rig.KindAcquisition, err)
+	}
+	if info.Model, err = p.Model.Describe(ctx, rig.DescribeRequest{}); err != nil {
+		return info, 0, pluginErr(rig.KindModel, err)
+	}
+	if info.Model.Neurons != info.Acquisition.Neurons {
+		return info, 0, fmt.Errorf("model %q predicts %d neurons but acquisition %q records %d: configure both for the same population: %w",
+			info.Model.Name, info.Model.Neurons, info.Acquisition.Name, info.Acquisition.Neurons, ErrMismatch)
+	}
+	if info.Model.FrameRateHz <= 0 || info.Stimulus.RefreshRateHz <= 0 {
+		return info, 0, fmt.Errorf("model frame rate %g Hz, display %g Hz: both must be positive: %w",
+			info.Model.FrameRateHz, info.Stimulus.RefreshRateHz, ErrMismatch)
+	}
+	k := math.Round(info.Stimulus.RefreshRateHz / info.Model.FrameRateHz)
+	if k < 1 || math.Abs(info.Stimulus.RefreshRateHz/k-info.Model.FrameRateHz) > 0.01*info.Model.FrameRateHz {
+		return info, 0, fmt.Errorf("display refresh %g Hz is not a whole multiple of the model's %g Hz: %w",
+			info.Stimulus.RefreshRateHz, info.Model.FrameRateHz, ErrMismatch)
+	}
+	return info, int(k), nil
+}
+
+// Run runs the protocol. The plugins must be configured already. On error
+// or cancellation it returns what was measured so far along with the error.
+func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options) (*Result, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	started := time.Now()
+	info, subsample, err := Describe(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Clock == rig.VirtualClock && !info.Acquisition.Simulated {
+		return nil, fmt.Errorf("acquisition %q records a real microscope: it cannot run on the virtual clock (set session.clock: real): %w",
+			info.Acquisition.Name, ErrMismatch)
+	}
+	rate := info.Stimulus.RefreshRateHz
+	batch := opts.BatchFrames
+	if batch <= 0 {
+		batch = max(1, int(rate/3))
+	}
+	r := &runner{p: p, opts: opts, log: log, info: info, subsample: subsample, rate: rate, batch: batch, proto: proto}
+	res := &Result{Info: info, Epoch: time.Now()}
+	r.epoch = res.Epoch
+
+	if _, err := p.Model.Reset(ctx, rig.ResetRequest{}); err != nil {
+		return nil, pluginErr(rig.KindModel, err)
+	}
+	if _, err := p.Acquisition.Start(ctx, rig.StartRequest{Clock: opts.Clock, Epoch: res.Epoch}); err != nil {
+		return nil, pluginErr(rig.KindAcquisition, err)
+	}
+	r.emit(ctx, "started", map[string]any{
+		"protocol": proto.Name, "clock": opts.Clock.String(), "neurons": info.Acquisition.Neurons,
+		"plugins": map[string]any{
+			"stimulus": info.Stimulus.Name, "acquisition": info.Acquisition.Name, "model": info.Model.Name,
+		},
+		"refresh_hz": rate, "imaging_rate_hz": info.Acquisition.ImagingRateHz,
+		"model_rate_hz": info.Model.FrameRateHz, "model_device": info.Model.Device,
+		"duration_s": proto.Duration().Seconds(),
+	})
+
+	var runErr error
+	onset := time.Duration(0)
+	for i, b := range proto.Blocks {
+		frames := b.Frames(rate)
+		r.emit(ctx, "block", map[string]any{"block": b.Name, "index": i, "frames": frames, "onset_s": onset.Seconds()})
+		br, err := r.block(ctx, i, b, frames, onset)
+		res.FramesShown += br.Frames
+		res.FramesDropped += br.Dropped
+		if err != nil {
+			runErr = fmt.Errorf("block %q: %w", b.Name, err)
+			break
+		}
+		onset += time.Duration(float64(frames) / rate * float64(time.Second))
+		br.Accuracy = Score(r.preds, r.scans, info.Model.BurnInFrames, info.Model.Neurons)
+		res.Blocks = append(res.Blocks, br)
+		r.emit(ctx, "accuracy", AccuracyFields(b.Name, br.Accuracy))
+	}
+	if runErr == nil {
+		// The last frame stays on screen for one period: collect the scans
+		// taken while it was visible, up to (not including) the session's end.
+		scans, err := p.Acquisition.Read(ctx, rig.ReadRequest{Until: onset - 1})
+		if err != nil {
+			runErr = pluginErr(rig.KindAcquisition, err)
+		} else {
+			runErr = r.addScans(scans.Scans)
+		}
+	}
+	// Stop even when cancelled, so the acquisition closes its files.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := p.Acquisition.Stop(stopCtx, rig.StopRequest{}); err != nil && runErr == nil {
+		runErr = pluginErr(rig.KindAcquisition, err)
+	}
+	res.Duration = onset
+	res.Wall = time.Since(started)
+	res.ModelFrames = len(r.preds)
+	res.Scans = len(r.scans)
+	res.Accuracy = Score(r.preds, r.scans, info.Model.BurnInFrames, info.Model.Neurons)
+	if runErr == nil {
+		r.emit(ctx, "accuracy", AccuracyFields("session", res.Accuracy))
+	}
+	return res, runErr
+}
+
+// AccuracyFields is the payload of an accuracy event (see docs/mqtt.md).
+func AccuracyFields(scope string, a Accuracy) map[string]any {
+	per := make([]any, len(a.PerNeuron))
+	for i, v := range a.PerNeuron {
+		if math.IsNaN(v) {
+			per[i] = nil
+		} else {
+			per[i] = v
+		}
+	}
+	return map[string]any{
+		"block": scope, "neurons": a.Neurons, "scored_scans": a.Scored,
+		"median_r": finite(a.Median), "q1_r": finite(a.Q1), "q3_r": finite(a.Q3), "per_neuron": per,
+	}
+}
+
+// finite maps NaN to nil so that it encodes as JSON null.
+func finite(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
+}
+
+type runner struct {
+	p         Plugins
+	opts      Options
+	log       *slog.Logger
+	info      Info
+	proto     *protocols.Protocol
+	epoch     time.Time
+	subsample int
+	rate      float64
+	batch     int
+
+	// Owned by the model stage during a block.
+	preds []Prediction
+	// Owned by the acquisition stage during a block.
+	scans []rig.Scan
+	// Display frames shown before the current block (for the model's
+	// subsampling phase).
+	shown int
+}
+
+func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
+	if r.opts.Events == nil {
+		return
+	}
+	if err := r.opts.Events.Emit(ctx, kind, fields); err != nil {
+		r.log.Warn("event not published", "kind", kind, "err", err)
+	}
+}
+
+// block presents one block through the pipeline.
+func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames int, onset time.Duration) (BlockResult, error) {
+	br := BlockResult{Name: b.Name, Onset: onset}
+	g, ctx := errgroup.WithContext(ctx)
+	toModel := make(chan []rig.ShownFrame, 8)
+	toAcq := make(chan []rig.ShownFrame, 8)
+
+	// Stage 1: the stimulus plugin presents; frames are batched.
+	g.Go(func() error {
+		defer close(toModel)
+		defer close(toAcq)
+		buf := make([]rig.ShownFrame, 0, r.batch)
+		flush := func() error {
+			if len(buf) == 0 {
+				return nil
+			}
+			out := buf
+			buf = make([]rig.ShownFrame, 0, r.batch)
+			for _, ch := range []chan []rig.ShownFrame{toModel, toAcq} {
+				select {
+				case ch <- out:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		}
+		resp, err := r.p.Stimulus.Present(ctx, rig.PresentRequest{
+			BlockID: b.Name, Spec: b.Stimulus, Frames: frames,
+			Width: r.info.Model.Width, Height: r.info.Model.Height,
+			Clock: r.opts.Clock, Epoch: r.epoch, Start: onset,
+		}, func(f rig.ShownFrame) error {
+			buf = append(buf, f)
+			if len(buf) == r.batch {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return pluginErr(rig.KindStimulus, err)
+		}
+		br.Frames, br.Dropped = resp.Shown, resp.Dropped
+		return flush()
+	})
+
+	// Stage 2a: the model predicts every subsample-th display frame.
+	shownBefore := r.shown
+	g.Go(func() error {
+		n := shownBefore
+		for batch := range toModel {
+			var req rig.PredictRequest
+			var times []time.Duration
+			for _, f := range batch {
+				if n%r.subsample == 0 {
+					req.Frames = append(req.Frames, f.Frame)
+					times = append(times, f.Time)
+				}
+				n++
+			}
+			if len(req.Frames) == 0 {
+				continue
+			}
+			resp, err := r.p.Model.Predict(ctx, req)
+			if err != nil {
+				return pluginErr(rig.KindModel, err)
+			}
+			if len(resp.Responses) != len(req.Frames) {
+				return pluginErr(rig.KindModel, fmt.Errorf("returned %d responses for %d frames: %w", len(resp.Responses), len(req.Frames), rig.ErrContract))
+			}
+			start := len(r.preds)
+			for i, v := range resp.Responses {
+				r.preds = append(r.preds, Prediction{Step: start + i, Time: times[i], Values: v})
+			}
+			if r.opts.Recorder != nil {
+				if err := r.opts.Recorder.Predictions(r.preds[start:]); err != nil {
+					return fmt.Errorf("recording predictions: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+
+	// Stage 2b: the acquisition sees the frames and returns the scans taken
+	// up to the last one.
+	g.Go(func() error {
+		for batch := range toAcq {
+			if _, err := r.p.Acquisition.Observe(ctx, rig.ObserveRequest{Frames: batch}); err != nil {
+				return pluginErr(rig.KindAcquisition, err)
+			}
+			if r.opts.Recorder != nil {
+				if err := r.opts.Recorder.Frames(batch); err != nil {
+					return fmt.Errorf("recording frames: %w", err)
+				}
+			}
+			last := batch[len(batch)-1]
+			resp, err := r.p.Acquisition.Read(ctx, rig.ReadRequest{Until: last.Time})
+			if err != nil {
+				return pluginErr(rig.KindAcquisition, err)
+			}
+			if err := r.addScans(resp.Scans); err != nil {
+				return err
+			}
+			if r.opts.Progress != nil {
+				r.opts.Progress(Progress{
+					Block: b.Name, BlockIndex: index, SessionTime: last.Time, Total: r.proto.Duration(),
+					Frames: int(last.Index) + 1, Scans: len(r.scans),
+				})
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	r.shown = shownBefore + br.Frames
+	return br, err
+}
+
+func (r *runner) addScans(scans []rig.Scan) error {
+	for _, s := range scans {
+		if len(s.Values) != r.info.Acquisition.Neurons {
+			return pluginErr(rig.KindAcquisition, fmt.Errorf("scan %d has %d values for %d neurons: %w", s.Index, len(s.Values), r.info.Acquisition.Neurons, rig.ErrContract))
+		}
+	}
+	r.scans = append(r.scans, scans...)
+	if r.opts.Recorder != nil && len(scans) > 0 {
+		if err := r.opts.Recorder.Scans(scans); err != nil {
+			return fmt.Errorf("recording scans: %w", err)
+		}
+	}
+	return nil
+}

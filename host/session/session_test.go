@@ -1,0 +1,256 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twinrig/twinrig/host/session"
+	"github.com/twinrig/twinrig/protocols"
+	"github.com/twinrig/twinrig/rig"
+)
+
+// fakeStimulus shows frames whose every pixel is a pseudo-random level.
+type fakeStimulus struct{ rate float64 }
+
+func level(i int64) byte { return byte((i*7919 + 13) % 251) }
+
+func (s *fakeStimulus) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
+	return rig.ConfigureResponse{}, nil
+}
+
+func (s *fakeStimulus) Describe(context.Context, rig.DescribeRequest) (rig.StimulusInfo, error) {
+	return rig.StimulusInfo{Name: "fake-stimulus", Families: []string{"levels"}, RefreshRateHz: s.rate}, nil
+}
+
+func (s *fakeStimulus) Present(ctx context.Context, req rig.PresentRequest, emit func(rig.ShownFrame) error) (rig.PresentResponse, error) {
+	base := int64(req.Start.Seconds()*s.rate + 0.5)
+	for i := range req.Frames {
+		px := make([]byte, req.Width*req.Height)
+		for j := range px {
+			px[j] = level(base + int64(i))
+		}
+		t := req.Start + time.Duration(i)*time.Second/time.Duration(s.rate)
+		if err := emit(rig.ShownFrame{Index: int64(i), Time: t, Frame: rig.Frame{Width: req.Width, Height: req.Height, Pixels: px}}); err != nil {
+			return rig.PresentResponse{}, err
+		}
+	}
+	return rig.PresentResponse{Shown: req.Frames}, nil
+}
+
+// fakeAcquisition's neuron n reports (n+1) * the pixel level of the frame
+// on screen at each scan time; scans at rate Hz.
+type fakeAcquisition struct {
+	neurons int
+	rate    float64
+	mu      sync.Mutex
+	seen    []rig.ShownFrame
+	next    int64
+	started bool
+}
+
+func (a *fakeAcquisition) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
+	return rig.ConfigureResponse{}, nil
+}
+
+func (a *fakeAcquisition) Describe(context.Context, rig.DescribeRequest) (rig.AcquisitionInfo, error) {
+	return rig.AcquisitionInfo{Name: "fake-acquisition", Neurons: a.neurons, ImagingRateHz: a.rate, Simulated: true}, nil
+}
+
+func (a *fakeAcquisition) Start(context.Context, rig.StartRequest) (rig.StartResponse, error) {
+	a.started = true
+	return rig.StartResponse{}, nil
+}
+
+func (a *fakeAcquisition) Observe(_ context.Context, req rig.ObserveRequest) (rig.ObserveResponse, error) {
+	a.seen = append(a.seen, req.Frames...)
+	return rig.ObserveResponse{}, nil
+}
+
+func (a *fakeAcquisition) Read(_ context.Context, req rig.ReadRequest) (rig.ReadResponse, error) {
+	if !a.started {
+		return rig.ReadResponse{}, rig.ErrState
+	}
+	var out rig.ReadResponse
+	for {
+		t := time.Duration(a.next) * time.Second / time.Duration(a.rate)
+		if t > req.Until {
+			return out, nil
+		}
+		var lvl float32 = 128
+		for _, f := range a.seen {
+			if f.Time <= t {
+				lvl = float32(f.Frame.Pixels[0])
+			}
+		}
+		v := make([]float32, a.neurons)
+		for n := range v {
+			v[n] = float32(n+1) * lvl
+		}
+		out.Scans = append(out.Scans, rig.Scan{Index: a.next, Time: t, Values: v})
+		a.next++
+	}
+}
+
+func (a *fakeAcquisition) Stop(context.Context, rig.StopRequest) (rig.StopResponse, error) {
+	return rig.StopResponse{}, nil
+}
+
+// fakeModel predicts sign * the mean pixel level for every neuron.
+type fakeModel struct {
+	neurons int
+	sign    float32
+	fail    error
+}
+
+func (m *fakeModel) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
+	return rig.ConfigureResponse{}, nil
+}
+
+func (m *fakeModel) Describe(context.Context, rig.DescribeRequest) (rig.ModelInfo, error) {
+	return rig.ModelInfo{Name: "fake-model", Neurons: m.neurons, Width: 4, Height: 2, FrameRateHz: 30, BurnInFrames: 10}, nil
+}
+
+func (m *fakeModel) Reset(context.Context, rig.ResetRequest) (rig.ResetResponse, error) {
+	return rig.ResetResponse{}, nil
+}
+
+func (m *fakeModel) Predict(_ context.Context, req rig.PredictRequest) (rig.PredictResponse, error) {
+	if m.fail != nil {
+		return rig.PredictResponse{}, m.fail
+	}
+	var out rig.PredictResponse
+	for _, f := range req.Frames {
+		v := make([]float32, m.neurons)
+		for n := range v {
+			v[n] = 1000 + m.sign*float32(f.Pixels[0])
+		}
+		out.Responses = append(out.Responses, v)
+	}
+	return out, nil
+}
+
+type recordedEvent struct {
+	kind   string
+	fields map[string]any
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []recordedEvent
+}
+
+func (l *eventLog) Emit(_ context.Context, kind string, fields map[string]any) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, recordedEvent{kind, fields})
+	return nil
+}
+
+func protocol(t *testing.T, blocks ...string) *protocols.Protocol {
+	p := &protocols.Protocol{Name: "test"}
+	for _, b := range blocks {
+		p.Blocks = append(p.Blocks, protocols.Block{Name: b, Duration: 2 * time.Second, Stimulus: json.RawMessage(`{"family":"levels"}`)})
+	}
+	return p
+}
+
+func TestRunScoresAPerfectAndAnInvertedModel(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		sign    float32
+		want    float64
+		display float64
+	}{
+		{"perfect at 30 Hz", 1, 1, 30},
+		{"inverted at 30 Hz", -1, -1, 30},
+		{"perfect at 60 Hz display", 1, 1, 60},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events := &eventLog{}
+			p := session.Plugins{
+				Stimulus:    &fakeStimulus{rate: tc.display},
+				Acquisition: &fakeAcquisition{neurons: 3, rate: 30},
+				Model:       &fakeModel{neurons: 3, sign: tc.sign},
+			}
+			res, err := session.Run(context.Background(), p, protocol(t, "a", "b"), session.Options{Events: events})
+			require.NoError(t, err)
+			require.Equal(t, int(4*tc.display), res.FramesShown)
+			require.Equal(t, 120, res.ModelFrames, "the model sees 30 frames per second whatever the display rate")
+			require.Equal(t, 120, res.Scans, "scans at 0, 1/30, ..., 3+29/30 s")
+			require.Equal(t, 3, res.Accuracy.Neurons)
+			require.Equal(t, 120-10, res.Accuracy.Scored, "scans paired with the 10 burn-in frames are not scored")
+			for _, r := range res.Accuracy.PerNeuron {
+				require.InDelta(t, tc.want, r, 1e-6)
+			}
+			require.InDelta(t, tc.want, res.Accuracy.Median, 1e-6)
+			var kinds []string
+			for _, e := range events.events {
+				kinds = append(kinds, e.kind)
+			}
+			require.Equal(t, []string{"started", "block", "accuracy", "block", "accuracy", "accuracy"}, kinds)
+			require.Equal(t, "session", events.events[5].fields["block"])
+			require.Equal(t, 2.0, events.events[3].fields["onset_s"])
+		})
+	}
+}
+
+func TestRunRejectsMismatchedPlugins(t *testing.T) {
+	p := session.Plugins{
+		Stimulus:    &fakeStimulus{rate: 30},
+		Acquisition: &fakeAcquisition{neurons: 4, rate: 30},
+		Model:       &fakeModel{neurons: 3},
+	}
+	_, err := session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
+	require.ErrorIs(t, err, session.ErrMismatch)
+	require.Contains(t, err.Error(), `model "fake-model" predicts 3 neurons but acquisition "fake-acquisition" records 4`)
+
+	p = session.Plugins{Stimulus: &fakeStimulus{rate: 45}, Acquisition: &fakeAcquisition{neurons: 3, rate: 30}, Model: &fakeModel{neurons: 3}}
+	_, err = session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
+	require.ErrorIs(t, err, session.ErrMismatch)
+	require.Contains(t, err.Error(), "display refresh 45 Hz is not a whole multiple of the model's 30 Hz")
+}
+
+func TestRunReportsAPluginFailureWithWhatWasMeasured(t *testing.T) {
+	boom := errors.New("GPU fell off the bus")
+	p := session.Plugins{
+		Stimulus:    &fakeStimulus{rate: 30},
+		Acquisition: &fakeAcquisition{neurons: 2, rate: 30},
+		Model:       &fakeModel{neurons: 2, fail: boom},
+	}
+	res, err := session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
+	require.ErrorIs(t, err, boom)
+	require.Contains(t, err.Error(), `block "a": model plugin: GPU fell off the bus`)
+	require.NotNil(t, res)
+}
+
+func TestScoreAlignsScansWithTheFrameOnScreen(t *testing.T) {
+	ms := time.Millisecond
+	preds := []session.Prediction{
+		{Step: 0, Time: 0, Values: []float32{1}},
+		{Step: 1, Time: 100 * ms, Values: []float32{2}},
+		{Step: 2, Time: 200 * ms, Values: []float32{3}},
+		{Step: 3, Time: 300 * ms, Values: []float32{4}},
+	}
+	scans := []rig.Scan{
+		{Time: 50 * ms, Values: []float32{10}},  // frame 0: burn-in
+		{Time: 150 * ms, Values: []float32{20}}, // frame 1
+		{Time: 199 * ms, Values: []float32{20}}, // frame 1
+		{Time: 200 * ms, Values: []float32{30}}, // frame 2 (exactly at onset)
+		{Time: 350 * ms, Values: []float32{40}}, // frame 3
+	}
+	acc := session.Score(preds, scans, 1, 1)
+	require.Equal(t, 4, acc.Scored)
+	require.InDelta(t, 1, acc.PerNeuron[0], 1e-9)
+
+	acc = session.Score(preds, scans[:1], 0, 1)
+	require.True(t, math.IsNaN(acc.PerNeuron[0]), "one pair gives no correlation")
+	require.Equal(t, 0, acc.Neurons)
+	require.True(t, math.IsNaN(acc.Median))
+}

@@ -1,0 +1,260 @@
+package modelplugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/twinrig/twinrig/plugins/model/defaultmodel"
+	"github.com/twinrig/twinrig/plugins/model/onnxmodel"
+	"github.com/twinrig/twinrig/rig"
+)
+
+// Builtin names the built-in model (package defaultmodel) in the "model"
+// setting.
+const Builtin = "builtin:default"
+
+// What the plugin reports for every model: the foundation model's rate and
+// burn-in (SCIENCE.md section 1).
+const (
+	FrameRateHz  = 30
+	BurnInFrames = 10
+)
+
+// Settings are the plugin's settings, decoded from the rig config's JSON.
+// Unknown fields are rejected.
+type Settings struct {
+	// Model is the path of an .onnx file (relative to the plugin's working
+	// directory) or Builtin; empty means Builtin.
+	Model string `json:"model"`
+	// Neurons (default 100) and Seed (default 1) size and seed the built-in
+	// model; they are rejected for a model file.
+	Neurons int    `json:"neurons"`
+	Seed    uint64 `json:"seed"`
+	// Device is "cpu" (default) or "cuda" (falls back to the CPU with a
+	// warning when the CUDA provider cannot be loaded).
+	Device string `json:"device"`
+	// Threads is ONNX Runtime's intra-op thread count; 0 is its default.
+	Threads int `json:"threads"`
+	// ORTLibrary is the ONNX Runtime shared library; empty searches the
+	// places onnxmodel.LocateLibrary lists.
+	ORTLibrary string `json:"ort_library"`
+}
+
+// ParseSettings decodes and checks settings. Empty input means all
+// defaults. Every problem is reported, each naming its field and wrapping
+// rig.ErrInvalid.
+func ParseSettings(raw []byte) (Settings, error) {
+	var s Settings
+	if len(bytes.TrimSpace(raw)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			return Settings{}, settingsError(err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return Settings{}, fmt.Errorf("model settings: unexpected data after the JSON object: %w", rig.ErrInvalid)
+		}
+	}
+	if s.Model == "" {
+		s.Model = Builtin
+	}
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("model settings: "+format+": %w", append(args, rig.ErrInvalid)...))
+	}
+	builtin := s.Model == Builtin
+	if strings.HasPrefix(s.Model, "builtin:") && !builtin {
+		bad("field \"model\": %q, expected %q or the path of an .onnx file", s.Model, Builtin)
+	}
+	if builtin && (s.Neurons < 0 || s.Neurons > defaultmodel.MaxNeurons) {
+		bad("field \"neurons\": %d, expected 1..%d (0 = %d)", s.Neurons, defaultmodel.MaxNeurons, defaultmodel.DefaultNeurons)
+	}
+	if !builtin && s.Neurons != 0 {
+		bad("field \"neurons\" applies only to model %q, not to a model file (its outputs fix the neuron count)", Builtin)
+	}
+	if !builtin && s.Seed != 0 {
+		bad("field \"seed\" applies only to model %q", Builtin)
+	}
+	if s.Device != "" && s.Device != onnxmodel.DeviceCPU && s.Device != onnxmodel.DeviceCUDA {
+		bad("field \"device\": %q, expected %q or %q", s.Device, onnxmodel.DeviceCPU, onnxmodel.DeviceCUDA)
+	}
+	if s.Threads < 0 {
+		bad("field \"threads\": %d, expected >= 0 (0 = onnx runtime's default)", s.Threads)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
+}
+
+func settingsError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Errorf("model settings: field %q: JSON %s, expected %s: %w", typeErr.Field, typeErr.Value, typeErr.Type, rig.ErrInvalid)
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("model settings: invalid JSON at byte %d: %v: %w", syntaxErr.Offset, err, rig.ErrInvalid)
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("model settings: unknown field %s, expected model, neurons, seed, device, threads or ort_library: %w", field, rig.ErrInvalid)
+	}
+	return fmt.Errorf("model settings: %v: %w", err, rig.ErrInvalid)
+}
+
+// Model is the rig.Model that runs an ONNX model with onnxmodel.
+//
+// Lifecycle: Configure (again to replace the model), Describe, then Reset
+// and Predict in any order; Close when done. Methods are safe for concurrent
+// use (they take turns).
+type Model struct {
+	mu     sync.Mutex
+	runner *onnxmodel.Runner
+	info   rig.ModelInfo
+}
+
+var _ rig.Model = (*Model)(nil)
+
+// New returns an unconfigured Model.
+func New() *Model { return &Model{} }
+
+// Configure decodes the settings (see Settings), loads the model and checks
+// it against the contract. Errors wrap rig.ErrInvalid for bad settings or
+// a file that is not a model, and rig.ErrContract for a model that does not
+// fit. On success it replaces the previous model; on error the previous
+// model stays.
+func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return rig.ConfigureResponse{}, err
+	}
+	opts := onnxmodel.Options{Threads: s.Threads, Device: s.Device, Library: s.ORTLibrary}
+	var r *onnxmodel.Runner
+	name := s.Model
+	if s.Model == Builtin {
+		b, err := defaultmodel.Build(defaultmodel.Options{Neurons: s.Neurons, Seed: s.Seed})
+		if err != nil {
+			return rig.ConfigureResponse{}, err
+		}
+		r, err = onnxmodel.New(b, opts)
+		if err != nil {
+			return rig.ConfigureResponse{}, fmt.Errorf("model %s: %w", Builtin, err)
+		}
+	} else {
+		r, err = onnxmodel.NewFile(s.Model, opts)
+		if err != nil {
+			return rig.ConfigureResponse{}, err
+		}
+		name = filepath.Base(s.Model)
+	}
+	c := r.Contract()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runner != nil {
+		m.runner.Close()
+	}
+	m.runner = r
+	m.info = rig.ModelInfo{
+		Name:         name,
+		Neurons:      c.Neurons,
+		Width:        c.Width,
+		Height:       c.Height,
+		FrameRateHz:  FrameRateHz,
+		BurnInFrames: BurnInFrames,
+		Device:       r.Device(),
+	}
+	return rig.ConfigureResponse{}, nil
+}
+
+var errNotConfigured = fmt.Errorf("model plugin is not configured: call Configure first: %w", rig.ErrState)
+
+// Describe returns the loaded model's description: its frame size and
+// neuron count from its inputs and outputs, FrameRateHz, BurnInFrames and
+// the device it runs on.
+func (m *Model) Describe(context.Context, rig.DescribeRequest) (rig.ModelInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runner == nil {
+		return rig.ModelInfo{}, errNotConfigured
+	}
+	return m.info, nil
+}
+
+// Reset sets the model's recurrent state to zero.
+func (m *Model) Reset(context.Context, rig.ResetRequest) (rig.ResetResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runner == nil {
+		return rig.ResetResponse{}, errNotConfigured
+	}
+	m.runner.Reset()
+	return rig.ResetResponse{}, nil
+}
+
+// Predict runs the frames in order, continuing from the current state. The
+// whole request is checked first (frame sizes, one behaviour per frame or
+// none, wrapping rig.ErrInvalid), so a bad request leaves the state alone.
+// A response that is not finite and positive fails with rig.ErrContract; a
+// failure or a cancelled ctx mid-request leaves the state after the frames
+// already run.
+func (m *Model) Predict(ctx context.Context, req rig.PredictRequest) (rig.PredictResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runner == nil {
+		return rig.PredictResponse{}, errNotConfigured
+	}
+	w, h := m.info.Width, m.info.Height
+	if req.Behaviour != nil && len(req.Behaviour) != len(req.Frames) {
+		return rig.PredictResponse{}, fmt.Errorf("predict: behaviour has %d entries for %d frames, expected one per frame or none: %w",
+			len(req.Behaviour), len(req.Frames), rig.ErrInvalid)
+	}
+	for i, f := range req.Frames {
+		if f.Width != w || f.Height != h || len(f.Pixels) != w*h {
+			return rig.PredictResponse{}, fmt.Errorf("predict: frame %d is %d x %d with %d pixels, expected %d x %d (%d pixels): %w",
+				i, f.Width, f.Height, len(f.Pixels), w, h, w*h, rig.ErrInvalid)
+		}
+	}
+	out := rig.PredictResponse{Responses: make([][]float32, len(req.Frames))}
+	flat := make([]float32, len(req.Frames)*m.info.Neurons)
+	for i, f := range req.Frames {
+		if err := ctx.Err(); err != nil {
+			return rig.PredictResponse{}, fmt.Errorf("predict: stopped before frame %d: %w", i, err)
+		}
+		var b rig.Behaviour
+		if req.Behaviour != nil {
+			b = req.Behaviour[i]
+		}
+		dst := flat[i*m.info.Neurons : (i+1)*m.info.Neurons : (i+1)*m.info.Neurons]
+		if err := m.runner.Step(f.Pixels, b, dst); err != nil {
+			return rig.PredictResponse{}, fmt.Errorf("predict: frame %d: %w", i, err)
+		}
+		for n, v := range dst {
+			if !(v > 0) || math.IsInf(float64(v), 0) {
+				return rig.PredictResponse{}, fmt.Errorf("predict: frame %d neuron %d: response %v, expected finite and > 0: %w",
+					i, n, v, rig.ErrContract)
+			}
+		}
+		out.Responses[i] = dst
+	}
+	return out, nil
+}
+
+// Close frees the model. The Model can be configured again afterwards.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runner == nil {
+		return nil
+	}
+	err := m.runner.Close()
+	m.runner = nil
+	return err
+}

@@ -1,0 +1,186 @@
+package rig
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// LaunchConfig says how to start a plugin binary.
+type LaunchConfig struct {
+	// Kind is the plugin kind the binary must serve.
+	Kind Kind
+	// Path is the plugin binary.
+	Path string
+	// Args are passed to the binary.
+	Args []string
+	// Env is added to the host's environment for the plugin.
+	Env []string
+	// StartTimeout bounds the handshake (default 10 s).
+	StartTimeout time.Duration
+	// LogOutput receives the plugin's log lines (default os.Stderr).
+	LogOutput io.Writer
+	// LogLevel is the lowest plugin log level forwarded: "debug", "info"
+	// (default), "warn" or "error".
+	LogLevel string
+}
+
+// Process is a running plugin subprocess. Its methods are safe for
+// concurrent use.
+type Process struct {
+	kind   Kind
+	path   string
+	client *plugin.Client
+	raw    any
+}
+
+// ErrProtocolVersion: the plugin speaks another version of the contract.
+var ErrProtocolVersion = errors.New("plugin protocol version mismatch")
+
+// Launch starts the plugin binary, performs the handshake and connects to
+// its service. Every error names the kind and the binary. On error no
+// process is left running.
+func Launch(cfg LaunchConfig) (*Process, error) {
+	name := fmt.Sprintf("%s plugin %q", cfg.Kind, cfg.Path)
+	var p plugin.Plugin
+	switch cfg.Kind {
+	case KindStimulus:
+		p = &stimulusPlugin{}
+	case KindAcquisition:
+		p = &acquisitionPlugin{}
+	case KindModel:
+		p = &modelPlugin{}
+	default:
+		return nil, fmt.Errorf("launch %q: unknown plugin kind %q (want stimulus, acquisition or model): %w", cfg.Path, cfg.Kind, ErrInvalid)
+	}
+	st, err := os.Stat(cfg.Path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: binary not found: %w (run `make` to build the plugins)", name, err)
+	case st.IsDir() || st.Mode()&0o111 == 0:
+		return nil, fmt.Errorf("%s: not an executable file: %w", name, ErrInvalid)
+	}
+	timeout := cfg.StartTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	out := cfg.LogOutput
+	if out == nil {
+		out = os.Stderr
+	}
+	level := hclog.LevelFromString(cfg.LogLevel)
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	// Not CommandContext: the host owns shutdown and ends plugins with Kill,
+	// which lets them exit gracefully first.
+	cmd := exec.Command(cfg.Path, cfg.Args...)
+	cmd.Env = append(os.Environ(), cfg.Env...)
+	tail := &tailWriter{max: 2048}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		Stderr:           tail,
+		HandshakeConfig:  handshake,
+		Plugins:          plugin.PluginSet{string(cfg.Kind): p},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		StartTimeout:     timeout,
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + string(cfg.Kind), Output: out, Level: level}),
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes),
+		)},
+	})
+	proto, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("%s: failed to start: %w", name, launchError(err, tail.lastLine()))
+	}
+	raw, err := proto.Dispense(string(cfg.Kind))
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Process{kind: cfg.Kind, path: cfg.Path, client: client, raw: raw}, nil
+}
+
+// launchError rewrites go-plugin's start errors into ones that say what to do.
+func launchError(err error, lastLog string) error {
+	msg := err.Error()
+	if lastLog != "" {
+		lastLog = "; its last log line: " + lastLog
+	}
+	switch {
+	case strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
+		return fmt.Errorf("the plugin exited before the handshake%s: %w", lastLog, ErrUnavailable)
+	case strings.Contains(msg, "incompatible API version"):
+		return fmt.Errorf("%w: %s; this host speaks version %d (rebuild the plugin against this twinrig release)", ErrProtocolVersion, msg, ProtocolVersion)
+	case strings.Contains(msg, "exited before we could connect"):
+		return fmt.Errorf("the plugin exited during the handshake%s: %w", lastLog, err)
+	case strings.Contains(msg, "timeout while waiting"):
+		return fmt.Errorf("no handshake within the start timeout (is it a twinrig plugin?): %w", err)
+	}
+	return err
+}
+
+// Kind returns the plugin's kind.
+func (p *Process) Kind() Kind { return p.kind }
+
+// Path returns the plugin binary's path.
+func (p *Process) Path() string { return p.path }
+
+// Stimulus returns the plugin's Stimulus client, or nil for another kind.
+func (p *Process) Stimulus() Stimulus { s, _ := p.raw.(Stimulus); return s }
+
+// Acquisition returns the plugin's Acquisition client, or nil for another kind.
+func (p *Process) Acquisition() Acquisition { a, _ := p.raw.(Acquisition); return a }
+
+// Model returns the plugin's Model client, or nil for another kind.
+func (p *Process) Model() Model { m, _ := p.raw.(Model); return m }
+
+// Exited reports whether the plugin process has exited.
+func (p *Process) Exited() bool { return p.client.Exited() }
+
+// Pid returns the process id, or 0 when it is not running.
+func (p *Process) Pid() int {
+	if rc := p.client.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
+// Kill asks the plugin to shut down gracefully, then kills it after two
+// seconds, and waits for it to exit. It is safe to call more than once.
+func (p *Process) Kill() { p.client.Kill() }
+
+// tailWriter keeps the last max bytes written to it.
+type tailWriter struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if len(w.buf) > w.max {
+		w.buf = w.buf[len(w.buf)-w.max:]
+	}
+	return len(p), nil
+}
+
+// lastLine returns the last non-empty line written.
+func (w *tailWriter) lastLine() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(w.buf)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}

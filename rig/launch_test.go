@@ -1,0 +1,111 @@
+package rig_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twinrig/twinrig/rig"
+)
+
+// helperEnv makes the test binary act as a plugin (see TestMain).
+const helperEnv = "TWINRIG_RIG_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "model":
+		rig.ServeModel(&echoModel{neurons: 3})
+		os.Exit(0)
+	case "model-v2":
+		// A plugin built against a future contract version.
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: plugin.HandshakeConfig{
+				ProtocolVersion: rig.ProtocolVersion + 1, MagicCookieKey: rig.MagicCookieKey, MagicCookieValue: rig.MagicCookieValue,
+			},
+			Plugins: plugin.PluginSet{},
+		})
+		os.Exit(0)
+	case "exit":
+		fmt.Fprintln(os.Stderr, "cannot open the microscope")
+		os.Exit(3)
+	}
+}
+
+func launchSelf(t *testing.T, kind rig.Kind, mode string) (*rig.Process, error) {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	p, err := rig.Launch(rig.LaunchConfig{Kind: kind, Path: exe, Env: []string{helperEnv + "=" + mode}})
+	if p != nil {
+		t.Cleanup(p.Kill)
+	}
+	return p, err
+}
+
+func TestLaunchModelRoundTrip(t *testing.T) {
+	p, err := launchSelf(t, rig.KindModel, "model")
+	require.NoError(t, err)
+	require.NotZero(t, p.Pid())
+	m := p.Model()
+	require.NotNil(t, m)
+	require.Nil(t, p.Stimulus(), "a model process has no stimulus client")
+	ctx := context.Background()
+	_, err = m.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	resp, err := m.Predict(ctx, rig.PredictRequest{Frames: []rig.Frame{{Width: 2, Height: 1, Pixels: []byte{10, 20}}}})
+	require.NoError(t, err)
+	require.Equal(t, [][]float32{{16, 16, 16}}, resp.Responses)
+
+	_, err = m.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{"bogus": 1}`)})
+	require.ErrorIs(t, err, rig.ErrInvalid, "sentinel errors must survive the process boundary")
+	require.Contains(t, err.Error(), `unknown setting "bogus"`)
+
+	p.Kill()
+	require.True(t, p.Exited())
+}
+
+func TestLaunchRefusesOtherProtocolVersion(t *testing.T) {
+	_, err := launchSelf(t, rig.KindModel, "model-v2")
+	require.ErrorIs(t, err, rig.ErrProtocolVersion)
+	require.Contains(t, err.Error(), "Plugin version: 2")
+	require.Contains(t, err.Error(), "this host speaks version 1")
+	require.Contains(t, err.Error(), "model plugin")
+}
+
+func TestLaunchPluginExitsAtStart(t *testing.T) {
+	_, err := launchSelf(t, rig.KindAcquisition, "exit")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "acquisition plugin")
+	require.Contains(t, err.Error(), "exited before the handshake")
+	require.Contains(t, err.Error(), "cannot open the microscope", "the plugin's last log line explains why")
+}
+
+func TestLaunchMissingBinary(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no-such-plugin")
+	_, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindStimulus, Path: path})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "stimulus plugin")
+	require.Contains(t, err.Error(), path)
+	require.Contains(t, err.Error(), "not found")
+}
+
+func TestLaunchNotExecutable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plugin.txt")
+	require.NoError(t, os.WriteFile(path, []byte("hello"), 0o644))
+	_, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: path})
+	require.ErrorIs(t, err, rig.ErrInvalid)
+	require.Contains(t, err.Error(), "not an executable")
+}
+
+func TestLaunchUnknownKind(t *testing.T) {
+	_, err := rig.Launch(rig.LaunchConfig{Kind: "camera", Path: "/bin/true"})
+	require.ErrorIs(t, err, rig.ErrInvalid)
+}

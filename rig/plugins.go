@@ -1,0 +1,42 @@
+package rig
+
+import "context"
+
+// Stimulus renders and presents stimuli.
+//
+// The host calls Configure once, then Describe, then Present for each block,
+// one block at a time. Implementations must be safe for concurrent Describe
+// calls while a Present runs.
+type Stimulus interface {
+	Configure(context.Context, ConfigureRequest) (ConfigureResponse, error)
+	Describe(context.Context, DescribeRequest) (StimulusInfo, error)
+	// Present shows req.Frames frames and calls emit for each, in order, as
+	// soon as it was shown. An emit error or a cancelled ctx ends the block
+	// early and is returned. A bad spec returns an error wrapping ErrInvalid.
+	Present(ctx context.Context, req PresentRequest, emit func(ShownFrame) error) (PresentResponse, error)
+}
+
+// Acquisition records neural activity.
+//
+// Call order: Configure, Describe, Start, then any interleaving of Observe
+// and Read, then Stop. Observe and Read are not called concurrently.
+type Acquisition interface {
+	Configure(context.Context, ConfigureRequest) (ConfigureResponse, error)
+	Describe(context.Context, DescribeRequest) (AcquisitionInfo, error)
+	Start(context.Context, StartRequest) (StartResponse, error)
+	Observe(context.Context, ObserveRequest) (ObserveResponse, error)
+	Read(context.Context, ReadRequest) (ReadResponse, error)
+	Stop(context.Context, StopRequest) (StopResponse, error)
+}
+
+// Model predicts neural responses frame by frame.
+//
+// Call order: Configure, Describe, then Reset and Predict in any order.
+// Predict is stateful: consecutive calls continue from the state the last
+// one left. Calls are not concurrent.
+type Model interface {
+	Configure(context.Context, ConfigureRequest) (ConfigureResponse, error)
+	Describe(context.Context, DescribeRequest) (ModelInfo, error)
+	Reset(context.Context, ResetRequest) (ResetResponse, error)
+	Predict(context.Context, PredictRequest) (PredictResponse, error)
+}

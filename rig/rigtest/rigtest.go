@@ -1,0 +1,216 @@
+package rigtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twinrig/twinrig/rig"
+)
+
+// Option adjusts a conformance suite.
+type Option func(*options)
+
+type options struct {
+	settings json.RawMessage
+}
+
+// WithSettings passes settings (a JSON object) to the plugin's Configure;
+// the default is {}.
+func WithSettings(settings json.RawMessage) Option {
+	return func(o *options) { o.settings = settings }
+}
+
+func apply(opts []Option) options {
+	o := options{settings: json.RawMessage(`{}`)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+func loopback[T any](t *testing.T, impl any) T {
+	t.Helper()
+	c, closeFn, err := rig.Loopback(impl)
+	require.NoError(t, err)
+	t.Cleanup(closeFn)
+	client, ok := c.(T)
+	require.True(t, ok, "loopback client has type %T", c)
+	return client
+}
+
+// Stimulus checks a stimulus plugin: Configure, Describe, and for every
+// advertised family a block presented from {"family": F, "seed": 1} that
+// reports every frame in order with the requested size, identically on a
+// second run; an unknown family wraps rig.ErrInvalid; an emit error ends
+// the block early.
+func Stimulus(t *testing.T, impl rig.Stimulus, opts ...Option) {
+	o := apply(opts)
+	s := loopback[rig.Stimulus](t, impl)
+	ctx := context.Background()
+	_, err := s.Configure(ctx, rig.ConfigureRequest{Settings: o.settings})
+	require.NoError(t, err, "Configure")
+	info, err := s.Describe(ctx, rig.DescribeRequest{})
+	require.NoError(t, err, "Describe")
+	require.NotEmpty(t, info.Name, "StimulusInfo.Name")
+	require.NotEmpty(t, info.Families, "StimulusInfo.Families")
+	require.Greater(t, info.RefreshRateHz, 0.0, "StimulusInfo.RefreshRateHz")
+
+	const w, h, n = 64, 36, 8
+	present := func(t *testing.T, spec string) [][]byte {
+		var frames [][]byte
+		start := 3 * time.Second
+		resp, err := s.Present(ctx, rig.PresentRequest{
+			BlockID: "conformance", Spec: json.RawMessage(spec), Frames: n,
+			Width: w, Height: h, Clock: rig.VirtualClock, Start: start,
+		}, func(f rig.ShownFrame) error {
+			i := len(frames)
+			require.Equal(t, int64(i), f.Index, "frame index")
+			require.Equal(t, w, f.Frame.Width, "frame width")
+			require.Equal(t, h, f.Frame.Height, "frame height")
+			require.Len(t, f.Frame.Pixels, w*h, "pixels")
+			want := start + time.Duration(float64(i)/info.RefreshRateHz*float64(time.Second))
+			require.InDelta(t, float64(want), float64(f.Time), float64(time.Microsecond),
+				"frame %d time on the virtual clock", i)
+			frames = append(frames, append([]byte(nil), f.Frame.Pixels...))
+			return nil
+		})
+		require.NoError(t, err, "Present %s", spec)
+		require.Equal(t, n, resp.Shown, "PresentResponse.Shown")
+		require.Len(t, frames, n, "frames emitted")
+		return frames
+	}
+	for _, fam := range info.Families {
+		t.Run("family="+fam, func(t *testing.T) {
+			spec := fmt.Sprintf(`{"family": %q, "seed": 1}`, fam)
+			first := present(t, spec)
+			require.Equal(t, first, present(t, spec), "the same spec and seed must give identical frames")
+		})
+	}
+	t.Run("unknown family", func(t *testing.T) {
+		_, err := s.Present(ctx, rig.PresentRequest{
+			Spec: json.RawMessage(`{"family": "no-such-family", "seed": 1}`), Frames: 1, Width: w, Height: h,
+		}, func(rig.ShownFrame) error { return nil })
+		require.ErrorIs(t, err, rig.ErrInvalid)
+	})
+	t.Run("emit error stops the block", func(t *testing.T) {
+		stop := errors.New("enough")
+		got := 0
+		_, err := s.Present(ctx, rig.PresentRequest{
+			Spec: json.RawMessage(fmt.Sprintf(`{"family": %q, "seed": 1}`, info.Families[0])), Frames: 100, Width: w, Height: h,
+		}, func(rig.ShownFrame) error { got++; return stop })
+		require.ErrorIs(t, err, stop)
+		require.Equal(t, 1, got, "frames emitted after emit failed")
+	})
+}
+
+// Acquisition checks an acquisition plugin: Configure, Describe, Read
+// before Start wraps rig.ErrState, and (simulated plugins) one second of
+// observed gray frames yields scans in time order, each with one finite
+// value per neuron, none returned twice.
+func Acquisition(t *testing.T, impl rig.Acquisition, opts ...Option) {
+	o := apply(opts)
+	a := loopback[rig.Acquisition](t, impl)
+	ctx := context.Background()
+	_, err := a.Configure(ctx, rig.ConfigureRequest{Settings: o.settings})
+	require.NoError(t, err, "Configure")
+	info, err := a.Describe(ctx, rig.DescribeRequest{})
+	require.NoError(t, err, "Describe")
+	require.NotEmpty(t, info.Name, "AcquisitionInfo.Name")
+	require.Greater(t, info.Neurons, 0, "AcquisitionInfo.Neurons")
+	require.Greater(t, info.ImagingRateHz, 0.0, "AcquisitionInfo.ImagingRateHz")
+	if info.NeuronIDs != nil {
+		require.Len(t, info.NeuronIDs, info.Neurons, "AcquisitionInfo.NeuronIDs")
+	}
+	_, err = a.Read(ctx, rig.ReadRequest{Until: time.Second})
+	require.ErrorIs(t, err, rig.ErrState, "Read before Start")
+	if !info.Simulated {
+		return
+	}
+	_, err = a.Start(ctx, rig.StartRequest{Clock: rig.VirtualClock, Epoch: time.Now()})
+	require.NoError(t, err, "Start")
+	const w, h, rate = 64, 36, 30
+	gray := make([]byte, w*h)
+	for i := range gray {
+		gray[i] = 128
+	}
+	frames := make([]rig.ShownFrame, rate)
+	for i := range frames {
+		frames[i] = rig.ShownFrame{Index: int64(i), Time: time.Duration(i) * time.Second / rate,
+			Frame: rig.Frame{Width: w, Height: h, Pixels: gray}}
+	}
+	_, err = a.Observe(ctx, rig.ObserveRequest{Frames: frames})
+	require.NoError(t, err, "Observe")
+	resp, err := a.Read(ctx, rig.ReadRequest{Until: time.Second})
+	require.NoError(t, err, "Read")
+	require.NotEmpty(t, resp.Scans, "one second of imaging gave no scans")
+	var last time.Duration = -1
+	for _, s := range resp.Scans {
+		require.Greater(t, s.Time, last, "scan times must increase")
+		require.LessOrEqual(t, s.Time, time.Second, "scan after Until")
+		require.Len(t, s.Values, info.Neurons, "scan values")
+		for _, v := range s.Values {
+			require.False(t, math.IsNaN(float64(v)) || math.IsInf(float64(v), 0), "scan value %v", v)
+		}
+		last = s.Time
+	}
+	again, err := a.Read(ctx, rig.ReadRequest{Until: time.Second})
+	require.NoError(t, err, "second Read")
+	require.Empty(t, again.Scans, "scans returned twice")
+	_, err = a.Stop(ctx, rig.StopRequest{})
+	require.NoError(t, err, "Stop")
+}
+
+// Model checks a model plugin: Configure, Describe, Predict returns one
+// strictly positive, finite response per neuron per frame, Reset makes
+// predictions reproducible, and a frame of the wrong size or a behaviour
+// slice of the wrong length wraps rig.ErrInvalid.
+func Model(t *testing.T, impl rig.Model, opts ...Option) {
+	o := apply(opts)
+	m := loopback[rig.Model](t, impl)
+	ctx := context.Background()
+	_, err := m.Configure(ctx, rig.ConfigureRequest{Settings: o.settings})
+	require.NoError(t, err, "Configure")
+	info, err := m.Describe(ctx, rig.DescribeRequest{})
+	require.NoError(t, err, "Describe")
+	require.Greater(t, info.Neurons, 0, "ModelInfo.Neurons")
+	require.Greater(t, info.Width, 0, "ModelInfo.Width")
+	require.Greater(t, info.Height, 0, "ModelInfo.Height")
+	require.Greater(t, info.FrameRateHz, 0.0, "ModelInfo.FrameRateHz")
+
+	frames := make([]rig.Frame, 4)
+	for i := range frames {
+		px := make([]byte, info.Width*info.Height)
+		for j := range px {
+			px[j] = byte((j*7 + i*31) % 256)
+		}
+		frames[i] = rig.Frame{Width: info.Width, Height: info.Height, Pixels: px}
+	}
+	predict := func() [][]float32 {
+		_, err := m.Reset(ctx, rig.ResetRequest{})
+		require.NoError(t, err, "Reset")
+		resp, err := m.Predict(ctx, rig.PredictRequest{Frames: frames})
+		require.NoError(t, err, "Predict")
+		require.Len(t, resp.Responses, len(frames), "one response vector per frame")
+		for _, r := range resp.Responses {
+			require.Len(t, r, info.Neurons, "responses per frame")
+			for _, v := range r {
+				require.True(t, v > 0 && !math.IsInf(float64(v), 0), "response %v must be positive and finite", v)
+			}
+		}
+		return resp.Responses
+	}
+	require.Equal(t, predict(), predict(), "Reset then the same frames must give the same predictions")
+
+	bad := rig.Frame{Width: info.Width + 1, Height: info.Height, Pixels: make([]byte, (info.Width+1)*info.Height)}
+	_, err = m.Predict(ctx, rig.PredictRequest{Frames: []rig.Frame{bad}})
+	require.ErrorIs(t, err, rig.ErrInvalid, "a frame of the wrong size")
+	_, err = m.Predict(ctx, rig.PredictRequest{Frames: frames[:2], Behaviour: make([]rig.Behaviour, 1)})
+	require.ErrorIs(t, err, rig.ErrInvalid, "behaviour for 1 of 2 frames")
+}

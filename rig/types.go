@@ -1,0 +1,212 @@
+package rig
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Frame is one 8-bit grayscale image, row-major, 0 = black and 255 = white.
+// Pixels has exactly Width*Height bytes.
+type Frame struct {
+	Width  int
+	Height int
+	Pixels []byte
+}
+
+// Behaviour holds the four behaviour inputs of the foundation-model contract
+// for one frame: pupil centre (x, y), pupil radius and treadmill velocity,
+// each z-scored with the training-set statistics. NaN means "not measured";
+// the zero value means "at the training mean".
+type Behaviour struct {
+	PupilX, PupilY float32
+	PupilRadius    float32
+	Treadmill      float32
+}
+
+// ShownFrame reports one frame that reached the screen (or, headless, the
+// virtual screen).
+type ShownFrame struct {
+	// Index counts the frames of the block, from 0, at the display rate.
+	Index int64
+	// Time is when the frame was shown, on the session clock (time since the
+	// session's epoch; on the virtual clock exactly Index/rate).
+	Time time.Duration
+	// Frame holds the pixels at the requested stimulus resolution.
+	Frame Frame
+	// Dropped is true when the frame was shown later than one and a half
+	// refresh periods after its predecessor.
+	Dropped bool
+}
+
+// Clock selects how a session's time advances.
+type Clock int
+
+const (
+	// VirtualClock advances time by exactly one frame period per frame, as
+	// fast as the machine allows. Only simulated rigs can use it.
+	VirtualClock Clock = iota
+	// RealClock paces frames in wall time.
+	RealClock
+)
+
+// String returns "virtual" or "real".
+func (c Clock) String() string {
+	if c == RealClock {
+		return "real"
+	}
+	return "virtual"
+}
+
+// ConfigureRequest passes a plugin its settings from the rig config,
+// verbatim as JSON. A plugin decodes them into its own type; unknown fields
+// should be rejected so that typos are caught.
+type ConfigureRequest struct {
+	Settings json.RawMessage
+}
+
+// ConfigureResponse is reserved for future fields.
+type ConfigureResponse struct{}
+
+// DescribeRequest is reserved for future fields.
+type DescribeRequest struct{}
+
+// ---- stimulus -------------------------------------------------------------
+
+// StimulusInfo describes a stimulus plugin.
+type StimulusInfo struct {
+	Name string
+	// Families lists the stimulus families the plugin can render.
+	Families []string
+	// RefreshRateHz is the display's refresh rate (the headless rate when
+	// there is no display).
+	RefreshRateHz float64
+	// Display is true when frames reach a real screen.
+	Display bool
+}
+
+// PresentRequest asks a stimulus plugin to present one block.
+type PresentRequest struct {
+	// BlockID names the block in logs and events.
+	BlockID string
+	// Spec is the stimulus specification as JSON: at least "family" and
+	// "seed"; the rest is family-specific.
+	Spec json.RawMessage
+	// Frames is how many display frames to present.
+	Frames int
+	// Width and Height are the resolution of the frames reported back (the
+	// model's input size). The screen resolution is the plugin's own.
+	Width, Height int
+	// Clock selects virtual or real pacing.
+	Clock Clock
+	// Epoch is the wall-clock time of the session's zero, so that a plugin
+	// on RealClock stamps frames on the session clock.
+	Epoch time.Time
+	// Start is the session time of the block's first frame on VirtualClock.
+	Start time.Duration
+}
+
+// PresentResponse summarises a presented block.
+type PresentResponse struct {
+	Shown   int
+	Dropped int
+}
+
+// ---- acquisition -----------------------------------------------------------
+
+// AcquisitionInfo describes an acquisition plugin.
+type AcquisitionInfo struct {
+	Name string
+	// Neurons is how many neurons (ROIs) each scan reports.
+	Neurons int
+	// NeuronIDs names each neuron, len == Neurons (may be nil: 0..N-1).
+	NeuronIDs []string
+	// ImagingRateHz is the scan (volume) rate.
+	ImagingRateHz float64
+	// Simulated is true when responses come from a synthetic mouse; only a
+	// simulated acquisition accepts the virtual clock.
+	Simulated bool
+}
+
+// StartRequest starts acquisition for a session.
+type StartRequest struct {
+	Clock Clock
+	Epoch time.Time
+}
+
+// StartResponse is reserved for future fields.
+type StartResponse struct{}
+
+// ObserveRequest tells the acquisition which frames were shown. A simulated
+// rig's neurons respond to them; a real microscope may ignore them.
+type ObserveRequest struct {
+	Frames []ShownFrame
+}
+
+// ObserveResponse is reserved for future fields.
+type ObserveResponse struct{}
+
+// ReadRequest asks for the scans acquired up to Until (session time).
+type ReadRequest struct {
+	// Until bounds the scans returned: every scan whose Time <= Until that
+	// was not returned before. On RealClock the call waits until Until.
+	Until time.Duration
+}
+
+// Scan is one imaging frame's extracted activity.
+type Scan struct {
+	Index int64
+	// Time is the scan's time on the session clock (its frame-clock tick).
+	Time time.Duration
+	// Values holds one activity value per neuron (dF/F for calcium).
+	Values []float32
+	// Behaviour recorded with the scan (NaN where not measured).
+	Behaviour Behaviour
+}
+
+// ReadResponse carries scans in time order.
+type ReadResponse struct {
+	Scans []Scan
+}
+
+// StopRequest is reserved for future fields.
+type StopRequest struct{}
+
+// StopResponse is reserved for future fields.
+type StopResponse struct{}
+
+// ---- model -----------------------------------------------------------------
+
+// ModelInfo describes a loaded model.
+type ModelInfo struct {
+	Name string
+	// Neurons is how many responses each step returns.
+	Neurons int
+	// Width and Height are the frame size the model takes (256 x 144 for the
+	// foundation model).
+	Width, Height int
+	// FrameRateHz is the rate frames must be fed at (30 for the foundation model).
+	FrameRateHz float64
+	// BurnInFrames after a reset are not to be scored.
+	BurnInFrames int
+	// Device is where the model runs ("cpu", "cuda").
+	Device string
+}
+
+// ResetRequest resets the model's recurrent state to zero.
+type ResetRequest struct{}
+
+// ResetResponse is reserved for future fields.
+type ResetResponse struct{}
+
+// PredictRequest feeds consecutive frames, in order, through the stateful
+// model. Behaviour is per frame (len == len(Frames)) or nil for defaults.
+type PredictRequest struct {
+	Frames    []Frame
+	Behaviour []Behaviour
+}
+
+// PredictResponse holds one response vector per frame, each of length
+// ModelInfo.Neurons, strictly positive.
+type PredictResponse struct {
+	Responses [][]float32
+}

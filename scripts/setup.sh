@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs what twinrig needs on a Debian 12 machine, idempotently: a second
+# run checks and does no network work.
+#   - Debian packages: protobuf-compiler (make generate), xvfb + xauth (display
+#     tests), mosquitto (external-broker tests), npm (only while the ONNX
+#     Runtime library is missing);
+#   - the ONNX Runtime shared library, ORT 1.29.0 (the API onnxruntime_go
+#     v1.36.0 needs), from the npm package onnxruntime-node, verified by sha256,
+#     into .deps/onnxruntime/ (git-ignored);
+#   - the protobuf code generators, pinned, into .deps/bin/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORT_VERSION=1.29.0
+ORT_SHA256=89688f5cf51c7e31befbb7b9101bc027799009b18d1baa9a5b1146a72e69538d
+ORT_DIR=.deps/onnxruntime
+ORT_LIB=$ORT_DIR/libonnxruntime.so.1
+PROTOC_GEN_GO=google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC=google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+		say "need root or sudo to run: $*"; exit 1
+	fi
+}
+
+apt_updated=
+apt_install() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if ! command -v apt-get >/dev/null; then
+		say "missing packages ${missing[*]} and no apt-get: install them by hand"; exit 1
+	fi
+	say "installing Debian packages: ${missing[*]}"
+	if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ort_ok() { [ -f "$ORT_LIB" ] && echo "$ORT_SHA256  $ORT_LIB" | sha256sum --check --status; }
+
+install_ort() {
+	ort_ok && return 0
+	apt_install npm ca-certificates
+	say "fetching the ONNX Runtime $ORT_VERSION library (npm package onnxruntime-node, ~112 MB)"
+	local tmp
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' RETURN
+	(cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
+	tar -xzf "$tmp/onnxruntime-node-$ORT_VERSION.tgz" -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+	local got
+	got=$(sha256sum "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | cut -d' ' -f1)
+	if [ "$got" != "$ORT_SHA256" ]; then
+		say "the downloaded libonnxruntime.so.1 has sha256 $got, expected $ORT_SHA256: refusing to install it"; exit 1
+	fi
+	mkdir -p "$ORT_DIR"
+	install -m 0644 "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$ORT_LIB"
+	say "installed $ORT_LIB"
+}
+
+# go_tool installs a pinned Go command into .deps/bin unless that exact
+# version is there.
+go_tool() {
+	local pkg=${1%@*} version=${1#*@} bin
+	bin=.deps/bin/$(basename "$pkg")
+	if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep -q "mod.*$version"; then return 0; fi
+	say "installing $1"
+	GOBIN="$PWD/.deps/bin" go install "$1"
+}
+
+if ! command -v go >/dev/null; then say "Go >= 1.26 is required (https://go.dev/dl/)"; exit 1; fi
+apt_install protobuf-compiler xvfb xauth mosquitto
+install_ort
+go_tool "$PROTOC_GEN_GO"
+go_tool "$PROTOC_GEN_GO_GRPC"

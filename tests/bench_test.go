@@ -1,0 +1,108 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twinrig/twinrig/plugins/model/modelplugin"
+	"github.com/twinrig/twinrig/rig"
+)
+
+const benchSettings = `{"model": "builtin:default", "neurons": 100, "threads": 1}`
+
+// stepFrames returns n distinct 256x144 frames.
+func stepFrames(n int) []rig.Frame {
+	frames := make([]rig.Frame, n)
+	for i := range frames {
+		px := make([]byte, 256*144)
+		for j := range px {
+			px[j] = byte((j/7 + i*13) % 256)
+		}
+		frames[i] = rig.Frame{Width: 256, Height: 144, Pixels: px}
+	}
+	return frames
+}
+
+// benchSteps runs b.N model steps, batch frames per Predict call, and
+// reports the per-frame time and the p50/p99 latency of one call in us.
+func benchSteps(b *testing.B, m rig.Model, batch int) {
+	ctx := context.Background()
+	_, err := m.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(benchSettings)})
+	require.NoError(b, err)
+	frames := stepFrames(batch)
+	var lat []time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := m.Predict(ctx, rig.PredictRequest{Frames: frames}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/frame")
+	b.ReportMetric(pct(0.5), "p50-us/call")
+	b.ReportMetric(pct(0.99), "p99-us/call")
+}
+
+// BenchmarkModelStep compares one step of the default model in process
+// (the baseline) with the same step through the model plugin subprocess,
+// one frame per call and ten frames per call.
+func BenchmarkModelStep(b *testing.B) {
+	b.Run("in-process", func(b *testing.B) {
+		m := modelplugin.New()
+		defer m.Close()
+		benchSteps(b, m, 1)
+	})
+	for _, batch := range []int{1, 10} {
+		b.Run("plugin/batch="+strconv.Itoa(batch), func(b *testing.B) {
+			p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: filepath.Join(bin, "twinrig-model")})
+			require.NoError(b, err)
+			defer p.Kill()
+			benchSteps(b, p.Model(), batch)
+		})
+	}
+}
+
+// BenchmarkSession60s runs the shipped simulated session (62 s of
+// protocol on the virtual clock) through the host binary and reports how
+// many times faster than real time it ran, start-up included.
+func BenchmarkSession60s(b *testing.B) {
+	cfg, err := filepath.Abs("../configs/simulated.yaml")
+	require.NoError(b, err)
+	dir := b.TempDir()
+	// The shipped config points at ../bin; run against the binaries built
+	// for the tests instead, with the output in a scratch directory.
+	data, err := os.ReadFile(cfg)
+	require.NoError(b, err)
+	local := filepath.Join(dir, "simulated.yaml")
+	text := string(data)
+	for _, name := range []string{"twinrig-stimulus", "twinrig-acquisition", "twinrig-model"} {
+		text = strings.ReplaceAll(text, "../bin/"+name, filepath.Join(bin, name))
+	}
+	proto, _ := filepath.Abs("../protocols/gratings.yaml")
+	text = strings.ReplaceAll(text, "../protocols/gratings.yaml", proto)
+	text = strings.ReplaceAll(text, "../runs", filepath.Join(dir, "runs"))
+	require.NoError(b, os.WriteFile(local, []byte(text), 0o644))
+	var wall time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		out, err := exec.Command(filepath.Join(bin, "twinrig"), "run", "-quiet", local).CombinedOutput()
+		require.NoError(b, err, "%s", out)
+		wall += time.Since(t0)
+	}
+	b.ReportMetric(62/(wall.Seconds()/float64(b.N)), "x-realtime")
+}

@@ -1,0 +1,410 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/stretchr/testify/require"
+)
+
+// bin holds the binaries built for the tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "twinrig-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = dir
+	code := build()
+	if code == 0 {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func build() int {
+	for name, pkg := range map[string]string{
+		"twinrig": "./host", "twinrig-stimulus": "./plugins/stimulus", "twinrig-acquisition": "./plugins/acquisition",
+		"twinrig-model": "./plugins/model", "v2plugin": "./tests/testdata/v2plugin",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg)
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			return 1
+		}
+	}
+	return 0
+}
+
+// rigConfig writes a rig config and a protocol into dir and returns the
+// config's path. Fields override the defaults.
+type rigConfig struct {
+	neurons   int
+	clock     string
+	blocks    string // the protocol's blocks, YAML
+	model     string // plugin binary paths
+	modelFile string
+	stimulus  string
+}
+
+func (c rigConfig) write(t *testing.T, dir string) string {
+	t.Helper()
+	if c.neurons == 0 {
+		c.neurons = 12
+	}
+	if c.clock == "" {
+		c.clock = "virtual"
+	}
+	if c.blocks == "" {
+		c.blocks = `
+  - name: gray
+    duration: 500ms
+    stimulus: {family: blank, seed: 0}
+  - name: gratings
+    duration: 3s
+    stimulus: {family: grating, seed: 3, segment_frames: 15}
+`
+	}
+	if c.model == "" {
+		c.model = filepath.Join(bin, "twinrig-model")
+	}
+	if c.stimulus == "" {
+		c.stimulus = filepath.Join(bin, "twinrig-stimulus")
+	}
+	if c.modelFile == "" {
+		c.modelFile = "builtin:default"
+	}
+	modelSettings := fmt.Sprintf("{model: %q}", c.modelFile)
+	if c.modelFile == "builtin:default" {
+		modelSettings = fmt.Sprintf("{model: builtin:default, neurons: %d}", c.neurons)
+	}
+	proto := "version: 1\nname: e2e\nblocks:" + c.blocks
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "protocol.yaml"), []byte(proto), 0o644))
+	cfg := fmt.Sprintf(`rig: e2e-rig
+session:
+  name: e2e
+  clock: %s
+  protocol: protocol.yaml
+  output: runs
+plugins:
+  stimulus:
+    path: %s
+    settings: {display: headless, refresh_hz: 30}
+  acquisition:
+    path: %s
+    settings: {neurons: %d, seed: 5}
+  model:
+    path: %s
+    settings: %s
+mqtt:
+  broker: embedded
+  listen: 127.0.0.1:0
+`, c.clock, c.stimulus, filepath.Join(bin, "twinrig-acquisition"), c.neurons, c.model, modelSettings)
+	path := filepath.Join(dir, "rig.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
+	return path
+}
+
+// host is a running `twinrig run`.
+type host struct {
+	cmd    *exec.Cmd
+	stdout *bufio.Scanner
+	stderr *strings.Builder
+	lines  []string
+}
+
+func startHost(t *testing.T, args ...string) *host {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "twinrig"), args...)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	h := &host{cmd: cmd, stdout: bufio.NewScanner(out), stderr: &strings.Builder{}}
+	cmd.Stderr = h.stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return h
+}
+
+// readUntil reads stdout lines until one matches re and returns its
+// submatches.
+func (h *host) readUntil(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	for h.stdout.Scan() {
+		line := h.stdout.Text()
+		h.lines = append(h.lines, line)
+		if m := re.FindStringSubmatch(line); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("host stdout ended before a line matching %s; stdout:\n%s\nstderr:\n%s", re, strings.Join(h.lines, "\n"), h.stderr)
+	return nil
+}
+
+// wait drains stdout and returns the exit code.
+func (h *host) wait(t *testing.T) int {
+	t.Helper()
+	for h.stdout.Scan() {
+		h.lines = append(h.lines, h.stdout.Text())
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("host did not exit; stderr:\n%s", h.stderr)
+	}
+	return h.cmd.ProcessState.ExitCode()
+}
+
+// message is one MQTT message received.
+type message struct {
+	topic   string
+	payload map[string]any
+}
+
+// subscribe connects to the broker and collects every message on topic.
+func subscribe(t *testing.T, url, topic string) func() []message {
+	t.Helper()
+	var mu sync.Mutex
+	var got []message
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("e2e-subscriber").SetOrderMatters(true)
+	c := mqtt.NewClient(opts)
+	tok := c.Connect()
+	require.True(t, tok.WaitTimeout(10*time.Second), "connecting to %s", url)
+	require.NoError(t, tok.Error())
+	t.Cleanup(func() { c.Disconnect(100) })
+	tok = c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
+		var p map[string]any
+		if err := json.Unmarshal(m.Payload(), &p); err != nil {
+			p = map[string]any{"invalid": string(m.Payload())}
+		}
+		mu.Lock()
+		got = append(got, message{m.Topic(), p})
+		mu.Unlock()
+	})
+	require.True(t, tok.WaitTimeout(10*time.Second))
+	require.NoError(t, tok.Error())
+	return func() []message {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]message(nil), got...)
+	}
+}
+
+var brokerLine = regexp.MustCompile(`events: (tcp://[0-9.:]+) topics (twinrig/[^ ]+)/#`)
+
+// pluginProcesses lists live processes whose executable is in dir.
+func pluginProcesses(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var live []string
+	for _, e := range entries {
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil || !strings.HasPrefix(exe, dir+string(filepath.Separator)) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err == nil && strings.Contains(string(stat), ") Z ") {
+			continue // a zombie is already dead
+		}
+		live = append(live, e.Name()+" "+exe)
+	}
+	return live
+}
+
+// requireNoPlugins waits briefly for plugin processes to be gone.
+func requireNoPlugins(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		live := pluginProcesses(t, bin)
+		if len(live) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin processes left behind: %v", live)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func kinds(msgs []message) []string {
+	var k []string
+	for _, m := range msgs {
+		if !strings.HasSuffix(m.topic, "/status") {
+			k = append(k, m.payload["kind"].(string))
+		}
+	}
+	return k
+}
+
+func TestSessionEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{}.write(t, dir)
+	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	m := h.readUntil(t, brokerLine)
+	msgs := subscribe(t, m[1], m[2]+"/#")
+	code := h.wait(t)
+	require.Equal(t, 0, code, "exit code; stdout:\n%s\nstderr:\n%s", strings.Join(h.lines, "\n"), h.stderr)
+	requireNoPlugins(t)
+
+	got := msgs()
+	require.Equal(t, []string{"started", "block", "accuracy", "block", "accuracy", "accuracy", "finished"}, kinds(got))
+	for i, msg := range got {
+		require.EqualValues(t, 1, msg.payload["schema"], "schema of %s", msg.topic)
+		require.EqualValues(t, i+1, msg.payload["seq"], "events arrive in order with consecutive seq")
+		require.Equal(t, m[2]+"/"+msg.payload["kind"].(string), msg.topic)
+	}
+	started := got[0].payload
+	require.EqualValues(t, 12, started["neurons"])
+	require.Equal(t, "virtual", started["clock"])
+	require.Equal(t, "gratings", got[3].payload["block"])
+	require.InDelta(t, 0.5, got[3].payload["onset_s"], 1e-9)
+	acc := got[5].payload
+	require.Equal(t, "session", acc["block"])
+	require.EqualValues(t, 12, acc["neurons"])
+	require.Len(t, acc["per_neuron"], 12)
+	for _, r := range acc["per_neuron"].([]any) {
+		require.InDelta(t, 0, r, 1, "r is a correlation")
+	}
+	fin := got[6].payload
+	require.Equal(t, "ok", fin["status"])
+	require.EqualValues(t, 105, fin["frames_shown"], "3.5 s at 30 Hz")
+	require.EqualValues(t, 105, fin["scans"], "3.5 s at 30 Hz")
+
+	// The summary ends the output, and the data were recorded.
+	out := strings.Join(h.lines, "\n")
+	require.Regexp(t, `neurons 12  median [+-]\d\.\d{3}  quartiles \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]`, out)
+	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*"))
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	for file, rows := range map[string]int{"frames.csv": 105, "predictions.csv": 105, "scans.csv": 105} {
+		data, err := os.ReadFile(filepath.Join(runs[0], file))
+		require.NoError(t, err)
+		require.Equal(t, rows+1, strings.Count(string(data), "\n"), "%s rows plus a header", file)
+	}
+	var summary map[string]any
+	data, err := os.ReadFile(filepath.Join(runs[0], "summary.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &summary))
+	require.Equal(t, "ok", summary["status"])
+}
+
+func TestInterruptStopsCleanlyAndKeepsTheData(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{clock: "real", blocks: `
+  - name: long
+    duration: 60s
+    stimulus: {family: grating, seed: 1}
+`}.write(t, dir)
+	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	m := h.readUntil(t, brokerLine)
+	msgs := subscribe(t, m[1], m[2]+"/#")
+	h.readUntil(t, regexp.MustCompile(`block 1/1 long .* scans [1-9]`))
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGINT))
+	code := h.wait(t)
+	require.Equal(t, 130, code, "exit code after SIGINT; stderr:\n%s", h.stderr)
+	requireNoPlugins(t)
+
+	got := msgs()
+	k := kinds(got)
+	require.Equal(t, "started", k[0])
+	require.Equal(t, "finished", k[len(k)-1])
+	require.Equal(t, "interrupted", got[len(got)-1].payload["status"])
+
+	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*", "scans.csv"))
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	data, err := os.ReadFile(runs[0])
+	require.NoError(t, err)
+	require.Greater(t, strings.Count(string(data), "\n"), 1, "the scans recorded before the interrupt are kept")
+}
+
+// runHost runs the host to completion and returns its exit code and output.
+func runHost(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "twinrig"), args...)
+	out, _ := cmd.CombinedOutput()
+	return cmd.ProcessState.ExitCode(), string(out)
+}
+
+func TestBadInputGivesOneClearErrorAndLeavesNothingBehind(t *testing.T) {
+	dir := t.TempDir()
+	exits := filepath.Join(dir, "exits-at-start")
+	require.NoError(t, os.WriteFile(exits, []byte("#!/bin/sh\necho 'cannot open /dev/nvidia0' >&2\nexit 3\n"), 0o755))
+	notModel := filepath.Join(dir, "not-a-model.onnx")
+	require.NoError(t, os.WriteFile(notModel, []byte("this is not an ONNX model"), 0o644))
+
+	tests := []struct {
+		name string
+		cfg  rigConfig
+		code int
+		want []string
+	}{
+		{"missing plugin binary", rigConfig{model: filepath.Join(dir, "nope")}, 2,
+			[]string{"rig.yaml:", "plugins.model.path", "nope"}},
+		{"plugin exits at start", rigConfig{model: exits}, 1,
+			[]string{"model plugin", "exits-at-start", "exited before the handshake", "cannot open /dev/nvidia0"}},
+		{"plugin speaks another protocol version", rigConfig{stimulus: filepath.Join(bin, "v2plugin")}, 1,
+			[]string{"stimulus plugin", "v2plugin", "protocol version", "Plugin version: 2"}},
+		{"model file is not a model", rigConfig{modelFile: notModel}, 1,
+			[]string{"model plugin", "plugins.model.settings", "not-a-model.onnx"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg.write(t, t.TempDir())
+			code, out := runHost(t, "run", cfg)
+			require.Equal(t, tt.code, code, "exit code; output:\n%s", out)
+			for _, w := range tt.want {
+				require.Contains(t, out, w)
+			}
+			requireNoPlugins(t)
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{}.write(t, dir)
+	code, out := runHost(t, "validate", cfg)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "ok (rig e2e-rig, protocol e2e: 2 blocks, 3.5s)")
+
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("rig: e2e\nsession:\n  clock: fast\n"), 0o644))
+	code, out = runHost(t, "validate", bad)
+	require.Equal(t, 2, code, out)
+	require.Contains(t, out, "bad.yaml:3:")
+	require.Contains(t, out, "session.clock")
+	require.Contains(t, out, "plugins")
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	code, out := runHost(t, "help")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "twinrig run [flags] CONFIG")
+	code, out = runHost(t, "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, out, `unknown command "frobnicate"`)
+	code, _ = runHost(t, "run")
+	require.Equal(t, 2, code, "run without a config")
+}
