@@ -11,7 +11,8 @@
 //     envelope size and elongation) on a coarse stimulus grid (32 x 18 by
 //     default) spanning the frame. Every observed frame is box-averaged onto
 //     that grid as (pixel - 128) / 255, so mean gray drives nothing. The
-//     filters are scaled so that a full-contrast grating at the neuron's
+//     filters are cut off at 2.5 envelope s.d.s, made blind to uniform
+//     luminance, and scaled so that a full-contrast grating at the neuron's
 //     preferred orientation and spatial frequency gives a drive of about 1.
 //     Simple cells take the even filter's output; complex cells the energy
 //     sqrt(even^2 + odd^2) of a quadrature pair.
@@ -29,6 +30,15 @@
 //     constants of the Indicator) scaled to a peak of 1 per spike, run as two
 //     first-order recursions; dF/F = SpikeAmplitude * calcium + Gaussian
 //     noise of s.d. NoiseSD, drawn independently for every sample.
+//
+// The population is drawn as follows: centres uniform over the central 60 %
+// of the frame's width and height; orientation uniform in [0, 180) degrees;
+// spatial frequency log-uniform in [2.5, 8] cycles per frame width (with a
+// 120 degree wide screen, 0.02 to 0.07 cycles per degree); envelope s.d.
+// across the bars 0.3 to 0.5 periods and along them 1 to 1.6 times that;
+// phase uniform; complex with probability ComplexFraction; threshold
+// uniform in [0.15, 0.35]; peak rate log-normal (s.d. 0.5 in log units) with
+// mean DrivenRateHz; scan line uniform over the field of view.
 //
 // # Imaging time
 //

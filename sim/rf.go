@@ -195,13 +195,13 @@ func (f *filter) apply(grid []float32) (even, odd float32) {
 			row := grid[fr.start:][:fr.n]
 			we := f.even[off:][:fr.n]
 			off += fr.n
+			we = we[:len(row)]
 			c := 0
-			for ; c+4 <= len(row); c += 4 {
-				x, w := (*[4]float32)(row[c:]), (*[4]float32)(we[c:])
-				e0 += x[0] * w[0]
-				e1 += x[1] * w[1]
-				e2 += x[2] * w[2]
-				e3 += x[3] * w[3]
+			for ; c < len(row)-3; c += 4 {
+				e0 += row[c] * we[c]
+				e1 += row[c+1] * we[c+1]
+				e2 += row[c+2] * we[c+2]
+				e3 += row[c+3] * we[c+3]
 			}
 			for ; c < len(row); c++ {
 				e0 += row[c] * we[c]
@@ -215,13 +215,13 @@ func (f *filter) apply(grid []float32) (even, odd float32) {
 		we := f.even[off:][:fr.n]
 		wo := f.odd[off:][:fr.n]
 		off += fr.n
+		we, wo = we[:len(row)], wo[:len(row)]
 		c := 0
-		for ; c+2 <= len(row); c += 2 {
-			x, a, b := (*[2]float32)(row[c:]), (*[2]float32)(we[c:]), (*[2]float32)(wo[c:])
-			e0 += x[0] * a[0]
-			o0 += x[0] * b[0]
-			e1 += x[1] * a[1]
-			o1 += x[1] * b[1]
+		for ; c < len(row)-1; c += 2 {
+			e0 += row[c] * we[c]
+			o0 += row[c] * wo[c]
+			e1 += row[c+1] * we[c+1]
+			o1 += row[c+1] * wo[c+1]
 		}
 		if c < len(row) {
 			e0 += row[c] * we[c]
