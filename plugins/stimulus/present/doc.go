@@ -24,7 +24,11 @@
 //     time is the wall-clock time it was released, since req.Epoch;
 //   - on a screen: the time at the start of the Draw that showed it, since
 //     req.Epoch (Ebiten exposes no flip timestamp: the frame reaches the
-//     glass at a later vsync, which only a photodiode can measure).
+//     glass at a later vsync, which only a photodiode can measure). One
+//     frame per refresh at the configured rate; a screen that draws faster
+//     (a faster monitor, or no vsync as under Xvfb) holds each frame for at
+//     least HoldLimit. On rig.VirtualClock a screen still shows the frames
+//     in real time but stamps them like headless.
 //
 // On the real clock a frame shown more than 1.5 refresh periods after its
 // predecessor is Dropped (see DropDetector).

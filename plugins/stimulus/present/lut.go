@@ -2,6 +2,7 @@ package present
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -75,19 +76,19 @@ func (l *LUT) PaddedRGBA(dst, gray []byte, w, h int) {
 	if w < 1 || h < 1 || len(gray) != w*h || len(dst) != 4*pw*ph {
 		panic(fmt.Sprintf("present: PaddedRGBA of %dx%d from %d gray pixels into %d bytes", w, h, len(gray), len(dst)))
 	}
+	var px [256]uint32 // opaque RGBA, as little-endian words
+	for g, v := range l {
+		px[g] = uint32(v) | uint32(v)<<8 | uint32(v)<<16 | 0xff<<24
+	}
 	for py := range ph {
 		y := min(max(py-1, 0), h-1)
 		src := gray[y*w : (y+1)*w]
 		row := dst[4*py*pw : 4*(py+1)*pw]
-		put := func(px int, g byte) {
-			v := l[g]
-			d := row[4*px : 4*px+4 : 4*px+4]
-			d[0], d[1], d[2], d[3] = v, v, v, 255
-		}
-		put(0, src[0])
+		binary.LittleEndian.PutUint32(row, px[src[0]])
+		out := row[4:]
 		for x, g := range src {
-			put(x+1, g)
+			binary.LittleEndian.PutUint32(out[4*x:], px[g])
 		}
-		put(pw-1, src[w-1])
+		binary.LittleEndian.PutUint32(row[4*(pw-1):], px[src[w-1]])
 	}
 }

@@ -2,7 +2,6 @@ package present
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"sync"
@@ -26,8 +25,9 @@ func HoldLimit(rateHz float64) time.Duration {
 }
 
 // ErrScreenClosed is returned by Stage.Present once the screen's draw loop
-// has ended (the window was closed or the display failed).
-var ErrScreenClosed = errors.New("the stimulus screen is closed")
+// has ended (the window was closed or the display failed). It wraps
+// rig.ErrState, so the host sees that sentinel.
+var ErrScreenClosed = fmt.Errorf("the stimulus screen is closed: %w", rig.ErrState)
 
 // Stage connects Present calls to a screen's draw loop. Present renders a
 // block's frames at stimulus resolution and queues them; the draw loop

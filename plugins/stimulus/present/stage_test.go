@@ -230,7 +230,7 @@ func TestStageEndsEarly(t *testing.T) {
 		{"cancelled", func(cancel context.CancelFunc) func(rig.ShownFrame) error {
 			return func(rig.ShownFrame) error { cancel(); return nil }
 		}, false, []error{context.Canceled}},
-		{"screen closed", nil, true, []error{ErrScreenClosed, stop}},
+		{"screen closed", nil, true, []error{ErrScreenClosed, rig.ErrState, stop}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

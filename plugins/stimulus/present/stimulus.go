@@ -29,8 +29,8 @@ type ScreenConfig struct {
 // implements it with Ebiten.
 type Screen interface {
 	// Open opens the window described by cfg and starts calling
-	// stage.Draw once per refresh. It returns nil once the first frame was
-	// drawn, or why the window could not open. A screen opens at most once
+	// stage.Draw once per refresh. It returns nil once the window is up and
+	// drawing, or why the window could not open. A screen opens at most once
 	// per process; when its draw loop ends it calls stage.Close.
 	Open(ctx context.Context, cfg ScreenConfig, stage *Stage) error
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/twinrig/twinrig/rig"
 )
 
-// OpenTimeout bounds how long Open waits for the window's first frame.
+// OpenTimeout bounds how long Open waits for the window's first frames.
 const OpenTimeout = 30 * time.Second
 
 // Title is the window's title.
@@ -55,7 +55,7 @@ func New(log *slog.Logger) *Screen {
 }
 
 // Open asks Run for the window described by cfg and returns once it drew
-// its first frame, or with the reason it could not open: a monitor index
+// its first few frames (gray), or with the reason it could not open: a monitor index
 // the system does not have wraps rig.ErrInvalid; a second window, or any
 // window after the game ended, wraps rig.ErrState. Ebiten can run only
 // once per process, so only one Open can succeed. Open waits at most
@@ -143,7 +143,7 @@ func (s *Screen) place(cfg present.ScreenConfig) error {
 		m := monitors[cfg.Monitor]
 		ebiten.SetMonitor(m)
 		w, h := m.Size()
-		s.log.Info("monitor", "index", cfg.Monitor, "name", m.Name(), "width", w, "height", h,
+		s.log.Info("stimulus monitor", "index", cfg.Monitor, "name", m.Name(), "width", w, "height", h,
 			"scale", m.DeviceScaleFactor())
 	}
 	ebiten.SetWindowTitle(Title)
@@ -165,7 +165,7 @@ func (s *Screen) runGame(req openRequest, done <-chan struct{}) {
 	err := ebiten.RunGameWithOptions(g, &ebiten.RunGameOptions{X11ClassName: "twinrig", X11InstanceName: "twinrig-stimulus"})
 	ended := err
 	if ended == nil {
-		ended = errors.New("the game ended")
+		ended = errors.New("the host disconnected")
 		select {
 		case <-done:
 		default:
@@ -194,9 +194,17 @@ type game struct {
 	started   chan<- error
 	didStart  atomic.Bool
 	afterDraw func(*ebiten.Image, present.Command)
-	tex       *ebiten.Image
+	tex       *ebiten.Image // the stimulus frame, padded
+	gray      *ebiten.Image // the gray between blocks, padded
+	grayLevel byte
+	draws     int
 	quad      [4]ebiten.Vertex
 }
+
+// warmupDraws is how many frames the window draws before Open returns,
+// so that the first block does not meet the start-up stalls (shader
+// compilation, the window appearing).
+const warmupDraws = 10
 
 // quadIndices are the two triangles of a quad's vertices 0..3 (top-left,
 // top-right, bottom-left, bottom-right).
@@ -212,13 +220,23 @@ func (g *game) Update() error {
 	}
 }
 
-// Draw draws what the stage says, then reports the first frame to Open.
+// Draw draws what the stage says; after warmupDraws draws it lets Open
+// return.
 func (g *game) Draw(screen *ebiten.Image) {
 	now := time.Now()
 	b := screen.Bounds()
 	cmd := g.stage.Draw(now, b.Dx(), b.Dy())
 	if cmd.Idle {
-		screen.Fill(color.Gray{Y: cmd.Fill})
+		// Gray goes through the same texture path as frames, so the first
+		// frame of the first block does not wait for a shader to compile.
+		if g.gray == nil || g.grayLevel != cmd.Fill {
+			if g.gray == nil {
+				g.gray = ebiten.NewImage(3, 3)
+			}
+			g.grayLevel = cmd.Fill
+			g.gray.Fill(color.Gray{Y: cmd.Fill})
+		}
+		g.drawQuad(screen, g.gray, 1, 1)
 	} else {
 		tw, th := cmd.Width+2, cmd.Height+2 // the padded texture
 		if g.tex == nil || g.tex.Bounds() != image.Rect(0, 0, tw, th) {
@@ -230,18 +248,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 		if cmd.Upload != nil {
 			g.tex.WritePixels(cmd.Upload)
 		}
-		// The texture's interior, stretched over the screen; the linear
-		// filter reads the repeated border at the edges.
-		sw, sh := float32(b.Dx()), float32(b.Dy())
-		x0, y0 := float32(b.Min.X), float32(b.Min.Y)
-		x1, y1 := float32(cmd.Width+1), float32(cmd.Height+1)
-		g.quad = [4]ebiten.Vertex{
-			{DstX: x0, DstY: y0, SrcX: 1, SrcY: 1, ColorR: 1, ColorG: 1, ColorB: 1, ColorA: 1},
-			{DstX: x0 + sw, DstY: y0, SrcX: x1, SrcY: 1, ColorR: 1, ColorG: 1, ColorB: 1, ColorA: 1},
-			{DstX: x0, DstY: y0 + sh, SrcX: 1, SrcY: y1, ColorR: 1, ColorG: 1, ColorB: 1, ColorA: 1},
-			{DstX: x0 + sw, DstY: y0 + sh, SrcX: x1, SrcY: y1, ColorR: 1, ColorG: 1, ColorB: 1, ColorA: 1},
-		}
-		screen.DrawTriangles(g.quad[:], quadIndices, g.tex, &ebiten.DrawTrianglesOptions{Filter: ebiten.FilterLinear})
+		g.drawQuad(screen, g.tex, cmd.Width, cmd.Height)
 	}
 	if !cmd.Patch.Empty() {
 		screen.SubImage(cmd.Patch.Add(b.Min)).(*ebiten.Image).Fill(color.Gray{Y: cmd.PatchLevel})
@@ -249,10 +256,28 @@ func (g *game) Draw(screen *ebiten.Image) {
 	if g.afterDraw != nil {
 		g.afterDraw(screen, cmd)
 	}
-	if !g.didStart.Load() {
+	g.draws++
+	if g.draws == warmupDraws {
 		g.didStart.Store(true)
 		g.started <- nil
 	}
+}
+
+// drawQuad stretches the w x h interior of tex, a texture with a one-pixel
+// border, over the whole screen with linear filtering; the filter reads
+// the border at the edges.
+func (g *game) drawQuad(screen, tex *ebiten.Image, w, h int) {
+	b := screen.Bounds()
+	x0, y0 := float32(b.Min.X), float32(b.Min.Y)
+	x1, y1 := float32(b.Max.X), float32(b.Max.Y)
+	u1, v1 := float32(w+1), float32(h+1)
+	g.quad = [4]ebiten.Vertex{
+		{DstX: x0, DstY: y0, SrcX: 1, SrcY: 1, ColorR: 1, ColorG: 1, ColorB: 1, ColorA: 1},
+		{DstX: x1, DstY: y0, SrcX: u1, SrcY: 1, ColorR: 1, ColorG: 1, ColorB: 1, ColorA: 1},
+		{DstX: x0, DstY: y1, SrcX: 1, SrcY: v1, ColorR: 1, ColorG: 1, ColorB: 1, ColorA: 1},
+		{DstX: x1, DstY: y1, SrcX: u1, SrcY: v1, ColorR: 1, ColorG: 1, ColorB: 1, ColorA: 1},
+	}
+	screen.DrawTriangles(g.quad[:], quadIndices, tex, &ebiten.DrawTrianglesOptions{Filter: ebiten.FilterLinear})
 }
 
 // LayoutF makes the screen image as large as the window in physical

@@ -236,12 +236,18 @@ func logIntervals(t *testing.T, shown []rig.ShownFrame, dropped int) {
 		return
 	}
 	slices.Sort(iv)
+	var late []int64
+	for _, f := range shown {
+		if f.Dropped {
+			late = append(late, f.Index)
+		}
+	}
 	var sum float64
 	for _, v := range iv {
 		sum += v
 	}
-	t.Logf("draw intervals over %d frames: min %.2f ms, median %.2f ms, mean %.2f ms, max %.2f ms; dropped %d (at the nominal 60 Hz)",
-		len(shown), iv[0], iv[len(iv)/2], sum/float64(len(iv)), iv[len(iv)-1], dropped)
+	t.Logf("draw intervals over %d frames: min %.2f ms, median %.2f ms, mean %.2f ms, max %.2f ms; dropped %d %v (at the nominal 60 Hz)",
+		len(shown), iv[0], iv[len(iv)/2], sum/float64(len(iv)), iv[len(iv)-1], dropped, late)
 }
 
 // TestDisplayConformance runs the rig conformance suite on the window:
