@@ -26,11 +26,16 @@ as_root() {
 	fi
 }
 
+have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]; }
+
+# apt_install takes command:package pairs and installs the packages whose
+# command is missing (a command may come from elsewhere, e.g. npm with a
+# Node.js that was not installed from Debian).
 apt_updated=
 apt_install() {
 	local missing=()
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	for pair in "$@"; do
+		have "${pair%%:*}" || missing+=("${pair#*:}")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if ! command -v apt-get >/dev/null; then
@@ -45,7 +50,7 @@ ort_ok() { [ -f "$ORT_LIB" ] && echo "$ORT_SHA256  $ORT_LIB" | sha256sum --check
 
 install_ort() {
 	ort_ok && return 0
-	apt_install npm ca-certificates
+	apt_install npm:npm
 	say "fetching the ONNX Runtime $ORT_VERSION library (npm package onnxruntime-node, ~112 MB)"
 	local tmp
 	tmp=$(mktemp -d)
@@ -73,7 +78,7 @@ go_tool() {
 }
 
 if ! command -v go >/dev/null; then say "Go >= 1.26 is required (https://go.dev/dl/)"; exit 1; fi
-apt_install protobuf-compiler xvfb xauth mosquitto
+apt_install protoc:protobuf-compiler xvfb-run:xvfb xauth:xauth mosquitto:mosquitto
 install_ort
 go_tool "$PROTOC_GEN_GO"
 go_tool "$PROTOC_GEN_GO_GRPC"
