@@ -125,8 +125,8 @@ func (h *hostRun) run(ctx context.Context) int {
 	res, runErr := session.Run(ctx, plugins, h.proto, session.Options{
 		Clock: clock, Events: events, Recorder: rec, Logger: h.log, Progress: h.progress(),
 	})
-	if cause := context.Cause(ctx); runErr != nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		runErr = cause
+	if runErr != nil {
+		runErr = exitedPlugin(procs, runErr, context.Cause(ctx))
 	}
 	status := "ok"
 	if runErr != nil {
@@ -222,6 +222,21 @@ func watch(ctx context.Context, procs map[rig.Kind]*rig.Process, cancel context.
 			}
 		}
 	}
+}
+
+// exitedPlugin explains a session error by a plugin process that died, when
+// one did: the gRPC error it caused says less than its exit.
+func exitedPlugin(procs map[rig.Kind]*rig.Process, err, cause error) error {
+	if cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	for _, kind := range rig.Kinds() {
+		if p := procs[kind]; p != nil && p.Exited() {
+			return &session.PluginError{Kind: kind, Err: fmt.Errorf("%s plugin %q exited unexpectedly (%w); the session stopped: %v",
+				kind, p.Path(), rig.ErrUnavailable, err)}
+		}
+	}
+	return err
 }
 
 // pluginOf names the plugin an error concerns ("" when none).

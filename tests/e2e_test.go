@@ -408,3 +408,39 @@ func TestHelpAndUsage(t *testing.T) {
 	code, _ = runHost(t, "run")
 	require.Equal(t, 2, code, "run without a config")
 }
+
+func TestPluginDeathEndsTheSessionNamingThePlugin(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{clock: "real", blocks: `
+  - name: long
+    duration: 60s
+    stimulus: {family: grating, seed: 1}
+`}.write(t, dir)
+	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	m := h.readUntil(t, brokerLine)
+	msgs := subscribe(t, m[1], m[2]+"/#")
+	h.readUntil(t, regexp.MustCompile(`block 1/1 long .* scans [1-9]`))
+	var model []string
+	for _, p := range pluginProcesses(t, bin) {
+		if strings.HasSuffix(p, "/twinrig-model") {
+			model = append(model, p)
+		}
+	}
+	require.Len(t, model, 1, "one model plugin process")
+	var pid int
+	_, err := fmt.Sscanf(model[0], "%d", &pid)
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+
+	code := h.wait(t)
+	require.Equal(t, 1, code, "exit code; stderr:\n%s", h.stderr)
+	require.Contains(t, h.stderr.String(), "model plugin")
+	requireNoPlugins(t)
+	got := msgs()
+	last := got[len(got)-1].payload
+	require.Equal(t, "finished", last["kind"])
+	require.Equal(t, "error", last["status"])
+	errEvent := got[len(got)-2].payload
+	require.Equal(t, "error", errEvent["kind"])
+	require.Equal(t, "model", errEvent["plugin"])
+}

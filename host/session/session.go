@@ -220,7 +220,7 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 	if _, err := p.Acquisition.Stop(stopCtx, rig.StopRequest{}); err != nil && runErr == nil {
 		runErr = pluginErr(rig.KindAcquisition, err)
 	}
-	res.Duration = onset
+	res.Duration = max(onset, r.end)
 	res.Wall = time.Since(started)
 	res.ModelFrames = len(r.preds)
 	res.Scans = len(r.scans)
@@ -273,6 +273,8 @@ type runner struct {
 	// Display frames shown before the current block (for the model's
 	// subsampling phase).
 	shown int
+	// end is the session time just after the last frame shown.
+	end time.Duration
 }
 
 func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
@@ -316,6 +318,11 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 			Width: r.info.Model.Width, Height: r.info.Model.Height,
 			Clock: r.opts.Clock, Epoch: r.epoch, Start: onset,
 		}, func(f rig.ShownFrame) error {
+			br.Frames++
+			if f.Dropped {
+				br.Dropped++
+			}
+			r.end = f.Time + time.Duration(float64(time.Second)/r.rate)
 			buf = append(buf, f)
 			if len(buf) == r.batch {
 				return flush()
@@ -325,7 +332,10 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 		if err != nil {
 			return pluginErr(rig.KindStimulus, err)
 		}
-		br.Frames, br.Dropped = resp.Shown, resp.Dropped
+		if resp.Shown != br.Frames || resp.Dropped != br.Dropped {
+			r.log.Warn("stimulus plugin's summary disagrees with the frames it reported",
+				"block", b.Name, "shown", resp.Shown, "reported", br.Frames, "dropped", resp.Dropped, "reported_dropped", br.Dropped)
+		}
 		return flush()
 	})
 
