@@ -67,19 +67,20 @@ func (h *hostRun) run(ctx context.Context) int {
 		return exitFailed
 	}
 	defer closeEvents()
-	fail := func(err error, plugin string) int {
+	// fail reports a failed session; res is what was measured, or nil.
+	fail := func(err error, plugin string, res *session.Result) int {
 		h.log.Error("session failed", "err", err)
 		fields := map[string]any{"message": err.Error()}
 		if plugin != "" {
 			fields["plugin"] = plugin
 		}
-		_ = events.Emit(context.WithoutCancel(ctx), "error", fields)
-		status := "error"
-		code := exitFailed
+		bg := context.WithoutCancel(ctx)
+		_ = events.Emit(bg, "error", fields)
+		status, code := "error", exitFailed
 		if ctx.Err() != nil {
 			status, code = "interrupted", exitInterrupted
 		}
-		_ = events.Emit(context.WithoutCancel(ctx), "finished", map[string]any{"status": status})
+		_ = events.Emit(bg, "finished", finishedFields(status, res))
 		return code
 	}
 
@@ -90,7 +91,7 @@ func (h *hostRun) run(ctx context.Context) int {
 		}
 	}()
 	if err != nil {
-		return fail(err, pluginOf(err))
+		return fail(err, pluginOf(err), nil)
 	}
 	plugins := session.Plugins{
 		Stimulus:    procs[rig.KindStimulus].Stimulus(),
@@ -98,15 +99,15 @@ func (h *hostRun) run(ctx context.Context) int {
 		Model:       procs[rig.KindModel].Model(),
 	}
 	if err := h.configure(ctx, plugins); err != nil {
-		return fail(err, pluginOf(err))
+		return fail(err, pluginOf(err), nil)
 	}
 	info, _, err := session.Describe(ctx, plugins)
 	if err != nil {
-		return fail(err, pluginOf(err))
+		return fail(err, pluginOf(err), nil)
 	}
 	rec, err := record.Create(filepath.Join(h.cfg.Session.Output, name), info.Acquisition.Neurons)
 	if err != nil {
-		return fail(err, "")
+		return fail(err, "", nil)
 	}
 	defer func() {
 		if err := rec.Close(); err != nil {
@@ -115,25 +116,23 @@ func (h *hostRun) run(ctx context.Context) int {
 	}()
 
 	// Supervise: a plugin that dies ends the session with its name.
-	ctx, cancel := context.WithCancelCause(ctx)
+	sessCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go watch(ctx, procs, cancel)
+	go watch(sessCtx, procs, cancel)
 
 	clock := h.cfg.Session.Clock
 	fmt.Fprintf(h.stdout, "session %s: protocol %s (%s, %d blocks), %d neurons, %s clock, recording to %s\n",
 		name, h.proto.Name, h.proto.Duration(), len(h.proto.Blocks), info.Acquisition.Neurons, clock, rec.Path())
-	res, runErr := session.Run(ctx, plugins, h.proto, session.Options{
+	res, runErr := session.Run(sessCtx, plugins, h.proto, session.Options{
 		Clock: clock, Events: events, Recorder: rec, Logger: h.log, Progress: h.progress(),
 	})
-	if runErr != nil {
-		runErr = exitedPlugin(procs, runErr, context.Cause(ctx))
-	}
 	status := "ok"
-	if runErr != nil {
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		status = "interrupted"
+	case runErr != nil:
 		status = "error"
-		if errors.Is(runErr, context.Canceled) {
-			status = "interrupted"
-		}
+		runErr = exitedPlugin(procs, runErr, context.Cause(sessCtx))
 	}
 	if res != nil {
 		h.printSummary(res)
@@ -142,18 +141,25 @@ func (h *hostRun) run(ctx context.Context) int {
 		}
 	}
 	if runErr != nil {
-		code := fail(runErr, pluginOf(runErr))
-		if status == "interrupted" {
-			return exitInterrupted
-		}
-		return code
+		return fail(runErr, pluginOf(runErr), res)
 	}
-	_ = events.Emit(ctx, "finished", map[string]any{
-		"status": status, "duration_s": res.Duration.Seconds(), "wall_s": res.Wall.Seconds(),
-		"frames_shown": res.FramesShown, "frames_dropped": res.FramesDropped, "scans": res.Scans,
-		"output": rec.Path(),
-	})
+	fields := finishedFields(status, res)
+	fields["output"] = rec.Path()
+	_ = events.Emit(ctx, "finished", fields)
 	return exitOK
+}
+
+// finishedFields is the payload of the finished event.
+func finishedFields(status string, res *session.Result) map[string]any {
+	f := map[string]any{"status": status}
+	if res != nil {
+		f["duration_s"] = res.Duration.Seconds()
+		f["wall_s"] = res.Wall.Seconds()
+		f["frames_shown"] = res.FramesShown
+		f["frames_dropped"] = res.FramesDropped
+		f["scans"] = res.Scans
+	}
+	return f
 }
 
 // launch starts the three plugins concurrently. On error it returns the
