@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 )
 
 // LaunchConfig says how to start a plugin binary.
@@ -94,9 +93,7 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     timeout,
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + string(cfg.Kind), Output: out, Level: level}),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes),
-		)},
+		GRPCDialOptions:  dialOptions(),
 	})
 	proto, err := client.Client()
 	if err != nil {

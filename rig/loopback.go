@@ -19,7 +19,7 @@ func Loopback(impl any) (client any, closeFn func(), err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("loopback: %w", err)
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+	srv := grpc.NewServer(serverOptions(MaxMessageBytes)...)
 	switch v := impl.(type) {
 	case Stimulus:
 		_ = (&stimulusPlugin{impl: v}).GRPCServer(nil, srv)
@@ -33,8 +33,7 @@ func Loopback(impl any) (client any, closeFn func(), err error) {
 	}
 	go func() { _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)))
+		append(dialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		srv.Stop()
 		return nil, nil, fmt.Errorf("loopback: %w", err)

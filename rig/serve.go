@@ -48,7 +48,7 @@ func serve(kind Kind, p plugin.Plugin, opts []ServeOption) {
 		HandshakeConfig: handshake,
 		Plugins:         plugin.PluginSet{string(kind): p},
 		GRPCServer: func(gopts []grpc.ServerOption) *grpc.Server {
-			gopts = append(gopts, grpc.MaxRecvMsgSize(o.maxMessageBytes), grpc.MaxSendMsgSize(o.maxMessageBytes))
+			gopts = append(gopts, serverOptions(o.maxMessageBytes)...)
 			return grpc.NewServer(gopts...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{
