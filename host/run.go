@@ -222,7 +222,7 @@ func watch(ctx context.Context, procs map[rig.Kind]*rig.Process, cancel context.
 		case <-t.C:
 			for kind, p := range procs {
 				if p.Exited() {
-					cancel(fmt.Errorf("%s plugin %q exited unexpectedly: %w", kind, p.Path(), rig.ErrUnavailable))
+					cancel(&session.PluginError{Kind: kind, Err: fmt.Errorf("%s plugin %q exited unexpectedly: %w", kind, p.Path(), rig.ErrUnavailable)})
 					return
 				}
 			}

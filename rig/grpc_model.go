@@ -2,6 +2,9 @@ package rig
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -50,6 +53,62 @@ func (s *modelServer) Reset(ctx context.Context, _ *wire.ResetRequest) (*wire.Re
 }
 
 func (s *modelServer) Predict(ctx context.Context, req *wire.PredictRequest) (*wire.PredictResponse, error) {
+	resp, err := s.impl.Predict(ctx, predictFromWire(req))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return predictResponseToWire(resp), nil
+}
+
+func (s *modelServer) PredictStream(stream grpc.BidiStreamingServer[wire.PredictRequest, wire.PredictResponse]) error {
+	// A reader goroutine receives and decodes the next requests while the
+	// model computes, so decoding does not add to the model's time.
+	type next struct {
+		req PredictRequest
+		err error
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	reqs := make(chan next, 2)
+	go func() {
+		defer close(reqs)
+		for {
+			req, err := stream.Recv()
+			var n next
+			if err != nil {
+				n.err = err
+			} else {
+				n.req = predictFromWire(req)
+			}
+			select {
+			case reqs <- n:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for n := range reqs {
+		if errors.Is(n.err, io.EOF) {
+			return nil
+		}
+		if n.err != nil {
+			return n.err
+		}
+		resp, err := s.impl.Predict(ctx, n.req)
+		if err != nil {
+			return toStatus(err)
+		}
+		if err := stream.Send(predictResponseToWire(resp)); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+func predictFromWire(req *wire.PredictRequest) PredictRequest {
 	r := PredictRequest{Frames: make([]Frame, len(req.GetFrames()))}
 	for i, f := range req.GetFrames() {
 		r.Frames[i] = frameFromWire(f)
@@ -60,15 +119,37 @@ func (s *modelServer) Predict(ctx context.Context, req *wire.PredictRequest) (*w
 			r.Behaviour[i] = behaviourFromWire(b)
 		}
 	}
-	resp, err := s.impl.Predict(ctx, r)
-	if err != nil {
-		return nil, toStatus(err)
+	return r
+}
+
+func predictToWire(req PredictRequest) *wire.PredictRequest {
+	w := &wire.PredictRequest{Frames: make([]*wire.Frame, len(req.Frames))}
+	for i, f := range req.Frames {
+		w.Frames[i] = frameToWire(f)
 	}
+	if len(req.Behaviour) > 0 {
+		w.Behaviour = make([]*wire.Behaviour, len(req.Behaviour))
+		for i, b := range req.Behaviour {
+			w.Behaviour[i] = behaviourToWire(b)
+		}
+	}
+	return w
+}
+
+func predictResponseToWire(resp PredictResponse) *wire.PredictResponse {
 	out := &wire.PredictResponse{Responses: make([]*wire.Response, len(resp.Responses))}
 	for i, v := range resp.Responses {
 		out.Responses[i] = &wire.Response{Values: v}
 	}
-	return out, nil
+	return out
+}
+
+func predictResponseFromWire(resp *wire.PredictResponse) PredictResponse {
+	out := PredictResponse{Responses: make([][]float32, len(resp.GetResponses()))}
+	for i, r := range resp.GetResponses() {
+		out.Responses[i] = r.GetValues()
+	}
+	return out
 }
 
 type modelClient struct{ c wire.ModelClient }
@@ -97,23 +178,45 @@ func (c *modelClient) Reset(ctx context.Context, _ ResetRequest) (ResetResponse,
 }
 
 func (c *modelClient) Predict(ctx context.Context, req PredictRequest) (PredictResponse, error) {
-	w := &wire.PredictRequest{Frames: make([]*wire.Frame, len(req.Frames))}
-	for i, f := range req.Frames {
-		w.Frames[i] = frameToWire(f)
-	}
-	if len(req.Behaviour) > 0 {
-		w.Behaviour = make([]*wire.Behaviour, len(req.Behaviour))
-		for i, b := range req.Behaviour {
-			w.Behaviour[i] = behaviourToWire(b)
-		}
-	}
-	resp, err := c.c.Predict(ctx, w)
+	resp, err := c.c.Predict(ctx, predictToWire(req))
 	if err != nil {
 		return PredictResponse{}, fromStatus("model.Predict", err)
 	}
-	out := PredictResponse{Responses: make([][]float32, len(resp.GetResponses()))}
-	for i, r := range resp.GetResponses() {
-		out.Responses[i] = r.GetValues()
-	}
-	return out, nil
+	return predictResponseFromWire(resp), nil
 }
+
+func (c *modelClient) openPredictStream(ctx context.Context) (PredictStream, error) {
+	s, err := c.c.PredictStream(ctx)
+	if err != nil {
+		return nil, fromStatus("model.PredictStream", err)
+	}
+	return &grpcPredictStream{s: s}, nil
+}
+
+type grpcPredictStream struct {
+	s grpc.BidiStreamingClient[wire.PredictRequest, wire.PredictResponse]
+}
+
+func (g *grpcPredictStream) Send(req PredictRequest) error {
+	if err := g.s.Send(predictToWire(req)); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The stream ended; Recv returns why.
+			return fmt.Errorf("model.PredictStream: the plugin ended the stream: %w", ErrUnavailable)
+		}
+		return fromStatus("model.PredictStream", err)
+	}
+	return nil
+}
+
+func (g *grpcPredictStream) Recv() (PredictResponse, error) {
+	resp, err := g.s.Recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return PredictResponse{}, io.EOF
+		}
+		return PredictResponse{}, fromStatus("model.PredictStream", err)
+	}
+	return predictResponseFromWire(resp), nil
+}
+
+func (g *grpcPredictStream) CloseSend() error { return g.s.CloseSend() }

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,10 +70,49 @@ func BenchmarkModelStep(b *testing.B) {
 	})
 	for _, batch := range []int{1, 10} {
 		b.Run("plugin/batch="+strconv.Itoa(batch), func(b *testing.B) {
-			p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: filepath.Join(bin, "twinrig-model")})
+			p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: filepath.Join(bin, "twinrig-model"), LogOutput: io.Discard})
 			require.NoError(b, err)
 			defer p.Kill()
 			benchSteps(b, p.Model(), batch)
+		})
+	}
+}
+
+// BenchmarkModelStepStream measures throughput through the model plugin
+// with the requests pipelined on a PredictStream (how a session feeds the
+// model): the sender runs ahead, so transfer overlaps computation.
+func BenchmarkModelStepStream(b *testing.B) {
+	for _, batch := range []int{1, 10} {
+		b.Run("plugin/batch="+strconv.Itoa(batch), func(b *testing.B) {
+			p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: filepath.Join(bin, "twinrig-model"), LogOutput: io.Discard})
+			require.NoError(b, err)
+			defer p.Kill()
+			m := p.Model()
+			ctx := context.Background()
+			_, err = m.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(benchSettings)})
+			require.NoError(b, err)
+			stream, err := rig.OpenPredictStream(ctx, m)
+			require.NoError(b, err)
+			frames := stepFrames(batch)
+			done := make(chan error, 1)
+			n := b.N
+			go func() {
+				for range n {
+					if _, err := stream.Recv(); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			b.ResetTimer()
+			for range n {
+				require.NoError(b, stream.Send(rig.PredictRequest{Frames: frames}))
+			}
+			require.NoError(b, <-done)
+			b.StopTimer()
+			require.NoError(b, stream.CloseSend())
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/frame")
 		})
 	}
 }

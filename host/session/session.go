@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"strings"
@@ -289,7 +290,12 @@ func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
 // block presents one block through the pipeline.
 func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames int, onset time.Duration) (BlockResult, error) {
 	br := BlockResult{Name: b.Name, Onset: onset}
+	shownBefore := r.shown
 	g, ctx := errgroup.WithContext(ctx)
+	stream, err := rig.OpenPredictStream(ctx, r.p.Model)
+	if err != nil {
+		return br, pluginErr(rig.KindModel, err)
+	}
 	toModel := make(chan []rig.ShownFrame, 8)
 	toAcq := make(chan []rig.ShownFrame, 8)
 
@@ -339,9 +345,13 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 		return flush()
 	})
 
-	// Stage 2a: the model predicts every subsample-th display frame.
-	shownBefore := r.shown
+	// Stage 2a: the model predicts every subsample-th display frame. The
+	// requests are streamed: a batch travels while the model computes the
+	// one before it, so the round trip does not add to the model's time.
+	inFlight := make(chan []time.Duration, 64) // frame times of each request sent, in order
 	g.Go(func() error {
+		defer close(inFlight)
+		defer stream.CloseSend()
 		n := shownBefore
 		for batch := range toModel {
 			var req rig.PredictRequest
@@ -356,12 +366,30 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 			if len(req.Frames) == 0 {
 				continue
 			}
-			resp, err := r.p.Model.Predict(ctx, req)
+			select {
+			case inFlight <- times:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if err := stream.Send(req); err != nil {
+				// The stream ended; the receiver reports why.
+				r.log.Debug("prediction stream ended while sending", "err", err)
+				return nil
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		for times := range inFlight {
+			resp, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("the prediction stream ended with %d requests unanswered: %w", len(inFlight)+1, rig.ErrUnavailable)
+			}
 			if err != nil {
 				return pluginErr(rig.KindModel, err)
 			}
-			if len(resp.Responses) != len(req.Frames) {
-				return pluginErr(rig.KindModel, fmt.Errorf("returned %d responses for %d frames: %w", len(resp.Responses), len(req.Frames), rig.ErrContract))
+			if len(resp.Responses) != len(times) {
+				return pluginErr(rig.KindModel, fmt.Errorf("returned %d responses for %d frames: %w", len(resp.Responses), len(times), rig.ErrContract))
 			}
 			start := len(r.preds)
 			for i, v := range resp.Responses {
@@ -405,7 +433,7 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 		}
 		return nil
 	})
-	err := g.Wait()
+	err = g.Wait()
 	r.shown = shownBefore + br.Frames
 	return br, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"testing"
 	"time"
@@ -206,7 +207,26 @@ func Model(t *testing.T, impl rig.Model, opts ...Option) {
 		}
 		return resp.Responses
 	}
-	require.Equal(t, predict(), predict(), "Reset then the same frames must give the same predictions")
+	want := predict()
+	require.Equal(t, want, predict(), "Reset then the same frames must give the same predictions")
+
+	// PredictStream answers each request in order, as consecutive Predict
+	// calls would.
+	_, err = m.Reset(ctx, rig.ResetRequest{})
+	require.NoError(t, err, "Reset")
+	stream, err := rig.OpenPredictStream(ctx, m)
+	require.NoError(t, err, "OpenPredictStream")
+	for i := range frames {
+		require.NoError(t, stream.Send(rig.PredictRequest{Frames: frames[i : i+1]}), "PredictStream send %d", i)
+	}
+	require.NoError(t, stream.CloseSend())
+	for i := range frames {
+		resp, err := stream.Recv()
+		require.NoError(t, err, "PredictStream response %d", i)
+		require.Equal(t, want[i:i+1], resp.Responses, "PredictStream response %d", i)
+	}
+	_, err = stream.Recv()
+	require.ErrorIs(t, err, io.EOF, "PredictStream ends after the last response")
 
 	bad := rig.Frame{Width: info.Width + 1, Height: info.Height, Pixels: make([]byte, (info.Width+1)*info.Height)}
 	_, err = m.Predict(ctx, rig.PredictRequest{Frames: []rig.Frame{bad}})

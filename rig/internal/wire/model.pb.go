@@ -350,12 +350,13 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\bResponse\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x02R\x06values\"E\n" +
 	"\x0fPredictResponse\x122\n" +
-	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses2\x93\x02\n" +
+	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses2\xe1\x02\n" +
 	"\x05Model\x12H\n" +
 	"\tConfigure\x12\x1c.twinrig.v1.ConfigureRequest\x1a\x1d.twinrig.v1.ConfigureResponse\x12>\n" +
 	"\bDescribe\x12\x1b.twinrig.v1.DescribeRequest\x1a\x15.twinrig.v1.ModelInfo\x12<\n" +
 	"\x05Reset\x12\x18.twinrig.v1.ResetRequest\x1a\x19.twinrig.v1.ResetResponse\x12B\n" +
-	"\aPredict\x12\x1a.twinrig.v1.PredictRequest\x1a\x1b.twinrig.v1.PredictResponseB.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
+	"\aPredict\x12\x1a.twinrig.v1.PredictRequest\x1a\x1b.twinrig.v1.PredictResponse\x12L\n" +
+	"\rPredictStream\x12\x1a.twinrig.v1.PredictRequest\x1a\x1b.twinrig.v1.PredictResponse(\x010\x01B.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
 
 var (
 	file_twinrig_v1_model_proto_rawDescOnce sync.Once
@@ -391,12 +392,14 @@ var file_twinrig_v1_model_proto_depIdxs = []int32{
 	9,  // 4: twinrig.v1.Model.Describe:input_type -> twinrig.v1.DescribeRequest
 	1,  // 5: twinrig.v1.Model.Reset:input_type -> twinrig.v1.ResetRequest
 	3,  // 6: twinrig.v1.Model.Predict:input_type -> twinrig.v1.PredictRequest
-	10, // 7: twinrig.v1.Model.Configure:output_type -> twinrig.v1.ConfigureResponse
-	0,  // 8: twinrig.v1.Model.Describe:output_type -> twinrig.v1.ModelInfo
-	2,  // 9: twinrig.v1.Model.Reset:output_type -> twinrig.v1.ResetResponse
-	5,  // 10: twinrig.v1.Model.Predict:output_type -> twinrig.v1.PredictResponse
-	7,  // [7:11] is the sub-list for method output_type
-	3,  // [3:7] is the sub-list for method input_type
+	3,  // 7: twinrig.v1.Model.PredictStream:input_type -> twinrig.v1.PredictRequest
+	10, // 8: twinrig.v1.Model.Configure:output_type -> twinrig.v1.ConfigureResponse
+	0,  // 9: twinrig.v1.Model.Describe:output_type -> twinrig.v1.ModelInfo
+	2,  // 10: twinrig.v1.Model.Reset:output_type -> twinrig.v1.ResetResponse
+	5,  // 11: twinrig.v1.Model.Predict:output_type -> twinrig.v1.PredictResponse
+	5,  // 12: twinrig.v1.Model.PredictStream:output_type -> twinrig.v1.PredictResponse
+	8,  // [8:13] is the sub-list for method output_type
+	3,  // [3:8] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name

@@ -19,10 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Model_Configure_FullMethodName = "/twinrig.v1.Model/Configure"
-	Model_Describe_FullMethodName  = "/twinrig.v1.Model/Describe"
-	Model_Reset_FullMethodName     = "/twinrig.v1.Model/Reset"
-	Model_Predict_FullMethodName   = "/twinrig.v1.Model/Predict"
+	Model_Configure_FullMethodName     = "/twinrig.v1.Model/Configure"
+	Model_Describe_FullMethodName      = "/twinrig.v1.Model/Describe"
+	Model_Reset_FullMethodName         = "/twinrig.v1.Model/Reset"
+	Model_Predict_FullMethodName       = "/twinrig.v1.Model/Predict"
+	Model_PredictStream_FullMethodName = "/twinrig.v1.Model/PredictStream"
 )
 
 // ModelClient is the client API for Model service.
@@ -37,6 +38,11 @@ type ModelClient interface {
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*ModelInfo, error)
 	Reset(ctx context.Context, in *ResetRequest, opts ...grpc.CallOption) (*ResetResponse, error)
 	Predict(ctx context.Context, in *PredictRequest, opts ...grpc.CallOption) (*PredictResponse, error)
+	// PredictStream is Predict pipelined: the host sends requests without
+	// waiting for answers; the plugin answers every request, in order, with
+	// one PredictResponse, exactly as consecutive Predict calls would. Frames
+	// then travel while earlier ones are computed. An error ends the stream.
+	PredictStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PredictRequest, PredictResponse], error)
 }
 
 type modelClient struct {
@@ -87,6 +93,19 @@ func (c *modelClient) Predict(ctx context.Context, in *PredictRequest, opts ...g
 	return out, nil
 }
 
+func (c *modelClient) PredictStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PredictRequest, PredictResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Model_ServiceDesc.Streams[0], Model_PredictStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PredictRequest, PredictResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Model_PredictStreamClient = grpc.BidiStreamingClient[PredictRequest, PredictResponse]
+
 // ModelServer is the server API for Model service.
 // All implementations must embed UnimplementedModelServer
 // for forward compatibility.
@@ -99,6 +118,11 @@ type ModelServer interface {
 	Describe(context.Context, *DescribeRequest) (*ModelInfo, error)
 	Reset(context.Context, *ResetRequest) (*ResetResponse, error)
 	Predict(context.Context, *PredictRequest) (*PredictResponse, error)
+	// PredictStream is Predict pipelined: the host sends requests without
+	// waiting for answers; the plugin answers every request, in order, with
+	// one PredictResponse, exactly as consecutive Predict calls would. Frames
+	// then travel while earlier ones are computed. An error ends the stream.
+	PredictStream(grpc.BidiStreamingServer[PredictRequest, PredictResponse]) error
 	mustEmbedUnimplementedModelServer()
 }
 
@@ -120,6 +144,9 @@ func (UnimplementedModelServer) Reset(context.Context, *ResetRequest) (*ResetRes
 }
 func (UnimplementedModelServer) Predict(context.Context, *PredictRequest) (*PredictResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Predict not implemented")
+}
+func (UnimplementedModelServer) PredictStream(grpc.BidiStreamingServer[PredictRequest, PredictResponse]) error {
+	return status.Error(codes.Unimplemented, "method PredictStream not implemented")
 }
 func (UnimplementedModelServer) mustEmbedUnimplementedModelServer() {}
 func (UnimplementedModelServer) testEmbeddedByValue()               {}
@@ -214,6 +241,13 @@ func _Model_Predict_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Model_PredictStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ModelServer).PredictStream(&grpc.GenericServerStream[PredictRequest, PredictResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Model_PredictStreamServer = grpc.BidiStreamingServer[PredictRequest, PredictResponse]
+
 // Model_ServiceDesc is the grpc.ServiceDesc for Model service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -238,6 +272,13 @@ var Model_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Model_Predict_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "PredictStream",
+			Handler:       _Model_PredictStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "twinrig/v1/model.proto",
 }
