@@ -117,6 +117,77 @@ func BenchmarkModelStepStream(b *testing.B) {
 	}
 }
 
+// BenchmarkModelStepRatio compares, interleaved so that the machine's
+// drift affects both alike, the default model in process (the baseline)
+// with the same model through the plugin subprocess. Each round runs 200
+// frames both ways as a session feeds them (batches of 10, pipelined on a
+// PredictStream), and 20 single-frame Predict calls both ways for the
+// latency. It reports the throughput ratio plugin/in-process and the
+// overhead of one call (plugin latency minus the in-process median) at p50
+// and p99.
+func BenchmarkModelStepRatio(b *testing.B) {
+	ctx := context.Background()
+	settings := rig.ConfigureRequest{Settings: json.RawMessage(benchSettings)}
+	local := modelplugin.New()
+	defer local.Close()
+	_, err := local.Configure(ctx, settings)
+	require.NoError(b, err)
+	p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: filepath.Join(bin, "twinrig-model"), LogOutput: io.Discard})
+	require.NoError(b, err)
+	defer p.Kill()
+	remote := p.Model()
+	_, err = remote.Configure(ctx, settings)
+	require.NoError(b, err)
+
+	const batches, batch, calls = 20, 10, 20
+	frames := stepFrames(batch)
+	pipeline := func(m rig.Model) time.Duration {
+		t0 := time.Now()
+		stream, err := rig.OpenPredictStream(ctx, m)
+		require.NoError(b, err)
+		go func() {
+			for range batches {
+				if stream.Send(rig.PredictRequest{Frames: frames}) != nil {
+					return
+				}
+			}
+			_ = stream.CloseSend()
+		}()
+		for range batches {
+			_, err := stream.Recv()
+			require.NoError(b, err)
+		}
+		return time.Since(t0)
+	}
+	var tLocal, tRemote time.Duration
+	var latLocal, latRemote []time.Duration
+	for b.Loop() {
+		tLocal += pipeline(local)
+		tRemote += pipeline(remote)
+		for range calls {
+			for _, m := range []rig.Model{local, remote} {
+				t0 := time.Now()
+				_, err := m.Predict(ctx, rig.PredictRequest{Frames: frames[:1]})
+				require.NoError(b, err)
+				if m == remote {
+					latRemote = append(latRemote, time.Since(t0))
+				} else {
+					latLocal = append(latLocal, time.Since(t0))
+				}
+			}
+		}
+	}
+	slices.Sort(latLocal)
+	slices.Sort(latRemote)
+	q := func(l []time.Duration, f float64) time.Duration { return l[int(f*float64(len(l)-1))] }
+	perFrame := float64(batches * batch * b.N)
+	b.ReportMetric(float64(tLocal.Nanoseconds())/perFrame, "in-process-ns/frame")
+	b.ReportMetric(float64(tRemote.Nanoseconds())/perFrame, "plugin-ns/frame")
+	b.ReportMetric(tRemote.Seconds()/tLocal.Seconds(), "ratio")
+	b.ReportMetric(float64((q(latRemote, 0.5)-q(latLocal, 0.5)).Microseconds()), "overhead-p50-us")
+	b.ReportMetric(float64((q(latRemote, 0.99)-q(latLocal, 0.5)).Microseconds()), "overhead-p99-us")
+}
+
 // BenchmarkSession60s runs the shipped simulated session (62 s of
 // protocol on the virtual clock) through the host binary and reports how
 // many times faster than real time it ran, start-up included.
