@@ -43,7 +43,7 @@ func (h *hostRun) printSummary(res *session.Result) {
 	fmt.Fprintf(h.stdout, "model %q on %s vs %d neurons of %q\n", res.Info.Model.Name, res.Info.Model.Device,
 		res.Info.Acquisition.Neurons, res.Info.Acquisition.Name)
 	for _, b := range res.Blocks {
-		fmt.Fprintf(h.stdout, "  after block %-12s median r %s\n", b.Name, fmtR(b.Accuracy.Median))
+		fmt.Fprintf(h.stdout, "  block %-12s median r %s over %d scans\n", b.Name, fmtR(b.Accuracy.Median), b.Accuracy.Scored)
 	}
 	fmt.Fprintf(h.stdout, "per-neuron single-trial correlation (Pearson r, %d scans scored, burn-in %d frames):\n",
 		a.Scored, res.Info.Model.BurnInFrames)

@@ -83,7 +83,7 @@ type Result struct {
 	ModelFrames   int
 	Scans         int
 	Accuracy      Accuracy
-	// Blocks holds the cumulative accuracy at the end of each block.
+	// Blocks holds each completed block, with the accuracy over its scans.
 	Blocks []BlockResult
 }
 
@@ -193,6 +193,7 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 	for i, b := range proto.Blocks {
 		frames := b.Frames(rate)
 		r.emit(ctx, "block", map[string]any{"block": b.Name, "index": i, "frames": frames, "onset_s": onset.Seconds()})
+		predStart, scanStart := len(r.preds), len(r.scans)
 		br, err := r.block(ctx, i, b, frames, onset)
 		res.FramesShown += br.Frames
 		res.FramesDropped += br.Dropped
@@ -201,7 +202,7 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 			break
 		}
 		onset += time.Duration(float64(frames) / rate * float64(time.Second))
-		br.Accuracy = Score(r.preds, r.scans, info.Model.BurnInFrames, info.Model.Neurons)
+		br.Accuracy = Score(r.preds[predStart:], r.scans[scanStart:], info.Model.BurnInFrames, info.Model.Neurons)
 		res.Blocks = append(res.Blocks, br)
 		r.emit(ctx, "accuracy", AccuracyFields(b.Name, br.Accuracy))
 	}
@@ -243,7 +244,7 @@ func AccuracyFields(scope string, a Accuracy) map[string]any {
 		}
 	}
 	return map[string]any{
-		"block": scope, "neurons": a.Neurons, "scored_scans": a.Scored,
+		"block": scope, "neurons": len(a.PerNeuron), "defined_neurons": a.Neurons, "scored_scans": a.Scored,
 		"median_r": finite(a.Median), "q1_r": finite(a.Q1), "q3_r": finite(a.Q3), "per_neuron": per,
 	}
 }

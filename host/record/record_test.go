@@ -1,0 +1,52 @@
+package record_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twinrig/twinrig/host/record"
+	"github.com/twinrig/twinrig/host/session"
+	"github.com/twinrig/twinrig/rig"
+)
+
+func read(t *testing.T, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	require.NoError(t, err)
+	return string(data)
+}
+
+func TestDirRecordsRowsAsTheyArrive(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "runs", "s1")
+	d, err := record.Create(dir, 2)
+	require.NoError(t, err)
+	require.NoError(t, d.Frames([]rig.ShownFrame{{Index: 0, Time: 0}, {Index: 1, Time: 33333333, Dropped: true}}))
+	require.NoError(t, d.Predictions([]session.Prediction{{Step: 0, Time: 0, Values: []float32{1.5, 2}}}))
+	require.NoError(t, d.Scans([]rig.Scan{{Index: 7, Time: 250 * time.Millisecond, Values: []float32{-0.25, 3e-7}}}))
+
+	// Flushed per call: readable before Close, as after a crash.
+	require.Equal(t, "index,time_s,dropped\n0,0.000000,false\n1,0.033333,true\n", read(t, dir, "frames.csv"))
+	require.Equal(t, "step,time_s,n0,n1\n0,0.000000,1.5,2\n", read(t, dir, "predictions.csv"))
+	require.Equal(t, "index,time_s,n0,n1\n7,0.250000,-0.25,3e-07\n", read(t, dir, "scans.csv"))
+
+	require.NoError(t, d.WriteSummary(map[string]any{"status": "ok"}))
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(read(t, dir, "summary.json")), &got))
+	require.Equal(t, "ok", got["status"])
+	require.NoError(t, d.Close())
+}
+
+func TestCreateRefusesToOverwriteASession(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s1")
+	d, err := record.Create(dir, 1)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	_, err = record.Create(dir, 1)
+	require.ErrorIs(t, err, os.ErrExist)
+	require.Contains(t, err.Error(), dir)
+}
