@@ -184,8 +184,8 @@ func BenchmarkModelStepRatio(b *testing.B) {
 	b.ReportMetric(float64(tLocal.Nanoseconds())/perFrame, "in-process-ns/frame")
 	b.ReportMetric(float64(tRemote.Nanoseconds())/perFrame, "plugin-ns/frame")
 	b.ReportMetric(tRemote.Seconds()/tLocal.Seconds(), "ratio")
-	b.ReportMetric(float64((q(latRemote, 0.5)-q(latLocal, 0.5)).Microseconds()), "overhead-p50-us")
-	b.ReportMetric(float64((q(latRemote, 0.99)-q(latLocal, 0.5)).Microseconds()), "overhead-p99-us")
+	b.ReportMetric(float64((q(latRemote, 0.5) - q(latLocal, 0.5)).Microseconds()), "overhead-p50-us")
+	b.ReportMetric(float64((q(latRemote, 0.99) - q(latLocal, 0.5)).Microseconds()), "overhead-p99-us")
 }
 
 // BenchmarkSession60s runs the shipped simulated session (62 s of
