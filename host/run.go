@@ -63,13 +63,14 @@ func (h *hostRun) run(ctx context.Context) int {
 	name := fmt.Sprintf("%s-%s", h.cfg.Session.Name, time.Now().UTC().Format("20060102T150405Z"))
 	events, closeEvents, err := startEvents(ctx, h.cfg, name, h.await, h)
 	if err != nil {
-		h.log.Error("MQTT", "err", err)
+		fmt.Fprintf(h.stderr, "twinrig: %v\n", err)
 		return exitFailed
 	}
 	defer closeEvents()
 	// fail reports a failed session; res is what was measured, or nil.
 	fail := func(err error, plugin string, res *session.Result) int {
-		h.log.Error("session failed", "err", err)
+		// One plain line, not a log record: it is what the user reads.
+		fmt.Fprintf(h.stderr, "twinrig: session failed: %v\n", err)
 		fields := map[string]any{"message": err.Error()}
 		if plugin != "" {
 			fields["plugin"] = plugin

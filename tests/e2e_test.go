@@ -17,6 +17,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/require"
+
+	"github.com/twinrig/twinrig/plugins/model/onnxbuild"
 )
 
 // bin holds the binaries built for the tests.
@@ -308,6 +310,12 @@ func TestSessionEndToEnd(t *testing.T) {
 }
 
 func TestInterruptStopsCleanlyAndKeepsTheData(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { testInterrupt(t, sig) })
+	}
+}
+
+func testInterrupt(t *testing.T, sig syscall.Signal) {
 	dir := t.TempDir()
 	cfg := rigConfig{clock: "real", blocks: `
   - name: long
@@ -318,9 +326,9 @@ func TestInterruptStopsCleanlyAndKeepsTheData(t *testing.T) {
 	m := h.readUntil(t, brokerLine)
 	msgs := subscribe(t, m[1], m[2]+"/#")
 	h.readUntil(t, regexp.MustCompile(`block 1/1 long .* scans [1-9]`))
-	require.NoError(t, h.cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, h.cmd.Process.Signal(sig))
 	code := h.wait(t)
-	require.Equal(t, 130, code, "exit code after SIGINT; stderr:\n%s", h.stderr)
+	require.Equal(t, 130, code, "exit code after %s; stderr:\n%s", sig, h.stderr)
 	requireNoPlugins(t)
 
 	got := msgs()
@@ -353,6 +361,21 @@ func TestBadInputGivesOneClearErrorAndLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, os.WriteFile(exits, []byte("#!/bin/sh\necho 'cannot open /dev/nvidia0' >&2\nexit 3\n"), 0o755))
 	notModel := filepath.Join(dir, "not-a-model.onnx")
 	require.NoError(t, os.WriteFile(notModel, []byte("this is not an ONNX model"), 0o644))
+	// A real ONNX model that names its output "rates" instead of "responses".
+	g := onnxbuild.Graph{
+		Name: "off-contract",
+		Inputs: []onnxbuild.ValueInfo{
+			{Name: "frame", Type: onnxbuild.Uint8, Shape: []int64{1, 1, 144, 256}},
+			{Name: "perspective", Type: onnxbuild.Float, Shape: []int64{1, 2}},
+			{Name: "modulation", Type: onnxbuild.Float, Shape: []int64{1, 2}},
+		},
+		Outputs: []onnxbuild.ValueInfo{{Name: "rates", Type: onnxbuild.Float, Shape: []int64{1, 2}}},
+	}
+	g.Add("Exp", []string{"modulation"}, []string{"rates"})
+	offContract := filepath.Join(dir, "off-contract.onnx")
+	data, err := (&onnxbuild.Model{Graph: g}).Marshal()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(offContract, data, 0o644))
 
 	tests := []struct {
 		name string
@@ -368,6 +391,8 @@ func TestBadInputGivesOneClearErrorAndLeavesNothingBehind(t *testing.T) {
 			[]string{"stimulus plugin", "v2plugin", "protocol version", "Plugin version: 2"}},
 		{"model file is not a model", rigConfig{modelFile: notModel}, 1,
 			[]string{"model plugin", "plugins.model.settings", "not-a-model.onnx"}},
+		{"model does not fit the contract", rigConfig{modelFile: offContract}, 1,
+			[]string{"model plugin", "off-contract.onnx", `"responses"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
