@@ -3,6 +3,7 @@ package rig
 import (
 	"log/slog"
 	"os"
+	"runtime/pprof"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -39,7 +40,16 @@ func ServeModel(m Model, opts ...ServeOption) {
 	serve(KindModel, &modelPlugin{impl: m}, opts)
 }
 
+// CPUProfileEnv names an environment variable: when it holds a path, a
+// plugin writes a CPU profile of its whole run there (go tool pprof reads it).
+const CPUProfileEnv = "TWINRIG_PLUGIN_CPUPROFILE"
+
 func serve(kind Kind, p plugin.Plugin, opts []ServeOption) {
+	if path := os.Getenv(CPUProfileEnv); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+		}
+	}
 	o := serveOptions{maxMessageBytes: MaxMessageBytes}
 	for _, opt := range opts {
 		opt(&o)
