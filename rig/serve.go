@@ -40,13 +40,14 @@ func ServeModel(m Model, opts ...ServeOption) {
 	serve(KindModel, &modelPlugin{impl: m}, opts)
 }
 
-// CPUProfileEnv names an environment variable: when it holds a path, a
-// plugin writes a CPU profile of its whole run there (go tool pprof reads it).
+// CPUProfileEnv names an environment variable: when it holds a path P, a
+// plugin writes a CPU profile of its whole run to P.<kind> (e.g.
+// /tmp/p.prof.model; go tool pprof reads it).
 const CPUProfileEnv = "TWINRIG_PLUGIN_CPUPROFILE"
 
 func serve(kind Kind, p plugin.Plugin, opts []ServeOption) {
 	if path := os.Getenv(CPUProfileEnv); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+		if f, err := os.Create(path + "." + string(kind)); err == nil && pprof.StartCPUProfile(f) == nil {
 			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 		}
 	}
