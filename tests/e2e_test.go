@@ -309,14 +309,10 @@ func TestSessionEndToEnd(t *testing.T) {
 	require.Equal(t, "ok", summary["status"])
 }
 
-func TestInterruptStopsCleanlyAndKeepsTheData(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) { testInterrupt(t, sig) })
-	}
-}
-
-func testInterrupt(t *testing.T, sig syscall.Signal) {
-	dir := t.TempDir()
+// startLongSession starts a one-minute session on the real clock in dir,
+// subscribes to its events, and returns once scans are coming in.
+func startLongSession(t *testing.T, dir string) (*host, func() []message) {
+	t.Helper()
 	cfg := rigConfig{clock: "real", blocks: `
   - name: long
     duration: 60s
@@ -326,6 +322,18 @@ func testInterrupt(t *testing.T, sig syscall.Signal) {
 	m := h.readUntil(t, brokerLine)
 	msgs := subscribe(t, m[1], m[2]+"/#")
 	h.readUntil(t, regexp.MustCompile(`block 1/1 long .* scans [1-9]`))
+	return h, msgs
+}
+
+func TestInterruptStopsCleanlyAndKeepsTheData(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { testInterrupt(t, sig) })
+	}
+}
+
+func testInterrupt(t *testing.T, sig syscall.Signal) {
+	dir := t.TempDir()
+	h, msgs := startLongSession(t, dir)
 	require.NoError(t, h.cmd.Process.Signal(sig))
 	code := h.wait(t)
 	require.Equal(t, 130, code, "exit code after %s; stderr:\n%s", sig, h.stderr)
@@ -436,15 +444,7 @@ func TestHelpAndUsage(t *testing.T) {
 
 func TestPluginDeathEndsTheSessionNamingThePlugin(t *testing.T) {
 	dir := t.TempDir()
-	cfg := rigConfig{clock: "real", blocks: `
-  - name: long
-    duration: 60s
-    stimulus: {family: grating, seed: 1}
-`}.write(t, dir)
-	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
-	m := h.readUntil(t, brokerLine)
-	msgs := subscribe(t, m[1], m[2]+"/#")
-	h.readUntil(t, regexp.MustCompile(`block 1/1 long .* scans [1-9]`))
+	h, msgs := startLongSession(t, dir)
 	var model []string
 	for _, p := range pluginProcesses(t, bin) {
 		if strings.HasSuffix(p, "/twinrig-model") {

@@ -358,29 +358,23 @@ func (d *decoder) resolvePath(dir, p string) string {
 }
 
 // checkFile reports a problem unless path is an existing regular file.
-func (d *decoder) checkFile(at pos, field, path string) {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		d.addf(at, field, "%q does not exist", path)
-	case err != nil:
-		d.addf(at, field, "%q cannot be read: %v", path, err)
-	case !fi.Mode().IsRegular():
-		d.addf(at, field, "%q is not a regular file", path)
-	}
-}
+func (d *decoder) checkFile(at pos, field, path string) { d.checkPath(at, field, path, false) }
 
 // checkExecutable reports a problem unless path is an executable regular file.
-func (d *decoder) checkExecutable(at pos, field, path string) {
+func (d *decoder) checkExecutable(at pos, field, path string) { d.checkPath(at, field, path, true) }
+
+func (d *decoder) checkPath(at pos, field, path string, executable bool) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		d.addf(at, field, "%q does not exist", path)
 	case err != nil:
 		d.addf(at, field, "%q cannot be read: %v", path, err)
-	case !fi.Mode().IsRegular():
+	case !fi.Mode().IsRegular() && executable:
 		d.addf(at, field, "%q is not a regular file; expected an executable", path)
-	case fi.Mode().Perm()&0o111 == 0:
+	case !fi.Mode().IsRegular():
+		d.addf(at, field, "%q is not a regular file", path)
+	case executable && fi.Mode().Perm()&0o111 == 0:
 		d.addf(at, field, "%q is not executable (mode %v)", path, fi.Mode().Perm())
 	}
 }
