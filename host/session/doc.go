@@ -9,12 +9,13 @@
 //
 // Frame path. Frames travel in batches (about a third of a second of display
 // frames by default) through a three-stage pipeline: the stimulus plugin
-// streams frames; each batch goes, concurrently, to the model (Predict on
-// every k-th display frame, k = display rate / model rate) and to the
-// acquisition (Observe, then Read up to the batch's last frame time). Batches
-// amortise the gRPC round trip (~0.4 ms for one frame here) and the stages
-// overlap, so on the virtual clock a session runs as fast as the slowest
-// stage allows.
+// streams frames; each batch goes to the acquisition (Observe, then Read up
+// to the batch's last frame time), then to the model (every k-th display
+// frame, k = display rate / model rate) with the behaviour of the latest
+// scan at or before each frame, on a PredictStream. Batches amortise the
+// gRPC round trip and the stages overlap (the model computes batch n while
+// the acquisition takes batch n+1 and the stimulus renders n+2), so on the
+// virtual clock a session runs as fast as the slowest stage allows.
 //
 // Alignment. Neuron i of the model is neuron i of the acquisition. Each scan
 // at time t is paired with the model's prediction for the latest model frame

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -297,12 +298,11 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 	if err != nil {
 		return br, pluginErr(rig.KindModel, err)
 	}
-	toModel := make(chan []rig.ShownFrame, 8)
 	toAcq := make(chan []rig.ShownFrame, 8)
+	toModel := make(chan modelBatch, 8)
 
 	// Stage 1: the stimulus plugin presents; frames are batched.
 	g.Go(func() error {
-		defer close(toModel)
 		defer close(toAcq)
 		buf := make([]rig.ShownFrame, 0, r.batch)
 		flush := func() error {
@@ -311,14 +311,12 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 			}
 			out := buf
 			buf = make([]rig.ShownFrame, 0, r.batch)
-			for _, ch := range []chan []rig.ShownFrame{toModel, toAcq} {
-				select {
-				case ch <- out:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			select {
+			case toAcq <- out:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			return nil
 		}
 		resp, err := r.p.Stimulus.Present(ctx, rig.PresentRequest{
 			BlockID: b.Name, Spec: b.Stimulus, Frames: frames,
@@ -346,9 +344,10 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 		return flush()
 	})
 
-	// Stage 2a: the model predicts every subsample-th display frame. The
-	// requests are streamed: a batch travels while the model computes the
-	// one before it, so the round trip does not add to the model's time.
+	// Stage 3: the model predicts every subsample-th display frame, with
+	// the behaviour recorded while it was on screen. The requests are
+	// streamed: a batch travels while the model computes the one before
+	// it, so the round trip does not add to the model's time.
 	inFlight := make(chan []time.Duration, 64) // frame times of each request sent, in order
 	g.Go(func() error {
 		defer close(inFlight)
@@ -357,9 +356,10 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 		for batch := range toModel {
 			var req rig.PredictRequest
 			var times []time.Duration
-			for _, f := range batch {
+			for i, f := range batch.frames {
 				if n%r.subsample == 0 {
 					req.Frames = append(req.Frames, f.Frame)
+					req.Behaviour = append(req.Behaviour, batch.behaviour[i])
 					times = append(times, f.Time)
 				}
 				n++
@@ -405,9 +405,11 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 		return nil
 	})
 
-	// Stage 2b: the acquisition sees the frames and returns the scans taken
-	// up to the last one.
+	// Stage 2: the acquisition sees the frames and returns the scans taken
+	// up to the last one; the frames go on to the model with the behaviour
+	// of those scans.
 	g.Go(func() error {
+		defer close(toModel)
 		for batch := range toAcq {
 			if _, err := r.p.Acquisition.Observe(ctx, rig.ObserveRequest{Frames: batch}); err != nil {
 				return pluginErr(rig.KindAcquisition, err)
@@ -425,6 +427,11 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 			if err := r.addScans(resp.Scans); err != nil {
 				return err
 			}
+			select {
+			case toModel <- modelBatch{frames: batch, behaviour: r.behaviourAt(batch)}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			if r.opts.Progress != nil {
 				r.opts.Progress(Progress{
 					Block: b.Name, BlockIndex: index, SessionTime: last.Time, Total: r.proto.Duration(),
@@ -437,6 +444,30 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 	err = g.Wait()
 	r.shown = shownBefore + br.Frames
 	return br, err
+}
+
+// modelBatch is a batch of shown frames with the behaviour for each.
+type modelBatch struct {
+	frames    []rig.ShownFrame
+	behaviour []rig.Behaviour
+}
+
+// behaviourAt returns, for each frame, the behaviour of the latest scan at
+// or before the frame's time (causal, zero-order hold); before the first
+// scan, the zero value (the training mean). Only the acquisition stage calls
+// it, after adding the scans up to the batch's last frame.
+func (r *runner) behaviourAt(frames []rig.ShownFrame) []rig.Behaviour {
+	out := make([]rig.Behaviour, len(frames))
+	j := sort.Search(len(r.scans), func(k int) bool { return r.scans[k].Time > frames[0].Time }) - 1
+	for i, f := range frames {
+		for j+1 < len(r.scans) && r.scans[j+1].Time <= f.Time {
+			j++
+		}
+		if j >= 0 {
+			out[i] = r.scans[j].Behaviour
+		}
+	}
+	return out
 }
 
 func (r *runner) addScans(scans []rig.Scan) error {

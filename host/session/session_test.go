@@ -93,7 +93,7 @@ func (a *fakeAcquisition) Read(_ context.Context, req rig.ReadRequest) (rig.Read
 		for n := range v {
 			v[n] = float32(n+1) * lvl
 		}
-		out.Scans = append(out.Scans, rig.Scan{Index: a.next, Time: t, Values: v})
+		out.Scans = append(out.Scans, rig.Scan{Index: a.next, Time: t, Values: v, Behaviour: rig.Behaviour{Treadmill: float32(a.next)}})
 		a.next++
 	}
 }
@@ -104,9 +104,10 @@ func (a *fakeAcquisition) Stop(context.Context, rig.StopRequest) (rig.StopRespon
 
 // fakeModel predicts sign * the mean pixel level for every neuron.
 type fakeModel struct {
-	neurons int
-	sign    float32
-	fail    error
+	neurons   int
+	sign      float32
+	fail      error
+	treadmill []float32 // the treadmill input of every frame predicted
 }
 
 func (m *fakeModel) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
@@ -126,7 +127,10 @@ func (m *fakeModel) Predict(_ context.Context, req rig.PredictRequest) (rig.Pred
 		return rig.PredictResponse{}, m.fail
 	}
 	var out rig.PredictResponse
-	for _, f := range req.Frames {
+	for i, f := range req.Frames {
+		if req.Behaviour != nil {
+			m.treadmill = append(m.treadmill, req.Behaviour[i].Treadmill)
+		}
 		v := make([]float32, m.neurons)
 		for n := range v {
 			v[n] = 1000 + m.sign*float32(f.Pixels[0])
@@ -174,10 +178,11 @@ func TestRunScoresAPerfectAndAnInvertedModel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			events := &eventLog{}
+			model := &fakeModel{neurons: 3, sign: tc.sign}
 			p := session.Plugins{
 				Stimulus:    &fakeStimulus{rate: tc.display},
 				Acquisition: &fakeAcquisition{neurons: 3, rate: 30},
-				Model:       &fakeModel{neurons: 3, sign: tc.sign},
+				Model:       model,
 			}
 			res, err := session.Run(context.Background(), p, protocol(t, "a", "b"), session.Options{Events: events})
 			require.NoError(t, err)
@@ -197,6 +202,12 @@ func TestRunScoresAPerfectAndAnInvertedModel(t *testing.T) {
 			require.Equal(t, []string{"started", "block", "accuracy", "block", "accuracy", "accuracy"}, kinds)
 			require.Equal(t, "session", events.events[5].fields["block"])
 			require.Equal(t, 2.0, events.events[3].fields["onset_s"])
+			// Each model frame carries the behaviour of the scan taken when
+			// it appeared (scan k at k/30 s, model frame k at k/30 s).
+			require.Len(t, model.treadmill, 120)
+			for k, v := range model.treadmill {
+				require.Equal(t, float32(k), v, "treadmill input of model frame %d", k)
+			}
 		})
 	}
 }
