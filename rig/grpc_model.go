@@ -44,6 +44,7 @@ func (s *modelServer) Describe(ctx context.Context, _ *wire.DescribeRequest) (*w
 	return &wire.ModelInfo{
 		Name: info.Name, Neurons: int32(info.Neurons), Width: int32(info.Width), Height: int32(info.Height),
 		FrameRateHz: info.FrameRateHz, BurnInFrames: int32(info.BurnInFrames), Device: info.Device,
+		NeuronIds: info.NeuronIDs,
 	}, nil
 }
 
@@ -169,6 +170,7 @@ func (c *modelClient) Describe(ctx context.Context, _ DescribeRequest) (ModelInf
 	return ModelInfo{
 		Name: info.GetName(), Neurons: int(info.GetNeurons()), Width: int(info.GetWidth()), Height: int(info.GetHeight()),
 		FrameRateHz: info.GetFrameRateHz(), BurnInFrames: int(info.GetBurnInFrames()), Device: info.GetDevice(),
+		NeuronIDs: info.GetNeuronIds(),
 	}, nil
 }
 

@@ -190,6 +190,8 @@ type ModelInfo struct {
 	BurnInFrames int
 	// Device is where the model runs ("cpu", "cuda").
 	Device string
+	// NeuronIDs names the neurons in response order (nil: not named).
+	NeuronIDs []string
 }
 
 // ResetRequest resets the model's recurrent state to zero.

@@ -39,6 +39,10 @@ const (
 	// ReadoutWeight ([StateSize, Neurons]) and ReadoutBias ([Neurons]) name
 	// the readout's initializers, for tools that refit them to a mouse.
 	ReadoutWeight, ReadoutBias = "readout.weight", "readout.bias"
+	// FeaturesOutput names the core features output: the state h' as a
+	// [1, Filters, MapHeight, MapWidth] map, the readout's input. A new
+	// mouse's readout is fitted on it.
+	FeaturesOutput = "features"
 )
 
 // Options select the built-in model's size and weights.
@@ -75,6 +79,11 @@ func Build(opts Options) ([]byte, error) {
 		DocString: fmt.Sprintf("twinrig built-in stand-in for the foundation model: %d neurons, seed %d; "+
 			"Gabor energy features, low-pass state, behaviour gain, exp readout", opts.Neurons, opts.Seed),
 		Graph: graph(p),
+		Metadata: map[string]string{
+			"twinrig.contract":       "1",
+			"twinrig.frame_rate_hz":  "30",
+			"twinrig.burn_in_frames": "10",
+		},
 	}
 	return m.Marshal()
 }
@@ -180,6 +189,7 @@ func scalar(name string, v float32) onnxbuild.Tensor {
 //	x    = AveragePool8x8(Cast(frame)) * 1/255 - 0.5     [1,1,18,32]
 //	f    = Flatten(Relu(Conv(x, gabor, pad 3)))          [1,StateSize]
 //	h'   = Decay*h + (1-Decay)*f                         out.h
+//	                 features = Reshape(h', [1,Filters,18,32]), what the readout reads
 //	gain = 1 + 0.1*tanh(modulation@wm + perspective@wp)  [1,1]
 //	r    = Exp(h'@W + b) * gain                          responses [1,N]
 func graph(p params) onnxbuild.Graph {
@@ -195,8 +205,10 @@ func graph(p params) onnxbuild.Graph {
 		Outputs: []onnxbuild.ValueInfo{
 			{Name: "responses", Type: onnxbuild.Float, Shape: []int64{1, n}},
 			{Name: StateOutput, Type: onnxbuild.Float, Shape: []int64{1, StateSize}},
+			{Name: FeaturesOutput, Type: onnxbuild.Float, Shape: []int64{1, Filters, MapHeight, MapWidth}},
 		},
 		Initializers: []onnxbuild.Tensor{
+			onnxbuild.Int64Tensor("const.features_shape", []int64{4}, []int64{1, Filters, MapHeight, MapWidth}),
 			scalar("const.inv255", 1.0/255),
 			scalar("const.half", 0.5),
 			scalar("const.decay", Decay),
@@ -223,11 +235,12 @@ func graph(p params) onnxbuild.Graph {
 	g.Add("Conv", in("pooled", "gabor.weight"), in("gabor.out"),
 		onnxbuild.AttrInts("kernel_shape", KernelSize, KernelSize), onnxbuild.AttrInts("pads", pad, pad, pad, pad))
 	g.Add("Relu", in("gabor.out"), in("gabor.relu"))
-	g.Add("Flatten", in("gabor.relu"), in("features"), onnxbuild.AttrInt("axis", 1))
+	g.Add("Flatten", in("gabor.relu"), in("core.flat"), onnxbuild.AttrInt("axis", 1))
 
 	g.Add("Mul", in(StateInput, "const.decay"), in("state.kept"))
-	g.Add("Mul", in("features", "const.one_minus_decay"), in("state.new"))
+	g.Add("Mul", in("core.flat", "const.one_minus_decay"), in("state.new"))
 	g.Add("Add", in("state.kept", "state.new"), in(StateOutput))
+	g.Add("Reshape", in(StateOutput, "const.features_shape"), in(FeaturesOutput))
 
 	g.Add("MatMul", in("modulation", "modulation.weight"), in("gain.m"))
 	g.Add("MatMul", in("perspective", "perspective.weight"), in("gain.p"))

@@ -21,8 +21,8 @@ import (
 // setting.
 const Builtin = "builtin:default"
 
-// What the plugin reports for every model: the foundation model's rate and
-// burn-in (SCIENCE.md section 1).
+// The foundation model's rate and burn-in (SCIENCE.md section 1), reported
+// for a model whose metadata does not say otherwise.
 const (
 	FrameRateHz  = 30
 	BurnInFrames = 10
@@ -156,6 +156,13 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		name = filepath.Base(s.Model)
 	}
 	c := r.Contract()
+	rate, burnIn := float64(FrameRateHz), BurnInFrames
+	if c.Metadata.FrameRateHz > 0 {
+		rate = c.Metadata.FrameRateHz
+	}
+	if c.Metadata.HasBurnIn {
+		burnIn = c.Metadata.BurnInFrames
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.runner != nil {
@@ -167,9 +174,10 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		Neurons:      c.Neurons,
 		Width:        c.Width,
 		Height:       c.Height,
-		FrameRateHz:  FrameRateHz,
-		BurnInFrames: BurnInFrames,
+		FrameRateHz:  rate,
+		BurnInFrames: burnIn,
 		Device:       r.Device(),
+		NeuronIDs:    c.Metadata.NeuronIDs,
 	}
 	return rig.ConfigureResponse{}, nil
 }
@@ -177,8 +185,9 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 var errNotConfigured = fmt.Errorf("model plugin is not configured: call Configure first: %w", rig.ErrState)
 
 // Describe returns the loaded model's description: its frame size and
-// neuron count from its inputs and outputs, FrameRateHz, BurnInFrames and
-// the device it runs on.
+// neuron count from its inputs and outputs; its frame rate, burn-in and
+// neuron ids from its metadata properties (FrameRateHz and BurnInFrames
+// when it has none); and the device it runs on.
 func (m *Model) Describe(context.Context, rig.DescribeRequest) (rig.ModelInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -172,6 +173,9 @@ type Model struct {
 	ProducerVersion string
 	DocString       string
 	Graph           Graph
+	// Metadata becomes the model's metadata_props (ONNX Runtime's custom
+	// metadata map), encoded in key order so the bytes are deterministic.
+	Metadata map[string]string
 }
 
 // Marshal validates m and encodes it as an ONNX ModelProto. It reports every
@@ -197,12 +201,28 @@ func (m *Model) Marshal() ([]byte, error) {
 	var op []byte
 	op = appendInt(op, 2, opset)
 	b = appendMessage(b, 8, op)
+	keys := make([]string, 0, len(m.Metadata))
+	for k := range m.Metadata {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		var e []byte
+		e = appendStringAlways(e, 1, k)
+		e = appendStringAlways(e, 2, m.Metadata[k])
+		b = appendMessage(b, 14, e)
+	}
 	return b, nil
 }
 
 func (m *Model) validate() error {
 	var errs []error
 	g := &m.Graph
+	for k := range m.Metadata {
+		if k == "" {
+			errs = append(errs, errors.New("model: metadata with an empty key"))
+		}
+	}
 	if m.IRVersion < 0 || m.Opset < 0 {
 		errs = append(errs, fmt.Errorf("model: ir version %d and opset %d must not be negative", m.IRVersion, m.Opset))
 	}

@@ -18,7 +18,15 @@ const (
 	InputFrame       = "frame"
 	InputPerspective = "perspective"
 	InputModulation  = "modulation"
-	OutputResponses  = "responses"
+	// InputBehaviour is the single-tensor alternative to perspective and
+	// modulation: float32 [1, 4] = pupil x, pupil y, pupil radius,
+	// treadmill velocity.
+	InputBehaviour  = "behaviour"
+	OutputResponses = "responses"
+	// OutputFeatures is the optional core feature map the readout reads:
+	// float32 [1, C, h, w] (or [1, F]). Adapting the model to a new mouse
+	// fits a readout on it.
+	OutputFeatures = "features"
 )
 
 // TensorInfo describes one graph input or output as ONNX Runtime reports it.
@@ -45,8 +53,11 @@ type StatePair struct {
 //
 //   - input "frame": uint8 or float32, shape [1, 1, Height, Width];
 //   - inputs "perspective" (pupil x, y) and "modulation" (pupil radius,
-//     treadmill velocity): float32 [1, 2];
+//     treadmill velocity): float32 [1, 2]; or instead one input
+//     "behaviour": float32 [1, 4] in that order;
 //   - output "responses": float32 [1, Neurons], strictly positive;
+//   - optional output "features": float32 [1, C, h, w] or [1, F], the core
+//     features the readout reads;
 //   - every other input is recurrent state, float32 with a fixed shape whose
 //     first (batch) dimension is 1, paired with an output of the same shape
 //     and type by one of the naming conventions in.X/out.X, X_in/X_out or
@@ -61,6 +72,14 @@ type Contract struct {
 	FrameFloat    bool
 	Height, Width int
 	Neurons       int
+	// BehaviourInput is true when the model takes one "behaviour" [1, 4]
+	// input instead of "perspective" and "modulation".
+	BehaviourInput bool
+	// Features is the shape of the "features" output, nil when absent.
+	Features []int64
+	// Metadata holds what the model's metadata properties say (see
+	// ParseMetadata); zero when it has none.
+	Metadata Metadata
 	// State lists the state pairs in the model's input order.
 	State []StatePair
 	// Ignored lists extra outputs, in the model's order.
@@ -119,6 +138,11 @@ func CheckContract(inputs, outputs []TensorInfo) (Contract, error) {
 			if in.Type != onnxbuild.Float || !slices.Equal(in.Shape, []int64{1, 2}) {
 				bad("input %q: %s %s, expected float32 [1 2]", in.Name, typeName(in.Type), shapeString(in.Shape))
 			}
+		case InputBehaviour:
+			c.BehaviourInput = true
+			if in.Type != onnxbuild.Float || !slices.Equal(in.Shape, []int64{1, 4}) {
+				bad("input %q: %s %s, expected float32 [1 4] (pupil x, pupil y, pupil radius, treadmill)", in.Name, typeName(in.Type), shapeString(in.Shape))
+			}
 		default:
 			out, candidates := pairedOutput(in.Name, outByName)
 			if len(candidates) == 0 {
@@ -156,9 +180,26 @@ func CheckContract(inputs, outputs []TensorInfo) (Contract, error) {
 			}
 		}
 	}
-	for _, name := range []string{InputFrame, InputPerspective, InputModulation} {
-		if !seen[name] {
-			bad("input %q: missing, expected %s", name, expectedOf(name))
+	if !seen[InputFrame] {
+		bad("input %q: missing, expected %s", InputFrame, expectedOf(InputFrame))
+	}
+	switch {
+	case c.BehaviourInput && (seen[InputPerspective] || seen[InputModulation]):
+		bad("input %q: given with %q or %q, expected either one behaviour [1 4] input or perspective and modulation [1 2]",
+			InputBehaviour, InputPerspective, InputModulation)
+	case !c.BehaviourInput:
+		for _, name := range []string{InputPerspective, InputModulation} {
+			if !seen[name] {
+				bad("input %q: missing, expected %s (or one input %q: float32 [1 4])", name, expectedOf(name), InputBehaviour)
+			}
+		}
+	}
+	if f, ok := outByName[OutputFeatures]; ok {
+		usedOutputs[OutputFeatures] = "features"
+		if f.NotTensor || f.Type != onnxbuild.Float || !fixedShape(f.Shape) || f.Shape[0] != 1 || (len(f.Shape) != 2 && len(f.Shape) != 4) {
+			bad("output %q: %s %s, expected float32 [1 C h w] or [1 F] with fixed dimensions", OutputFeatures, infoType(f), shapeString(f.Shape))
+		} else {
+			c.Features = slices.Clone(f.Shape)
 		}
 	}
 

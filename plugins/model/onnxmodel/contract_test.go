@@ -59,6 +59,20 @@ func setType(which, name string, typ onnxbuild.ElemType) ioMod {
 	}
 }
 
+// useBehaviour replaces perspective and modulation with one behaviour input.
+func useBehaviour(ins, _ *[]onnxbuild.ValueInfo) {
+	drop(ins, "perspective")
+	drop(ins, "modulation")
+	*ins = append(*ins, onnxbuild.ValueInfo{Name: "behaviour", Type: onnxbuild.Float, Shape: []int64{1, 4}})
+}
+
+// addFeatures adds a core-features output of the given shape.
+func addFeatures(shape ...int64) ioMod {
+	return func(_, outs *[]onnxbuild.ValueInfo) {
+		*outs = append(*outs, onnxbuild.ValueInfo{Name: "features", Type: onnxbuild.Float, Shape: shape})
+	}
+}
+
 var contractViolations = []struct {
 	name   string
 	modify []ioMod
@@ -102,6 +116,13 @@ var contractViolations = []struct {
 		[]string{`state input "in.h": shape [? 2], expected fixed dimensions > 0 with batch 1`}},
 	{"state batch 2", []ioMod{setShape("in", "in.h", 2, 2), setShape("out", "out.h", 2, 2)},
 		[]string{`state input "in.h": shape [2 2]`}},
+	{"behaviour besides perspective", []ioMod{func(ins, _ *[]onnxbuild.ValueInfo) {
+		*ins = append(*ins, onnxbuild.ValueInfo{Name: "behaviour", Type: onnxbuild.Float, Shape: []int64{1, 4}})
+	}}, []string{`input "behaviour": given with "perspective" or "modulation"`}},
+	{"behaviour of three values", []ioMod{useBehaviour, setShape("in", "behaviour", 1, 3)},
+		[]string{`input "behaviour": float32 [1 3], expected float32 [1 4]`}},
+	{"features of rank 3", []ioMod{addFeatures(1, 2, 3)},
+		[]string{`output "features": float32 [1 2 3], expected float32 [1 C h w] or [1 F]`}},
 	{"every problem reported", []ioMod{
 		setType("in", "frame", onnxbuild.Int64),
 		setShape("out", "out.h", 1, 3),
@@ -161,6 +182,10 @@ func TestContractAccepts(t *testing.T) {
 		}}, onnxmodel.Contract{Height: 4, Width: 6, Neurons: 3}},
 		{"foundation sizes", []ioMod{setShape("in", "frame", 1, 1, 144, 256), setShape("out", "responses", 1, 10000)},
 			onnxmodel.Contract{Height: 144, Width: 256, Neurons: 10000, State: baseState}},
+		{"one behaviour input", []ioMod{useBehaviour},
+			onnxmodel.Contract{Height: 4, Width: 6, Neurons: 3, State: baseState, BehaviourInput: true}},
+		{"core features", []ioMod{addFeatures(1, 8, 2, 3)},
+			onnxmodel.Contract{Height: 4, Width: 6, Neurons: 3, State: baseState, Features: []int64{1, 8, 2, 3}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -50,7 +51,9 @@ type Runner struct {
 	frameF32    *ort.Tensor[float32]
 	perspective *ort.Tensor[float32]
 	modulation  *ort.Tensor[float32]
+	behaviour   *ort.Tensor[float32]
 	responses   *ort.Tensor[float32]
+	features    *ort.Tensor[float32]
 	state       [2][]*ort.Tensor[float32]
 
 	// inputs[k] and outputs[k] are the value lists of a step that reads
@@ -112,7 +115,34 @@ func newRunner(src source, opts Options) (*Runner, error) {
 		}
 		r.device = DeviceCPU
 	}
+	if err := r.readMetadata(src); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return r, nil
+}
+
+// readMetadata parses the model's twinrig metadata properties into the
+// contract.
+func (r *Runner) readMetadata(src source) error {
+	md, err := r.session.GetModelMetadata()
+	if err != nil {
+		return fmt.Errorf("%s: read metadata: %s", src, oneLine(err.Error()))
+	}
+	defer md.Destroy()
+	keys, err := md.GetCustomMetadataMapKeys()
+	if err != nil {
+		return fmt.Errorf("%s: read metadata: %s", src, oneLine(err.Error()))
+	}
+	parsed, err := ParseMetadata(keys, func(k string) (string, bool) {
+		v, ok, err := md.LookupCustomMetadataMap(k)
+		return v, ok && err == nil
+	}, r.contract.Neurons)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	r.contract.Metadata = parsed
+	return nil
 }
 
 func newSession(src source, inNames, outNames []string, threads int, cuda bool) (*ort.DynamicAdvancedSession, error) {
@@ -150,7 +180,13 @@ func newSession(src source, inNames, outNames []string, threads int, cuda bool) 
 // value lists.
 func (r *Runner) names() (in, out []string) {
 	in = []string{InputFrame, InputPerspective, InputModulation}
+	if r.contract.BehaviourInput {
+		in = []string{InputFrame, InputBehaviour}
+	}
 	out = []string{OutputResponses}
+	if r.contract.Features != nil {
+		out = append(out, OutputFeatures)
+	}
 	for _, s := range r.contract.State {
 		in = append(in, s.Input)
 		out = append(out, s.Output)
@@ -173,14 +209,30 @@ func (r *Runner) allocate() error {
 	if err != nil {
 		return fmt.Errorf("allocate frame tensor: %w", err)
 	}
-	if r.perspective, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 2)); err != nil {
-		return fmt.Errorf("allocate perspective tensor: %w", err)
-	}
-	if r.modulation, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 2)); err != nil {
-		return fmt.Errorf("allocate modulation tensor: %w", err)
+	ins := []ort.Value{frame}
+	if c.BehaviourInput {
+		if r.behaviour, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 4)); err != nil {
+			return fmt.Errorf("allocate behaviour tensor: %w", err)
+		}
+		ins = append(ins, r.behaviour)
+	} else {
+		if r.perspective, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 2)); err != nil {
+			return fmt.Errorf("allocate perspective tensor: %w", err)
+		}
+		if r.modulation, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 2)); err != nil {
+			return fmt.Errorf("allocate modulation tensor: %w", err)
+		}
+		ins = append(ins, r.perspective, r.modulation)
 	}
 	if r.responses, err = ort.NewEmptyTensor[float32](ort.NewShape(1, int64(c.Neurons))); err != nil {
 		return fmt.Errorf("allocate responses tensor: %w", err)
+	}
+	outs := []ort.Value{r.responses}
+	if c.Features != nil {
+		if r.features, err = ort.NewEmptyTensor[float32](ort.NewShape(c.Features...)); err != nil {
+			return fmt.Errorf("allocate features tensor: %w", err)
+		}
+		outs = append(outs, r.features)
 	}
 	for k := range 2 {
 		for _, s := range c.State {
@@ -192,8 +244,8 @@ func (r *Runner) allocate() error {
 		}
 	}
 	for k := range 2 {
-		r.inputs[k] = []ort.Value{frame, r.perspective, r.modulation}
-		r.outputs[k] = []ort.Value{r.responses}
+		r.inputs[k] = slices.Clone(ins)
+		r.outputs[k] = slices.Clone(outs)
 		for i := range c.State {
 			r.inputs[k] = append(r.inputs[k], r.state[k][i])
 			r.outputs[k] = append(r.outputs[k], r.state[1-k][i])
@@ -234,15 +286,30 @@ func (r *Runner) Step(frame []byte, b rig.Behaviour, dst []float32) error {
 	} else {
 		copy(r.frameU8.GetData(), frame)
 	}
-	p, m := r.perspective.GetData(), r.modulation.GetData()
-	p[0], p[1] = orZero(b.PupilX), orZero(b.PupilY)
-	m[0], m[1] = orZero(b.PupilRadius), orZero(b.Treadmill)
+	if c.BehaviourInput {
+		v := r.behaviour.GetData()
+		v[0], v[1], v[2], v[3] = orZero(b.PupilX), orZero(b.PupilY), orZero(b.PupilRadius), orZero(b.Treadmill)
+	} else {
+		p, m := r.perspective.GetData(), r.modulation.GetData()
+		p[0], p[1] = orZero(b.PupilX), orZero(b.PupilY)
+		m[0], m[1] = orZero(b.PupilRadius), orZero(b.Treadmill)
+	}
 	if err := r.session.Run(r.inputs[r.cur], r.outputs[r.cur]); err != nil {
 		return fmt.Errorf("step: %s", oneLine(err.Error()))
 	}
 	copy(dst, r.responses.GetData())
 	r.cur = 1 - r.cur
 	return nil
+}
+
+// Features returns the core features of the last step (the "features"
+// output, flattened), or nil when the model has none. The slice is the
+// runner's own and is overwritten by the next Step.
+func (r *Runner) Features() []float32 {
+	if r.features == nil {
+		return nil
+	}
+	return r.features.GetData()
 }
 
 func orZero(v float32) float32 {
@@ -279,7 +346,7 @@ func (r *Runner) Close() error {
 		destroy(r.frameF32)
 		r.frameF32 = nil
 	}
-	for _, t := range []**ort.Tensor[float32]{&r.perspective, &r.modulation, &r.responses} {
+	for _, t := range []**ort.Tensor[float32]{&r.perspective, &r.modulation, &r.behaviour, &r.responses, &r.features} {
 		if *t != nil {
 			destroy(*t)
 			*t = nil

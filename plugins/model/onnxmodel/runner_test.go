@@ -55,7 +55,8 @@ func TestRunnerDefaultModel(t *testing.T) {
 	c := r.Contract()
 	require.Equal(t, onnxmodel.Contract{Height: 144, Width: 256, Neurons: 37, State: []onnxmodel.StatePair{
 		{Input: "in.h", Output: "out.h", Shape: []int64{1, defaultmodel.StateSize}},
-	}}, c)
+	}, Features: []int64{1, defaultmodel.Filters, defaultmodel.MapHeight, defaultmodel.MapWidth},
+		Metadata: onnxmodel.Metadata{Contract: 1, FrameRateHz: 30, BurnInFrames: 10, HasBurnIn: true}}, c)
 	require.Equal(t, onnxmodel.DeviceCPU, r.Device())
 
 	a, b := grating(64, false, 0), grating(32, true, 1)
@@ -70,6 +71,7 @@ func TestRunnerDefaultModel(t *testing.T) {
 		first = append(first, out)
 	}
 	require.NotEqual(t, first[0], first[1], "the state must change the response to a repeated frame")
+	require.Len(t, r.Features(), defaultmodel.StateSize, "the features are the readout's input, the state")
 
 	r.Reset()
 	for i, f := range seq {

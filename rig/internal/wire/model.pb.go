@@ -22,14 +22,17 @@ const (
 )
 
 type ModelInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Neurons       int32                  `protobuf:"varint,2,opt,name=neurons,proto3" json:"neurons,omitempty"`
-	Width         int32                  `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
-	Height        int32                  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
-	FrameRateHz   float64                `protobuf:"fixed64,5,opt,name=frame_rate_hz,json=frameRateHz,proto3" json:"frame_rate_hz,omitempty"`
-	BurnInFrames  int32                  `protobuf:"varint,6,opt,name=burn_in_frames,json=burnInFrames,proto3" json:"burn_in_frames,omitempty"`
-	Device        string                 `protobuf:"bytes,7,opt,name=device,proto3" json:"device,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Neurons      int32                  `protobuf:"varint,2,opt,name=neurons,proto3" json:"neurons,omitempty"`
+	Width        int32                  `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
+	Height       int32                  `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	FrameRateHz  float64                `protobuf:"fixed64,5,opt,name=frame_rate_hz,json=frameRateHz,proto3" json:"frame_rate_hz,omitempty"`
+	BurnInFrames int32                  `protobuf:"varint,6,opt,name=burn_in_frames,json=burnInFrames,proto3" json:"burn_in_frames,omitempty"`
+	Device       string                 `protobuf:"bytes,7,opt,name=device,proto3" json:"device,omitempty"`
+	// Names of the neurons, in response order; empty when the model does
+	// not name them.
+	NeuronIds     []string `protobuf:"bytes,8,rep,name=neuron_ids,json=neuronIds,proto3" json:"neuron_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -111,6 +114,13 @@ func (x *ModelInfo) GetDevice() string {
 		return x.Device
 	}
 	return ""
+}
+
+func (x *ModelInfo) GetNeuronIds() []string {
+	if x != nil {
+		return x.NeuronIds
+	}
+	return nil
 }
 
 type ResetRequest struct {
@@ -333,7 +343,7 @@ var File_twinrig_v1_model_proto protoreflect.FileDescriptor
 const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\n" +
 	"\x16twinrig/v1/model.proto\x12\n" +
-	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xc9\x01\n" +
+	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xe8\x01\n" +
 	"\tModelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aneurons\x18\x02 \x01(\x05R\aneurons\x12\x14\n" +
@@ -341,7 +351,9 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\x06height\x18\x04 \x01(\x05R\x06height\x12\"\n" +
 	"\rframe_rate_hz\x18\x05 \x01(\x01R\vframeRateHz\x12$\n" +
 	"\x0eburn_in_frames\x18\x06 \x01(\x05R\fburnInFrames\x12\x16\n" +
-	"\x06device\x18\a \x01(\tR\x06device\"\x0e\n" +
+	"\x06device\x18\a \x01(\tR\x06device\x12\x1d\n" +
+	"\n" +
+	"neuron_ids\x18\b \x03(\tR\tneuronIds\"\x0e\n" +
 	"\fResetRequest\"\x0f\n" +
 	"\rResetResponse\"p\n" +
 	"\x0ePredictRequest\x12)\n" +
