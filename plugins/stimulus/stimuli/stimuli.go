@@ -39,10 +39,25 @@ type family struct {
 // listing comes out in the same order.
 var families = []family{
 	{name: "blank", fields: []string{"level"}, build: newBlank},
+	{name: "dots", fields: []string{
+		"layout", "rows", "cols", "sigma", "polarity", "contrast", "on_frames", "off_frames",
+	}, build: newDots},
+	{name: "frames", fields: []string{"width", "height", "frames", "path", "hold_frames", "fit"}, build: newFrames},
+	{name: "gabor", fields: []string{
+		"orientation_deg", "cycles_per_width", "temporal_freq_hz", "phase_deg", "contrast",
+		"sigma", "x", "y", "positions",
+	}, build: newGabor},
 	{name: "grating", fields: []string{
 		"orientation_deg", "cycles_per_width", "temporal_freq_hz", "contrast",
 		"phase_deg", "segment_frames", "orientations_deg",
 	}, build: newGrating},
+	{name: "images", fields: []string{"paths", "count", "on_frames", "off_frames", "fit"}, build: newImages},
+	{name: "natural", fields: []string{"alpha", "contrast", "objects", "drift_speed", "object_speed"}, build: newNatural},
+	{name: "pink_noise", fields: []string{"alpha", "contrast", "direction_deg", "speed"}, build: newPinkNoise},
+	{name: "rdk", fields: []string{
+		"coherence", "direction_deg", "speed", "density", "dot_radius", "lifetime", "polarity", "contrast",
+	}, build: newRDK},
+	{name: "video", fields: []string{"path", "source_rate_hz", "max_frames", "fit"}, build: newVideo},
 }
 
 // lookup returns the family called name, or nil.

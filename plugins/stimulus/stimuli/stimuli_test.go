@@ -32,6 +32,26 @@ var goldenCases = []struct {
 	{"grating-oblique", `{"family":"grating","seed":1,"orientation_deg":-30,"cycles_per_width":6.5,"temporal_freq_hz":3.3,"contrast":0.4,"phase_deg":90}`, 256, 144, 60, 120},
 	{"grating-segments", `{"family":"grating","seed":42,"segment_frames":7,"temporal_freq_hz":1}`, 128, 72, 30, 200},
 	{"grating-odd-size", `{"family":"grating","seed":1,"orientation_deg":45,"cycles_per_width":2}`, 33, 17, 60, 30},
+	{"gabor-default", `{"family":"gabor","seed":1}`, 256, 144, 60, 60},
+	{"gabor-patches", `{"family":"gabor","orientation_deg":-30,"cycles_per_width":12,"temporal_freq_hz":3,"phase_deg":45,"contrast":0.6,"sigma":0.05,"positions":[[0.2,0.3],[0.25,0.35],[0.9,0.9]]}`, 128, 72, 30, 40},
+	{"dots-default", `{"family":"dots","seed":1}`, 256, 144, 60, 200},
+	{"dots-random", `{"family":"dots","seed":7,"layout":"random","polarity":"off","sigma":0.05,"contrast":0.5,"on_frames":3,"off_frames":2}`, 64, 36, 30, 100},
+	{"pink_noise-default", `{"family":"pink_noise","seed":1}`, 128, 72, 60, 60},
+	{"pink_noise-oblique", `{"family":"pink_noise","seed":2,"alpha":2,"contrast":0.3,"direction_deg":135,"speed":0.37}`, 100, 50, 30, 40},
+	{"rdk-default", `{"family":"rdk","seed":1}`, 256, 144, 60, 60},
+	{"rdk-params", `{"family":"rdk","seed":3,"coherence":0.8,"direction_deg":200,"speed":0.5,"density":400,"dot_radius":0.02,"lifetime":5,"polarity":"on","contrast":0.7}`, 64, 48, 30, 40},
+	{"natural-default", `{"family":"natural","seed":1}`, 128, 72, 60, 60},
+	{"natural-params", `{"family":"natural","seed":9,"alpha":1.5,"contrast":0.4,"objects":12,"drift_speed":0.2,"object_speed":0.3}`, 96, 54, 30, 30},
+	{"images-default", `{"family":"images","seed":1,"count":3,"on_frames":4,"off_frames":2}`, 64, 36, 30, 20},
+	{"images-files", `{"family":"images","paths":["testdata/images/gradient.png","testdata/images/colour.png"],"on_frames":2,"off_frames":1}`, 48, 27, 60, 8},
+	{"images-contain", `{"family":"images","paths":["testdata/images/colour.png"],"fit":"contain","on_frames":1,"off_frames":0}`, 64, 36, 60, 2},
+	{"images-stretch", `{"family":"images","paths":["testdata/images/gradient.png"],"fit":"stretch","on_frames":1,"off_frames":1}`, 640, 360, 60, 2},
+	{"video-default", `{"family":"video","seed":1}`, 64, 36, 60, 30},
+	{"video-sequence", `{"family":"video","path":"testdata/sequence","source_rate_hz":15}`, 64, 36, 30, 20},
+	{"video-glob", `{"family":"video","path":"testdata/sequence/frame00[0-3].png","fit":"contain"}`, 40, 40, 60, 10},
+	{"frames-default", `{"family":"frames","seed":1}`, 64, 36, 60, 130},
+	{"frames-base64", `{"family":"frames","width":2,"height":2,"frames":["AID/QA==","/wAAgA=="],"hold_frames":2}`, 8, 8, 60, 6},
+	{"frames-raw", `{"family":"frames","width":8,"height":4,"path":"testdata/frames.raw","fit":"cover"}`, 20, 20, 60, 4},
 }
 
 // hashFrames renders frames [0, n) and hashes them in order.
@@ -82,9 +102,10 @@ func TestDeterministicAndOrderIndependent(t *testing.T) {
 			fb := make([]byte, tc.width*tc.height)
 			// b renders backwards: a frame must not depend on what was
 			// rendered before it.
-			for i := range tc.frames {
+			n := min(tc.frames, 60)
+			for i := range n {
 				a.Render(i, fa)
-				b.Render(tc.frames-1-i, fb)
+				b.Render(n-1-i, fb)
 				b.Render(i, fb)
 				require.Equal(t, fa, fb, "frame %d", i)
 			}
@@ -115,7 +136,7 @@ func itoa(n int) string {
 }
 
 func TestFamilies(t *testing.T) {
-	require.Equal(t, []string{"blank", "grating"}, Families())
+	require.Equal(t, []string{"blank", "dots", "frames", "gabor", "grating", "images", "natural", "pink_noise", "rdk", "video"}, Families())
 	f := Families()
 	f[0] = "changed"
 	require.Equal(t, "blank", Families()[0], "Families must return a copy")
@@ -163,9 +184,9 @@ func TestValidation(t *testing.T) {
 		{"not an object", `[1,2]`, 256, 144, 60, []string{"[1,2] is not a JSON object"}},
 		{"null", `null`, 256, 144, 60, []string{"is not a JSON object"}},
 		{"empty", ``, 256, 144, 60, []string{"empty input is not a JSON object"}},
-		{"no family", `{"seed":1}`, 256, 144, 60, []string{`field "family": missing, want one of blank, grating`}},
+		{"no family", `{"seed":1}`, 256, 144, 60, []string{`field "family": missing, want one of blank, dots, frames, gabor, grating, images, natural, pink_noise, rdk, video`}},
 		{"family not string", `{"family":3}`, 256, 144, 60, []string{`field "family": 3 is not a string`}},
-		{"unknown family", `{"family":"plaid"}`, 256, 144, 60, []string{`"plaid" is not a known family, want one of blank, grating`}},
+		{"unknown family", `{"family":"plaid"}`, 256, 144, 60, []string{`"plaid" is not a known family, want one of blank, dots, frames, gabor, grating, images, natural, pink_noise, rdk, video`}},
 		{"unknown field", `{"family":"grating","contrasts":1}`, 256, 144, 60, []string{`unknown field "contrasts" for family "grating"`, "contrast, phase_deg"}},
 		{"field of other family", `{"family":"blank","contrast":1}`, 256, 144, 60, []string{`unknown field "contrast" for family "blank", want one of family, seed, level`}},
 		{"contrast high", `{"family":"grating","contrast":1.7}`, 256, 144, 60, []string{`stimulus spec: field "contrast": 1.7 out of range [0,1]`}},
@@ -231,6 +252,14 @@ func FuzzNew(f *testing.F) {
 	f.Add([]byte(`{"family":"grating","contrast":"x","level":3}`))
 	f.Add([]byte(`{"family":"blank","level":-1}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"family":"gabor","positions":[[0,0],[1,1]],"sigma":1}`))
+	f.Add([]byte(`{"family":"dots","rows":1,"cols":1,"on_frames":1,"off_frames":0}`))
+	f.Add([]byte(`{"family":"rdk","lifetime":0,"coherence":1,"density":10000,"dot_radius":0.25}`))
+	f.Add([]byte(`{"family":"pink_noise","alpha":0,"speed":10}`))
+	f.Add([]byte(`{"family":"frames","width":1,"height":1,"frames":["AA=="]}`))
+	f.Add([]byte(`{"family":"frames","width":2,"height":1,"frames":["AA=="]}`))
+	f.Add([]byte(`{"family":"images","paths":["testdata/images/corrupt.png"]}`))
+	f.Add([]byte(`{"family":"video","path":"testdata/nonexistent*.png"}`))
 	f.Fuzz(func(t *testing.T, spec []byte) {
 		const w, h = 24, 16
 		seq, err := New(json.RawMessage(spec), w, h, 60)
