@@ -327,3 +327,62 @@ func BenchmarkDisplayFrame(b *testing.B) {
 		b.ReportMetric(ms(1), "max-ms")
 	}
 }
+
+// TestDisplayShowsLibraryPixels presents a natural-video block at the
+// screen's own resolution, so nothing is scaled, and reads the screen back:
+// every pixel outside the photodiode patch is the library's pixel through
+// the calibration table, within one gray level.
+func TestDisplayShowsLibraryPixels(t *testing.T) {
+	p := openPlugin(t)
+	const probe = 5
+	lut := testLUT()
+	var (
+		mu     sync.Mutex
+		probed []byte
+	)
+	hook := func(img *ebiten.Image, cmd present.Command) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !cmd.Idle && cmd.Index == probe && cmd.Upload != nil && probed == nil {
+			b := img.Bounds()
+			probed = make([]byte, 4*b.Dx()*b.Dy())
+			img.ReadPixels(probed)
+		}
+	}
+	drawHook.Store(&hook)
+	defer drawHook.Store(nil)
+
+	var shown []rig.ShownFrame
+	_, err := p.Present(context.Background(), rig.PresentRequest{
+		BlockID: "native", Spec: json.RawMessage(`{"family":"natural","seed":3}`),
+		Frames: probe + 3, Width: screenW, Height: screenH, Clock: rig.RealClock, Epoch: time.Now(),
+	}, func(f rig.ShownFrame) error {
+		shown = append(shown, f)
+		return nil
+	})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotNil(t, probed, "frame %d was read back", probe)
+	frame := shown[probe].Frame.Pixels
+	maxErr := 0
+	for y := range screenH {
+		for x := range screenW {
+			if x >= screenW-patchSize && y >= screenH-patchSize {
+				continue
+			}
+			want := lut[frame[y*screenW+x]]
+			got := int(probed[4*(y*screenW+x)])
+			maxErr = max(maxErr, abs(got-want))
+		}
+	}
+	t.Logf("screen vs library frame %d through the LUT, unscaled: max |error| %d gray levels", probe, maxErr)
+	require.LessOrEqual(t, maxErr, 1, "the screen shows the library's pixels within 1/255")
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
