@@ -17,7 +17,10 @@
 // the acquisition takes batch n+1 and the stimulus renders n+2), so on the
 // virtual clock a session runs as fast as the slowest stage allows.
 //
-// Alignment. Neuron i of the model is neuron i of the acquisition. Each scan
+// Alignment. When both plugins name their neurons, each recorded neuron is
+// paired with the model's neuron of the same id (the model may predict more
+// neurons than are recorded); otherwise neuron i of the model is neuron i of
+// the acquisition. Each scan
 // at time t is paired with the model's prediction for the latest model frame
 // shown at or before t (the frame the neuron was seeing). Scans paired with
 // one of the model's burn-in frames after its reset (ModelInfo.BurnInFrames)

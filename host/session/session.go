@@ -71,6 +71,10 @@ type Info struct {
 	Stimulus    rig.StimulusInfo
 	Acquisition rig.AcquisitionInfo
 	Model       rig.ModelInfo
+	// Columns maps the recorded neurons to the model's: Columns[i] is the
+	// response column of acquisition neuron i. It is nil when neuron i is
+	// column i (neither side names its neurons, or the names agree in order).
+	Columns []int
 }
 
 // Result is what a session measured.
@@ -132,9 +136,8 @@ func Describe(ctx context.Context, p Plugins) (Info, int, error) {
 	if info.Model, err = p.Model.Describe(ctx, rig.DescribeRequest{}); err != nil {
 		return info, 0, pluginErr(rig.KindModel, err)
 	}
-	if info.Model.Neurons != info.Acquisition.Neurons {
-		return info, 0, fmt.Errorf("model %q predicts %d neurons but acquisition %q records %d: configure both for the same population: %w",
-			info.Model.Name, info.Model.Neurons, info.Acquisition.Name, info.Acquisition.Neurons, ErrMismatch)
+	if err := mapNeurons(&info); err != nil {
+		return info, 0, err
 	}
 	if info.Model.FrameRateHz <= 0 || info.Stimulus.RefreshRateHz <= 0 {
 		return info, 0, fmt.Errorf("model frame rate %g Hz, display %g Hz: both must be positive: %w",
@@ -146,6 +149,43 @@ func Describe(ctx context.Context, p Plugins) (Info, int, error) {
 			info.Stimulus.RefreshRateHz, info.Model.FrameRateHz, ErrMismatch)
 	}
 	return info, int(k), nil
+}
+
+// mapNeurons pairs the recorded neurons with the model's: by id when both
+// plugins name their neurons, by position otherwise.
+func mapNeurons(info *Info) error {
+	m, a := info.Model, info.Acquisition
+	if len(m.NeuronIDs) == 0 || len(a.NeuronIDs) == 0 {
+		if m.Neurons != a.Neurons {
+			return fmt.Errorf("model %q predicts %d neurons but acquisition %q records %d, and they do not both name their neurons: "+
+				"configure both for the same population: %w", m.Name, m.Neurons, a.Name, a.Neurons, ErrMismatch)
+		}
+		return nil
+	}
+	col := make(map[string]int, len(m.NeuronIDs))
+	for i, id := range m.NeuronIDs {
+		col[id] = i
+	}
+	cols := make([]int, len(a.NeuronIDs))
+	identity := len(m.NeuronIDs) == len(a.NeuronIDs)
+	var missing []string
+	for i, id := range a.NeuronIDs {
+		c, ok := col[id]
+		if !ok {
+			missing = append(missing, id)
+			continue
+		}
+		cols[i] = c
+		identity = identity && c == i
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("acquisition %q records %d neurons that model %q does not predict (e.g. %q): %w",
+			a.Name, len(missing), m.Name, missing[:min(3, len(missing))], ErrMismatch)
+	}
+	if !identity {
+		info.Columns = cols
+	}
+	return nil
 }
 
 // Run runs the protocol. The plugins must be configured already. On error
@@ -203,7 +243,7 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 			break
 		}
 		onset += time.Duration(float64(frames) / rate * float64(time.Second))
-		br.Accuracy = Score(r.preds[predStart:], r.scans[scanStart:], info.Model.BurnInFrames, info.Model.Neurons)
+		br.Accuracy = Score(r.preds[predStart:], r.scans[scanStart:], info.Model.BurnInFrames, info.Acquisition.Neurons)
 		res.Blocks = append(res.Blocks, br)
 		r.emit(ctx, "accuracy", AccuracyFields(b.Name, br.Accuracy))
 	}
@@ -227,7 +267,7 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 	res.Wall = time.Since(started)
 	res.ModelFrames = len(r.preds)
 	res.Scans = len(r.scans)
-	res.Accuracy = Score(r.preds, r.scans, info.Model.BurnInFrames, info.Model.Neurons)
+	res.Accuracy = Score(r.preds, r.scans, info.Model.BurnInFrames, info.Acquisition.Neurons)
 	if runErr == nil {
 		r.emit(ctx, "accuracy", AccuracyFields("session", res.Accuracy))
 	}
@@ -394,6 +434,16 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 			}
 			start := len(r.preds)
 			for i, v := range resp.Responses {
+				if len(v) != r.info.Model.Neurons {
+					return pluginErr(rig.KindModel, fmt.Errorf("returned %d values for %d neurons: %w", len(v), r.info.Model.Neurons, rig.ErrContract))
+				}
+				if cols := r.info.Columns; cols != nil {
+					mapped := make([]float32, len(cols))
+					for j, c := range cols {
+						mapped[j] = v[c]
+					}
+					v = mapped
+				}
 				r.preds = append(r.preds, Prediction{Step: start + i, Time: times[i], Values: v})
 			}
 			if r.opts.Recorder != nil {

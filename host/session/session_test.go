@@ -47,6 +47,7 @@ func (s *fakeStimulus) Present(ctx context.Context, req rig.PresentRequest, emit
 // fakeAcquisition's neuron n reports (n+1) * the pixel level of the frame
 // on screen at each scan time; scans at rate Hz.
 type fakeAcquisition struct {
+	ids     []string
 	neurons int
 	rate    float64
 	mu      sync.Mutex
@@ -60,7 +61,7 @@ func (a *fakeAcquisition) Configure(context.Context, rig.ConfigureRequest) (rig.
 }
 
 func (a *fakeAcquisition) Describe(context.Context, rig.DescribeRequest) (rig.AcquisitionInfo, error) {
-	return rig.AcquisitionInfo{Name: "fake-acquisition", Neurons: a.neurons, ImagingRateHz: a.rate, Simulated: true}, nil
+	return rig.AcquisitionInfo{Name: "fake-acquisition", Neurons: a.neurons, NeuronIDs: a.ids, ImagingRateHz: a.rate, Simulated: true}, nil
 }
 
 func (a *fakeAcquisition) Start(context.Context, rig.StartRequest) (rig.StartResponse, error) {
@@ -106,6 +107,8 @@ func (a *fakeAcquisition) Stop(context.Context, rig.StopRequest) (rig.StopRespon
 type fakeModel struct {
 	neurons   int
 	sign      float32
+	ids       []string  // neuron ids (optional)
+	signs     []float32 // per-column sign, overriding sign (optional)
 	fail      error
 	treadmill []float32 // the treadmill input of every frame predicted
 }
@@ -115,7 +118,7 @@ func (m *fakeModel) Configure(context.Context, rig.ConfigureRequest) (rig.Config
 }
 
 func (m *fakeModel) Describe(context.Context, rig.DescribeRequest) (rig.ModelInfo, error) {
-	return rig.ModelInfo{Name: "fake-model", Neurons: m.neurons, Width: 4, Height: 2, FrameRateHz: 30, BurnInFrames: 10}, nil
+	return rig.ModelInfo{Name: "fake-model", Neurons: m.neurons, Width: 4, Height: 2, FrameRateHz: 30, BurnInFrames: 10, NeuronIDs: m.ids}, nil
 }
 
 func (m *fakeModel) Reset(context.Context, rig.ResetRequest) (rig.ResetResponse, error) {
@@ -133,7 +136,11 @@ func (m *fakeModel) Predict(_ context.Context, req rig.PredictRequest) (rig.Pred
 		}
 		v := make([]float32, m.neurons)
 		for n := range v {
-			v[n] = 1000 + m.sign*float32(f.Pixels[0])
+			sign := m.sign
+			if m.signs != nil {
+				sign = m.signs[n]
+			}
+			v[n] = 1000 + sign*float32(f.Pixels[0])
 		}
 		out.Responses = append(out.Responses, v)
 	}
@@ -220,12 +227,32 @@ func TestRunRejectsMismatchedPlugins(t *testing.T) {
 	}
 	_, err := session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
 	require.ErrorIs(t, err, session.ErrMismatch)
-	require.Contains(t, err.Error(), `model "fake-model" predicts 3 neurons but acquisition "fake-acquisition" records 4`)
+	require.Contains(t, err.Error(), `model "fake-model" predicts 3 neurons but acquisition "fake-acquisition" records 4, and they do not both name their neurons`)
 
 	p = session.Plugins{Stimulus: &fakeStimulus{rate: 45}, Acquisition: &fakeAcquisition{neurons: 3, rate: 30}, Model: &fakeModel{neurons: 3}}
 	_, err = session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
 	require.ErrorIs(t, err, session.ErrMismatch)
 	require.Contains(t, err.Error(), "display refresh 45 Hz is not a whole multiple of the model's 30 Hz")
+}
+
+func TestRunMapsNeuronsByID(t *testing.T) {
+	p := session.Plugins{
+		Stimulus:    &fakeStimulus{rate: 30},
+		Acquisition: &fakeAcquisition{neurons: 3, ids: []string{"a", "b", "c"}, rate: 30},
+		Model:       &fakeModel{neurons: 4, ids: []string{"c", "a", "b", "x"}, signs: []float32{-1, 1, 1, -1}},
+	}
+	res, err := session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
+	require.NoError(t, err)
+	require.Len(t, res.Accuracy.PerNeuron, 3, "scored per recorded neuron")
+	want := []float64{1, 1, -1} // a and b are predicted by +1 columns, c by the -1 column
+	for i, r := range res.Accuracy.PerNeuron {
+		require.InDelta(t, want[i], r, 1e-6, "neuron %d", i)
+	}
+
+	p.Model = &fakeModel{neurons: 2, ids: []string{"a", "b"}}
+	_, err = session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
+	require.ErrorIs(t, err, session.ErrMismatch)
+	require.ErrorContains(t, err, `records 1 neurons that model "fake-model" does not predict (e.g. ["c"])`)
 }
 
 func TestRunReportsAPluginFailureWithWhatWasMeasured(t *testing.T) {
