@@ -40,7 +40,7 @@ func (s *acquisitionServer) Describe(ctx context.Context, _ *wire.DescribeReques
 	}
 	return &wire.AcquisitionInfo{
 		Name: info.Name, Neurons: int32(info.Neurons), NeuronIds: info.NeuronIDs,
-		ImagingRateHz: info.ImagingRateHz, Simulated: info.Simulated,
+		ImagingRateHz: info.ImagingRateHz, Simulated: info.Simulated, Offline: info.Offline,
 	}, nil
 }
 
@@ -91,7 +91,7 @@ func (c *acquisitionClient) Describe(ctx context.Context, _ DescribeRequest) (Ac
 	}
 	return AcquisitionInfo{
 		Name: info.GetName(), Neurons: int(info.GetNeurons()), NeuronIDs: info.GetNeuronIds(),
-		ImagingRateHz: info.GetImagingRateHz(), Simulated: info.GetSimulated(),
+		ImagingRateHz: info.GetImagingRateHz(), Simulated: info.GetSimulated(), Offline: info.GetOffline(),
 	}, nil
 }
 

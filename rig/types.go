@@ -122,9 +122,11 @@ type AcquisitionInfo struct {
 	NeuronIDs []string
 	// ImagingRateHz is the scan (volume) rate.
 	ImagingRateHz float64
-	// Simulated is true when responses come from a synthetic mouse; only a
-	// simulated acquisition accepts the virtual clock.
+	// Simulated is true when responses come from a synthetic mouse.
 	Simulated bool
+	// Offline is true when the data come from a recording replayed offline.
+	// Only simulated or offline acquisitions accept the virtual clock.
+	Offline bool
 }
 
 // StartRequest starts acquisition for a session.

@@ -200,8 +200,8 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 	if err != nil {
 		return nil, err
 	}
-	if opts.Clock == rig.VirtualClock && !info.Acquisition.Simulated {
-		return nil, fmt.Errorf("acquisition %q records a real microscope: it cannot run on the virtual clock (set session.clock: real): %w",
+	if opts.Clock == rig.VirtualClock && !info.Acquisition.Simulated && !info.Acquisition.Offline {
+		return nil, fmt.Errorf("acquisition %q records a live microscope: it cannot run on the virtual clock (set session.clock: real): %w",
 			info.Acquisition.Name, ErrMismatch)
 	}
 	rate := info.Stimulus.RefreshRateHz

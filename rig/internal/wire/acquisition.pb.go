@@ -28,6 +28,9 @@ type AcquisitionInfo struct {
 	NeuronIds     []string               `protobuf:"bytes,3,rep,name=neuron_ids,json=neuronIds,proto3" json:"neuron_ids,omitempty"`
 	ImagingRateHz float64                `protobuf:"fixed64,4,opt,name=imaging_rate_hz,json=imagingRateHz,proto3" json:"imaging_rate_hz,omitempty"`
 	Simulated     bool                   `protobuf:"varint,5,opt,name=simulated,proto3" json:"simulated,omitempty"`
+	// The data come from a recording replayed offline: like a simulated
+	// acquisition, it can run on the virtual clock.
+	Offline       bool `protobuf:"varint,6,opt,name=offline,proto3" json:"offline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -93,6 +96,13 @@ func (x *AcquisitionInfo) GetImagingRateHz() float64 {
 func (x *AcquisitionInfo) GetSimulated() bool {
 	if x != nil {
 		return x.Simulated
+	}
+	return false
+}
+
+func (x *AcquisitionInfo) GetOffline() bool {
+	if x != nil {
+		return x.Offline
 	}
 	return false
 }
@@ -499,14 +509,15 @@ var File_twinrig_v1_acquisition_proto protoreflect.FileDescriptor
 const file_twinrig_v1_acquisition_proto_rawDesc = "" +
 	"\n" +
 	"\x1ctwinrig/v1/acquisition.proto\x12\n" +
-	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xa4\x01\n" +
+	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xbe\x01\n" +
 	"\x0fAcquisitionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aneurons\x18\x02 \x01(\x05R\aneurons\x12\x1d\n" +
 	"\n" +
 	"neuron_ids\x18\x03 \x03(\tR\tneuronIds\x12&\n" +
 	"\x0fimaging_rate_hz\x18\x04 \x01(\x01R\rimagingRateHz\x12\x1c\n" +
-	"\tsimulated\x18\x05 \x01(\bR\tsimulated\"[\n" +
+	"\tsimulated\x18\x05 \x01(\bR\tsimulated\x12\x18\n" +
+	"\aoffline\x18\x06 \x01(\bR\aoffline\"[\n" +
 	"\fStartRequest\x12'\n" +
 	"\x05clock\x18\x01 \x01(\x0e2\x11.twinrig.v1.ClockR\x05clock\x12\"\n" +
 	"\repoch_unix_ns\x18\x02 \x01(\x03R\vepochUnixNs\"\x0f\n" +

@@ -1,0 +1,279 @@
+// Package movieacq is the acquisition plugin's "movie" source: a recorded
+// two-photon movie (a multi-page TIFF or BigTIFF as ScanImage writes it)
+// replayed at its own frame times and processed online, frame by frame, by
+// package movie's pipeline (motion correction, ROI traces, neuropil, dF/F,
+// deconvolution). Each scan's values are the ROIs' dF/F.
+//
+// A recording does not respond to the stimulus: Observe accepts the shown
+// frames and ignores them. On the real clock Read waits until the
+// recording's time has come; on the virtual clock it processes as fast as
+// the machine allows (offline reanalysis).
+package movieacq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/twinrig/twinrig/plugins/acquisition/movie"
+	"github.com/twinrig/twinrig/plugins/acquisition/movie/traces"
+	"github.com/twinrig/twinrig/rig"
+)
+
+// Settings configure the movie source.
+type Settings struct {
+	// Path is the TIFF or BigTIFF movie (required).
+	Path string `json:"path"`
+	// Masks is the ROI mask file (required; see package traces).
+	Masks string `json:"masks"`
+	// RateHz is the movie's frame rate (required): it dates pages without
+	// a ScanImage timestamp and sets the imaging rate reported.
+	RateHz float64 `json:"rate_hz"`
+	// DecayMs is the indicator's decay time constant (default 1250, GCaMP6s).
+	DecayMs float64 `json:"decay_ms"`
+	// MotionCorrection turns rigid motion correction on (default true).
+	MotionCorrection *bool `json:"motion_correction"`
+}
+
+// ParseSettings decodes and checks settings; every problem names its field
+// and wraps rig.ErrInvalid.
+func ParseSettings(raw json.RawMessage) (Settings, error) {
+	var s Settings
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("movie settings: %v: %w", err, rig.ErrInvalid)
+	}
+	var errs []error
+	if s.Path == "" {
+		errs = append(errs, fmt.Errorf("movie settings: field \"path\": missing, want the TIFF movie's path: %w", rig.ErrInvalid))
+	}
+	if s.Masks == "" {
+		errs = append(errs, fmt.Errorf("movie settings: field \"masks\": missing, want the ROI mask file's path: %w", rig.ErrInvalid))
+	}
+	if !(s.RateHz > 0) || s.RateHz > 10000 {
+		errs = append(errs, fmt.Errorf("movie settings: field \"rate_hz\": %v, want the frame rate in (0, 10000]: %w", s.RateHz, rig.ErrInvalid))
+	}
+	if s.DecayMs == 0 {
+		s.DecayMs = 1250
+	}
+	if !(s.DecayMs > 0) || math.IsInf(s.DecayMs, 0) {
+		errs = append(errs, fmt.Errorf("movie settings: field \"decay_ms\": %v, want > 0: %w", s.DecayMs, rig.ErrInvalid))
+	}
+	return s, errors.Join(errs...)
+}
+
+// Acquisition replays a movie through the online pipeline. Its methods are
+// safe for concurrent use.
+type Acquisition struct {
+	log *slog.Logger
+
+	mu       sync.Mutex
+	settings Settings
+	masks    *traces.Masks
+	width    int
+	height   int
+	src      *movie.TIFFSource
+	pipe     *movie.Pipeline
+	clock    rig.Clock
+	epoch    time.Time
+	running  bool
+	first    time.Duration // source time of the first frame
+	started  bool          // first is known
+	pending  *pendingFrame // read from the source, not yet due
+	frame    []uint16
+	ended    bool
+	next     int64
+}
+
+type pendingFrame struct {
+	pix []uint16
+	t   time.Duration // session time
+}
+
+var _ rig.Acquisition = (*Acquisition)(nil)
+
+// New returns an unconfigured movie source.
+func New(log *slog.Logger) *Acquisition {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Acquisition{log: log}
+}
+
+// Configure checks the settings, the movie and the masks: a missing or
+// corrupt file, or masks of another size than the movie, is an error naming
+// the file, before anything runs.
+func (a *Acquisition) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
+	s, err := ParseSettings(req.Settings)
+	if err != nil {
+		return rig.ConfigureResponse{}, err
+	}
+	src, err := movie.OpenTIFF(s.Path, s.RateHz)
+	if err != nil {
+		return rig.ConfigureResponse{}, err
+	}
+	w, h := src.Size()
+	src.Close()
+	masks, err := traces.LoadMasks(s.Masks)
+	if err != nil {
+		return rig.ConfigureResponse{}, err
+	}
+	if masks.Width != w || masks.Height != h {
+		return rig.ConfigureResponse{}, fmt.Errorf("movie: masks %s are for %dx%d frames, the movie %s is %dx%d: %w",
+			s.Masks, masks.Width, masks.Height, s.Path, w, h, rig.ErrInvalid)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running {
+		return rig.ConfigureResponse{}, fmt.Errorf("movie: Configure during a session: %w", rig.ErrState)
+	}
+	a.settings, a.masks, a.width, a.height = s, masks, w, h
+	return rig.ConfigureResponse{}, nil
+}
+
+// Describe reports the ROIs as the neurons, named by their mask ids.
+func (a *Acquisition) Describe(context.Context, rig.DescribeRequest) (rig.AcquisitionInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.masks == nil {
+		return rig.AcquisitionInfo{}, fmt.Errorf("movie: Describe before Configure: %w", rig.ErrState)
+	}
+	ids := make([]string, len(a.masks.ROIs))
+	for i, r := range a.masks.ROIs {
+		ids[i] = r.ID
+	}
+	return rig.AcquisitionInfo{
+		Name: "movie:" + filepath.Base(a.settings.Path), Neurons: len(ids), NeuronIDs: ids,
+		ImagingRateHz: a.settings.RateHz, Offline: true,
+	}, nil
+}
+
+// Start opens the movie from its first frame and a fresh pipeline.
+func (a *Acquisition) Start(_ context.Context, req rig.StartRequest) (rig.StartResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.masks == nil {
+		return rig.StartResponse{}, fmt.Errorf("movie: Start before Configure: %w", rig.ErrState)
+	}
+	if req.Clock == rig.RealClock && req.Epoch.IsZero() {
+		return rig.StartResponse{}, fmt.Errorf("movie: Start on the real clock without an epoch: %w", rig.ErrInvalid)
+	}
+	a.closeSource()
+	s := a.settings
+	src, err := movie.OpenTIFF(s.Path, s.RateHz)
+	if err != nil {
+		return rig.StartResponse{}, err
+	}
+	pipe, err := movie.New(movie.Config{
+		Width: a.width, Height: a.height, Masks: a.masks, Rate: s.RateHz,
+		DecayTau:      time.Duration(s.DecayMs * float64(time.Millisecond)),
+		DisableMotion: s.MotionCorrection != nil && !*s.MotionCorrection,
+	})
+	if err != nil {
+		src.Close()
+		return rig.StartResponse{}, err
+	}
+	a.src, a.pipe = src, pipe
+	a.clock, a.epoch = req.Clock, req.Epoch
+	a.running, a.started, a.ended, a.pending, a.next = true, false, false, nil, 0
+	return rig.StartResponse{}, nil
+}
+
+// Observe accepts the shown frames; a recording does not respond to them.
+func (a *Acquisition) Observe(context.Context, rig.ObserveRequest) (rig.ObserveResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.running {
+		return rig.ObserveResponse{}, fmt.Errorf("movie: Observe outside a session, want Start first: %w", rig.ErrState)
+	}
+	return rig.ObserveResponse{}, nil
+}
+
+// Read processes the movie's frames whose time (since its first frame) is
+// at most req.Until and returns them as scans. On the real clock it first
+// waits until that time has passed. After the last frame it returns no
+// more scans.
+func (a *Acquisition) Read(ctx context.Context, req rig.ReadRequest) (rig.ReadResponse, error) {
+	a.mu.Lock()
+	clock, epoch, running := a.clock, a.epoch, a.running
+	a.mu.Unlock()
+	if !running {
+		return rig.ReadResponse{}, fmt.Errorf("movie: Read outside a session, want Start first: %w", rig.ErrState)
+	}
+	if clock == rig.RealClock {
+		if wait := time.Until(epoch.Add(req.Until)); wait > 0 {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return rig.ReadResponse{}, ctx.Err()
+			}
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out rig.ReadResponse
+	for !a.ended {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		if a.pending == nil {
+			pix, t, err := a.src.Next(a.frame)
+			if errors.Is(err, io.EOF) {
+				a.ended = true
+				a.log.Info("movie ended", "path", a.settings.Path, "frames", a.next)
+				break
+			}
+			if err != nil {
+				return out, err
+			}
+			if !a.started {
+				a.first, a.started = t, true
+			}
+			a.frame = pix
+			a.pending = &pendingFrame{pix: pix, t: t - a.first}
+		}
+		if a.pending.t > req.Until {
+			break
+		}
+		sample, err := a.pipe.Process(a.pending.pix, a.pending.t)
+		if err != nil {
+			return out, err
+		}
+		out.Scans = append(out.Scans, rig.Scan{
+			Index: a.next, Time: a.pending.t, Values: append([]float32(nil), sample.DFF...),
+			Behaviour: rig.Behaviour{PupilX: nan, PupilY: nan, PupilRadius: nan, Treadmill: nan},
+		})
+		a.next++
+		a.pending = nil
+	}
+	return out, nil
+}
+
+var nan = float32(math.NaN())
+
+// Stop ends the session and closes the movie.
+func (a *Acquisition) Stop(context.Context, rig.StopRequest) (rig.StopResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closeSource()
+	a.running = false
+	return rig.StopResponse{}, nil
+}
+
+func (a *Acquisition) closeSource() {
+	if a.src != nil {
+		a.src.Close()
+		a.src = nil
+	}
+}
