@@ -63,6 +63,7 @@ type rigConfig struct {
 	model     string // plugin binary paths
 	modelFile string
 	stimulus  string
+	acqJSON   string // the acquisition's settings (default: the simulated mouse)
 }
 
 func (c rigConfig) write(t *testing.T, dir string) string {
@@ -96,6 +97,10 @@ func (c rigConfig) write(t *testing.T, dir string) string {
 	if c.modelFile == "builtin:default" {
 		modelSettings = fmt.Sprintf("{model: builtin:default, neurons: %d}", c.neurons)
 	}
+	acqSettings := c.acqJSON
+	if acqSettings == "" {
+		acqSettings = fmt.Sprintf("{neurons: %d, seed: 5}", c.neurons)
+	}
 	proto := "version: 1\nname: e2e\nblocks:" + c.blocks
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "protocol.yaml"), []byte(proto), 0o644))
 	cfg := fmt.Sprintf(`rig: e2e-rig
@@ -110,14 +115,14 @@ plugins:
     settings: {display: headless, refresh_hz: 30}
   acquisition:
     path: %s
-    settings: {neurons: %d, seed: 5}
+    settings: %s
   model:
     path: %s
     settings: %s
 mqtt:
   broker: embedded
   listen: 127.0.0.1:0
-`, c.clock, c.stimulus, filepath.Join(bin, "twinrig-acquisition"), c.neurons, c.model, modelSettings)
+`, c.clock, c.stimulus, filepath.Join(bin, "twinrig-acquisition"), acqSettings, c.model, modelSettings)
 	path := filepath.Join(dir, "rig.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path
