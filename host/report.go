@@ -43,11 +43,20 @@ func (h *hostRun) printSummary(res *session.Result) {
 	fmt.Fprintf(h.stdout, "model %q on %s vs %d neurons of %q\n", res.Info.Model.Name, res.Info.Model.Device,
 		res.Info.Acquisition.Neurons, res.Info.Acquisition.Name)
 	for _, b := range res.Blocks {
-		fmt.Fprintf(h.stdout, "  block %-12s median r %s over %d scans\n", b.Name, fmtR(b.Accuracy.Median), b.Accuracy.Scored)
+		fmt.Fprintf(h.stdout, "  block %-12s median r %s over %d scans", b.Name, fmtR(b.Accuracy.Median), b.Accuracy.Scored)
+		if m := b.Repeated; m != nil {
+			fmt.Fprintf(h.stdout, "; %d repeats: median CC_norm %s (CC_abs %s, CC_max %s)", m.Repeats,
+				fmtR(m.CCNormSummary.Median), fmtR(m.CCAbsSummary.Median), fmtR(m.CCMaxSummary.Median))
+		}
+		fmt.Fprintln(h.stdout)
 	}
 	fmt.Fprintf(h.stdout, "per-neuron single-trial correlation (Pearson r, %d scans scored, burn-in %d frames):\n",
 		a.Scored, res.Info.Model.BurnInFrames)
 	fmt.Fprintf(h.stdout, "  neurons %d  median %s  quartiles [%s, %s]\n", a.Neurons, fmtR(a.Median), fmtR(a.Q1), fmtR(a.Q3))
+	if m := res.Repeated; m != nil {
+		fmt.Fprintf(h.stdout, "  repeated clips (%d clips x %d repeats): CC_norm median %s  quartiles [%s, %s]  (%d neurons defined)\n",
+			m.Clips, m.Repeats, fmtR(m.CCNormSummary.Median), fmtR(m.CCNormSummary.Q1), fmtR(m.CCNormSummary.Q3), m.CCNormSummary.Defined)
+	}
 	if a.Neurons < len(a.PerNeuron) {
 		fmt.Fprintf(h.stdout, "  %d neurons had no defined r (a constant series)\n", len(a.PerNeuron)-a.Neurons)
 	}
@@ -86,7 +95,7 @@ func summary(name, status string, proto *protocols.Protocol, res *session.Result
 		Plugins: map[string]any{
 			"stimulus": res.Info.Stimulus, "acquisition": res.Info.Acquisition, "model": res.Info.Model,
 		},
-		Accuracy: session.AccuracyFields("session", res.Accuracy),
+		Accuracy: session.AccuracyFields("session", res.Accuracy, res.Repeated),
 	}
 	if err != nil {
 		s.Error = err.Error()

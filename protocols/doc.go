@@ -10,6 +10,7 @@
 //	blocks:                    # shown in order, back to back
 //	  - name: gratings
 //	    duration: 60s          # Go duration syntax; rounded to whole display frames
+//	    repeats: 1             # optional: shown this many times in a row (test clips)
 //	    stimulus:              # passed to the stimulus plugin as JSON
 //	      family: grating
 //	      seed: 7

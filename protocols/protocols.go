@@ -32,19 +32,26 @@ type Protocol struct {
 	Blocks      []Block
 }
 
-// Block is one stretch of stimulus.
+// MaxRepeats bounds a block's repeats.
+const MaxRepeats = 10000
+
+// Block is one stretch of stimulus, shown Repeats times in a row.
 type Block struct {
 	Name     string
 	Duration time.Duration
+	// Repeats is how many times the block is shown (at least 1): the same
+	// specification and seed, so the same frames. Repeated blocks are the
+	// test clips of the trial-averaged accuracy measures.
+	Repeats int
 	// Stimulus is the stimulus specification as a JSON object.
 	Stimulus json.RawMessage
 }
 
-// Duration returns the protocol's total duration.
+// Duration returns the protocol's total duration, repeats included.
 func (p *Protocol) Duration() time.Duration {
 	var d time.Duration
 	for _, b := range p.Blocks {
-		d += b.Duration
+		d += b.Duration * time.Duration(max(b.Repeats, 1))
 	}
 	return d
 }
@@ -60,6 +67,7 @@ type rawProtocol struct {
 type rawBlock struct {
 	Name     string         `yaml:"name"`
 	Duration string         `yaml:"duration"`
+	Repeats  *int           `yaml:"repeats"`
 	Stimulus map[string]any `yaml:"stimulus"`
 }
 
@@ -126,6 +134,13 @@ func Parse(name string, data []byte) (*Protocol, error) {
 		case d <= 0 || d > MaxDuration:
 			v.addf(path+".duration", field+".duration", "%s out of range: want more than 0 and at most %s", d, MaxDuration)
 		}
+		repeats := 1
+		if b.Repeats != nil {
+			repeats = *b.Repeats
+			if repeats < 1 || repeats > MaxRepeats {
+				v.addf(path+".repeats", field+".repeats", "%d out of range: want 1 to %d", repeats, MaxRepeats)
+			}
+		}
 		var spec json.RawMessage
 		if b.Stimulus == nil {
 			v.addf(path, field+".stimulus", "missing: want a mapping with at least a family")
@@ -134,7 +149,7 @@ func Parse(name string, data []byte) (*Protocol, error) {
 		} else if spec, err = json.Marshal(b.Stimulus); err != nil {
 			v.addf(path+".stimulus", field+".stimulus", "cannot be expressed as JSON: %v", err)
 		}
-		p.Blocks = append(p.Blocks, Block{Name: b.Name, Duration: d, Stimulus: spec})
+		p.Blocks = append(p.Blocks, Block{Name: b.Name, Duration: d, Repeats: repeats, Stimulus: spec})
 	}
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)

@@ -38,6 +38,7 @@ func TestParseGratings(t *testing.T) {
 	require.Equal(t, "gratings-60s", p.Name)
 	require.Equal(t, 62*time.Second, p.Duration())
 	require.Equal(t, "gratings", p.Blocks[1].Name)
+	require.Equal(t, 1, p.Blocks[1].Repeats, "default")
 	require.Equal(t, 1800, p.Blocks[1].Frames(30))
 	require.JSONEq(t, `{"family":"grating","seed":7,"cycles_per_width":4,"temporal_freq_hz":2,"contrast":1,"segment_frames":30}`,
 		string(p.Blocks[1].Stimulus))
@@ -67,14 +68,19 @@ blocks:
     stimulus: {seed: 1}
   - name: "bad name"
     stimulus: {family: blank}
+  - name: rep
+    duration: 1s
+    repeats: 0
+    stimulus: {family: blank}
 `, []string{
+			`p.yaml:14:14: blocks[3].repeats: 0 out of range: want 1 to 10000`,
 			`p.yaml:5:15: blocks[0].duration: "5 seconds" is not a duration`,
 			`p.yaml:7:11: blocks[1].name: "a" names another block too`,
 			`p.yaml:8:15: blocks[1].duration: -3s out of range`,
 			`p.yaml:9:16: blocks[1].stimulus.family: missing`,
 			`p.yaml:10:11: blocks[2].name: "bad name" is not a valid block name`,
 			`p.yaml:10:5: blocks[2].duration: missing`,
-		}, 6},
+		}, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +93,13 @@ blocks:
 			require.Equal(t, tt.lines, strings.Count(err.Error(), "\n")+1, "one line per problem:\n%s", err)
 		})
 	}
+}
+
+func TestRepeatsMultiplyTheDuration(t *testing.T) {
+	p, err := protocols.Parse("p.yaml", []byte("version: 1\nname: r\nblocks:\n  - {name: clip, duration: 2s, repeats: 5, stimulus: {family: natural}}\n"))
+	require.NoError(t, err)
+	require.Equal(t, 5, p.Blocks[0].Repeats)
+	require.Equal(t, 10*time.Second, p.Duration())
 }
 
 func TestLoadMissingFile(t *testing.T) {
@@ -110,6 +123,7 @@ func FuzzParse(f *testing.F) {
 		require.NotEmpty(t, p.Blocks)
 		for _, b := range p.Blocks {
 			require.Positive(t, b.Duration)
+			require.GreaterOrEqual(t, b.Repeats, 1)
 			require.True(t, json.Valid(b.Stimulus))
 		}
 	})

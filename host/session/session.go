@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/twinrig/twinrig/host/metrics"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
 )
@@ -90,15 +91,23 @@ type Result struct {
 	Accuracy      Accuracy
 	// Blocks holds each completed block, with the accuracy over its scans.
 	Blocks []BlockResult
+	// Repeated holds the trial-averaged measures (CC_abs, CC_max, CC_norm)
+	// over every repeated block, each block a clip; nil when no block
+	// repeats.
+	Repeated *metrics.Result
 }
 
-// BlockResult is a block's outcome.
+// BlockResult is a block's outcome, all its repeats together.
 type BlockResult struct {
 	Name     string
 	Onset    time.Duration
+	Repeats  int
 	Frames   int
 	Dropped  int
 	Accuracy Accuracy
+	// Repeated holds the trial-averaged measures over the block's repeats
+	// (nil for a block shown once).
+	Repeated *metrics.Result
 }
 
 // PluginError is an error that one plugin returned or caused.
@@ -231,21 +240,45 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 
 	var runErr error
 	onset := time.Duration(0)
+	neurons := info.Acquisition.Neurons
+	sessionAcc, err := metrics.NewAccumulator(neurons, info.Model.BurnInFrames)
+	if err != nil {
+		return nil, err
+	}
+	repeatedBlocks := 0
+blocks:
 	for i, b := range proto.Blocks {
 		frames := b.Frames(rate)
-		r.emit(ctx, "block", map[string]any{"block": b.Name, "index": i, "frames": frames, "onset_s": onset.Seconds()})
+		dur := time.Duration(float64(frames) / rate * float64(time.Second))
+		repeats := max(b.Repeats, 1)
 		predStart, scanStart := len(r.preds), len(r.scans)
-		br, err := r.block(ctx, i, b, frames, onset)
-		res.FramesShown += br.Frames
-		res.FramesDropped += br.Dropped
-		if err != nil {
-			runErr = fmt.Errorf("block %q: %w", b.Name, err)
-			break
+		br := BlockResult{Name: b.Name, Onset: onset, Repeats: repeats}
+		var onsets []time.Duration
+		for rep := range repeats {
+			r.emit(ctx, "block", map[string]any{"block": b.Name, "index": i, "frames": frames, "onset_s": onset.Seconds(),
+				"repeat": rep, "repeats": repeats})
+			shown, err := r.block(ctx, i, b, frames, onset)
+			br.Frames += shown.Frames
+			br.Dropped += shown.Dropped
+			res.FramesShown += shown.Frames
+			res.FramesDropped += shown.Dropped
+			if err != nil {
+				runErr = fmt.Errorf("block %q: %w", b.Name, err)
+				if repeats > 1 {
+					runErr = fmt.Errorf("block %q repeat %d: %w", b.Name, rep, err)
+				}
+				break blocks
+			}
+			onsets = append(onsets, onset)
+			onset += dur
 		}
-		onset += time.Duration(float64(frames) / rate * float64(time.Second))
-		br.Accuracy = Score(r.preds[predStart:], r.scans[scanStart:], info.Model.BurnInFrames, info.Acquisition.Neurons)
+		br.Accuracy = Score(r.preds[predStart:], r.scans[scanStart:], info.Model.BurnInFrames, neurons)
+		if repeats > 1 {
+			br.Repeated = r.repeated(b.Name, onsets, dur, sessionAcc)
+			repeatedBlocks++
+		}
 		res.Blocks = append(res.Blocks, br)
-		r.emit(ctx, "accuracy", AccuracyFields(b.Name, br.Accuracy))
+		r.emit(ctx, "accuracy", AccuracyFields(b.Name, br.Accuracy, br.Repeated))
 	}
 	if runErr == nil {
 		// The last frame stays on screen for one period: collect the scans
@@ -268,14 +301,22 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 	res.ModelFrames = len(r.preds)
 	res.Scans = len(r.scans)
 	res.Accuracy = Score(r.preds, r.scans, info.Model.BurnInFrames, info.Acquisition.Neurons)
+	if repeatedBlocks > 0 {
+		m, err := sessionAcc.Result()
+		if err != nil {
+			log.Warn("the repeated blocks cannot be scored together", "err", err)
+		}
+		res.Repeated = &m
+	}
 	if runErr == nil {
-		r.emit(ctx, "accuracy", AccuracyFields("session", res.Accuracy))
+		r.emit(ctx, "accuracy", AccuracyFields("session", res.Accuracy, res.Repeated))
 	}
 	return res, runErr
 }
 
-// AccuracyFields is the payload of an accuracy event (see docs/mqtt.md).
-func AccuracyFields(scope string, a Accuracy) map[string]any {
+// AccuracyFields is the payload of an accuracy event (see docs/mqtt.md);
+// rep adds the trial-averaged measures of repeated blocks (nil: none).
+func AccuracyFields(scope string, a Accuracy, rep *metrics.Result) map[string]any {
 	per := make([]any, len(a.PerNeuron))
 	for i, v := range a.PerNeuron {
 		if math.IsNaN(v) {
@@ -284,10 +325,19 @@ func AccuracyFields(scope string, a Accuracy) map[string]any {
 			per[i] = v
 		}
 	}
-	return map[string]any{
+	f := map[string]any{
 		"block": scope, "neurons": len(a.PerNeuron), "defined_neurons": a.Neurons, "scored_scans": a.Scored,
 		"median_r": finite(a.Median), "q1_r": finite(a.Q1), "q3_r": finite(a.Q3), "per_neuron": per,
 	}
+	if rep != nil {
+		f["repeats"] = rep.Repeats
+		f["cc_abs_median"] = finite(rep.CCAbsSummary.Median)
+		f["cc_max_median"] = finite(rep.CCMaxSummary.Median)
+		f["cc_norm_median"] = finite(rep.CCNormSummary.Median)
+		f["cc_norm_q1"] = finite(rep.CCNormSummary.Q1)
+		f["cc_norm_q3"] = finite(rep.CCNormSummary.Q3)
+	}
+	return f
 }
 
 // finite maps NaN to nil so that it encodes as JSON null.
@@ -494,6 +544,44 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 	err = g.Wait()
 	r.shown = shownBefore + br.Frames
 	return br, err
+}
+
+// repeated scores a block's repeats with the trial-averaged measures and
+// adds them to the session's accumulator. Each repeat contributes the same
+// number of scans (those of its first imaging periods, leaving out the last
+// scan, which may not have been read yet), each paired with the prediction
+// for the frame on screen.
+func (r *runner) repeated(name string, onsets []time.Duration, dur time.Duration, session *metrics.Accumulator) *metrics.Result {
+	n := int(dur.Seconds()*r.info.Acquisition.ImagingRateHz) - 1
+	acc, err := metrics.NewAccumulator(r.info.Acquisition.Neurons, r.info.Model.BurnInFrames)
+	if err != nil || n < 2 {
+		r.log.Warn("block too short for trial-averaged measures", "block", name, "scans_per_repeat", n)
+		return nil
+	}
+	for rep, onset := range onsets {
+		rows := 0
+		j := sort.Search(len(r.preds), func(k int) bool { return r.preds[k].Time > onset }) - 1
+		for _, s := range r.scans[sort.Search(len(r.scans), func(k int) bool { return r.scans[k].Time >= onset }):] {
+			if rows == n || s.Time >= onset+dur {
+				break
+			}
+			for j+1 < len(r.preds) && r.preds[j+1].Time <= s.Time {
+				j++
+			}
+			if j < 0 {
+				continue
+			}
+			if err := acc.Add(name, rep, r.preds[j].Values, s.Values); err == nil {
+				_ = session.Add(name, rep, r.preds[j].Values, s.Values)
+			}
+			rows++
+		}
+	}
+	res, err := acc.Result()
+	if err != nil {
+		r.log.Warn("trial-averaged measures undefined", "block", name, "err", err)
+	}
+	return &res
 }
 
 // modelBatch is a batch of shown frames with the behaviour for each.

@@ -30,11 +30,10 @@ func (s *fakeStimulus) Describe(context.Context, rig.DescribeRequest) (rig.Stimu
 }
 
 func (s *fakeStimulus) Present(ctx context.Context, req rig.PresentRequest, emit func(rig.ShownFrame) error) (rig.PresentResponse, error) {
-	base := int64(req.Start.Seconds()*s.rate + 0.5)
 	for i := range req.Frames {
 		px := make([]byte, req.Width*req.Height)
 		for j := range px {
-			px[j] = level(base + int64(i))
+			px[j] = level(int64(i)) // the same spec gives the same frames
 		}
 		t := req.Start + time.Duration(i)*time.Second/time.Duration(s.rate)
 		if err := emit(rig.ShownFrame{Index: int64(i), Time: t, Frame: rig.Frame{Width: req.Width, Height: req.Height, Pixels: px}}); err != nil {
@@ -233,6 +232,44 @@ func TestRunRejectsMismatchedPlugins(t *testing.T) {
 	_, err = session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
 	require.ErrorIs(t, err, session.ErrMismatch)
 	require.Contains(t, err.Error(), "display refresh 45 Hz is not a whole multiple of the model's 30 Hz")
+}
+
+func TestRunScoresRepeatedBlocksWithTrialAveragedMeasures(t *testing.T) {
+	events := &eventLog{}
+	p := session.Plugins{
+		Stimulus:    &fakeStimulus{rate: 30},
+		Acquisition: &fakeAcquisition{neurons: 2, rate: 30},
+		Model:       &fakeModel{neurons: 2, sign: 1},
+	}
+	proto := protocol(t, "clip")
+	proto.Blocks[0].Repeats = 3
+	res, err := session.Run(context.Background(), p, proto, session.Options{Events: events})
+	require.NoError(t, err)
+	require.Equal(t, 180, res.FramesShown, "3 repeats of 2 s")
+	require.Len(t, res.Blocks, 1)
+	m := res.Blocks[0].Repeated
+	require.NotNil(t, m)
+	require.Equal(t, 3, m.Repeats)
+	require.Equal(t, 59-10, m.Frames, "59 scans per repeat (the last may be unread), less the burn-in")
+	// Noiseless neurons that see the same frames on every repeat, and a
+	// model that predicts them: every measure is 1.
+	for i := range 2 {
+		require.InDelta(t, 1, m.CCAbs[i], 1e-6)
+		require.InDelta(t, 1, m.CCMax[i], 1e-6)
+		require.InDelta(t, 1, m.CCNorm[i], 1e-6)
+	}
+	require.NotNil(t, res.Repeated, "the session scores its repeated blocks together")
+	var blocks int
+	for _, e := range events.events {
+		if e.kind == "block" {
+			require.Equal(t, blocks, e.fields["repeat"])
+			blocks++
+		}
+	}
+	require.Equal(t, 3, blocks, "one block event per repeat")
+	last := events.events[len(events.events)-1]
+	require.Equal(t, "session", last.fields["block"])
+	require.InDelta(t, 1, last.fields["cc_norm_median"], 1e-6)
 }
 
 func TestRunMapsNeuronsByID(t *testing.T) {
