@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/twinrig/twinrig/plugins/model/defaultmodel"
+	"github.com/twinrig/twinrig/plugins/model/fnnbench"
 	"github.com/twinrig/twinrig/plugins/model/onnxmodel"
 	"github.com/twinrig/twinrig/rig"
 )
@@ -20,6 +21,11 @@ import (
 // Builtin names the built-in model (package defaultmodel) in the "model"
 // setting.
 const Builtin = "builtin:default"
+
+// BuiltinFNNBench names a model with the foundation model's sizes and
+// operators and random weights (package fnnbench), for measuring what real
+// time costs; its predictions mean nothing.
+const BuiltinFNNBench = "builtin:fnnbench"
 
 // The foundation model's rate and burn-in (SCIENCE.md section 1), reported
 // for a model whose metadata does not say otherwise.
@@ -70,9 +76,9 @@ func ParseSettings(raw []byte) (Settings, error) {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("model settings: "+format+": %w", append(args, rig.ErrInvalid)...))
 	}
-	builtin := s.Model == Builtin
+	builtin := s.Model == Builtin || s.Model == BuiltinFNNBench
 	if strings.HasPrefix(s.Model, "builtin:") && !builtin {
-		bad("field \"model\": %q, expected %q or the path of an .onnx file", s.Model, Builtin)
+		bad("field \"model\": %q, expected %q, %q or the path of an .onnx file", s.Model, Builtin, BuiltinFNNBench)
 	}
 	if builtin && (s.Neurons < 0 || s.Neurons > defaultmodel.MaxNeurons) {
 		bad("field \"neurons\": %d, expected 1..%d (0 = %d)", s.Neurons, defaultmodel.MaxNeurons, defaultmodel.DefaultNeurons)
@@ -139,14 +145,19 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 	opts := onnxmodel.Options{Threads: s.Threads, Device: s.Device, Library: s.ORTLibrary}
 	var r *onnxmodel.Runner
 	name := s.Model
-	if s.Model == Builtin {
-		b, err := defaultmodel.Build(defaultmodel.Options{Neurons: s.Neurons, Seed: s.Seed})
+	if s.Model == Builtin || s.Model == BuiltinFNNBench {
+		var b []byte
+		if s.Model == Builtin {
+			b, err = defaultmodel.Build(defaultmodel.Options{Neurons: s.Neurons, Seed: s.Seed})
+		} else {
+			b, err = fnnbench.Build(fnnbench.Options{Neurons: s.Neurons, Seed: s.Seed})
+		}
 		if err != nil {
 			return rig.ConfigureResponse{}, err
 		}
 		r, err = onnxmodel.New(b, opts)
 		if err != nil {
-			return rig.ConfigureResponse{}, fmt.Errorf("model %s: %w", Builtin, err)
+			return rig.ConfigureResponse{}, fmt.Errorf("model %s: %w", s.Model, err)
 		}
 	} else {
 		r, err = onnxmodel.NewFile(s.Model, opts)

@@ -216,3 +216,21 @@ func TestPredictBehaviourAndBadRequests(t *testing.T) {
 	_, err = m.Predict(cancelled, rig.PredictRequest{Frames: []rig.Frame{a}})
 	require.True(t, errors.Is(err, context.Canceled), "got %v", err)
 }
+
+// The FNN-sized benchmark model runs through the plugin like any other.
+func TestBuiltinFNNBench(t *testing.T) {
+	m := modelplugin.New()
+	defer m.Close()
+	_, err := m.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{"model": "builtin:fnnbench", "neurons": 20, "threads": 1}`)})
+	require.NoError(t, err)
+	info, err := m.Describe(ctx, rig.DescribeRequest{})
+	require.NoError(t, err)
+	require.Equal(t, 20, info.Neurons)
+	require.Equal(t, []int{256, 144}, []int{info.Width, info.Height})
+	resp, err := m.Predict(ctx, rig.PredictRequest{Frames: []rig.Frame{{Width: 256, Height: 144, Pixels: make([]byte, 256*144)}}})
+	require.NoError(t, err)
+	require.Len(t, resp.Responses[0], 20)
+
+	_, err = modelplugin.ParseSettings([]byte(`{"model": "builtin:other"}`))
+	require.ErrorContains(t, err, `"builtin:other", expected "builtin:default", "builtin:fnnbench" or the path of an .onnx file`)
+}
