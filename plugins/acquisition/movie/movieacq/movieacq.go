@@ -1,13 +1,20 @@
-// Package movieacq is the acquisition plugin's "movie" source: a recorded
-// two-photon movie (a multi-page TIFF or BigTIFF as ScanImage writes it)
-// replayed at its own frame times and processed online, frame by frame, by
-// package movie's pipeline (motion correction, ROI traces, neuropil, dF/F,
-// deconvolution). Each scan's values are the ROIs' dF/F.
+// Package movieacq is the acquisition plugin's "movie" source: two-photon
+// frames processed online, frame by frame, by package movie's pipeline
+// (motion correction, ROI traces, neuropil, dF/F, deconvolution), from
 //
-// A recording does not respond to the stimulus: Observe accepts the shown
-// frames and ignores them. On the real clock Read waits until the
-// recording's time has come; on the virtual clock it processes as fast as
-// the machine allows (offline reanalysis).
+//   - a recorded movie (setting "path": a multi-page TIFF or BigTIFF as
+//     ScanImage writes it), replayed at its own frame times; or
+//   - a live microscope streaming frames to the plugin (setting "listen":
+//     tcp://host:port or unix:///path; wire format in package stream and
+//     docs/microscope-stream.md).
+//
+// Each scan's values are the ROIs' dF/F. A scan's session time is its
+// source timestamp relative to the first frame's, placed on the session
+// clock where the first frame arrived (a live stream) or at zero (a
+// recording). The microscope does not respond to the stimulus: Observe
+// accepts the shown frames and ignores them. A recording runs on either
+// clock (on the virtual one as fast as the machine allows: offline
+// reanalysis); a live stream only on the real clock.
 package movieacq
 
 import (
@@ -24,14 +31,18 @@ import (
 	"time"
 
 	"github.com/twinrig/twinrig/plugins/acquisition/movie"
+	"github.com/twinrig/twinrig/plugins/acquisition/movie/stream"
 	"github.com/twinrig/twinrig/plugins/acquisition/movie/traces"
 	"github.com/twinrig/twinrig/rig"
 )
 
 // Settings configure the movie source.
 type Settings struct {
-	// Path is the TIFF or BigTIFF movie (required).
+	// Path is the TIFF or BigTIFF movie; exactly one of Path and Listen.
 	Path string `json:"path"`
+	// Listen is where a live microscope connects (tcp://host:port or
+	// unix:///path).
+	Listen string `json:"listen"`
 	// Masks is the ROI mask file (required; see package traces).
 	Masks string `json:"masks"`
 	// RateHz is the movie's frame rate (required): it dates pages without
@@ -53,8 +64,15 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 		return s, fmt.Errorf("movie settings: %v: %w", err, rig.ErrInvalid)
 	}
 	var errs []error
-	if s.Path == "" {
-		errs = append(errs, fmt.Errorf("movie settings: field \"path\": missing, want the TIFF movie's path: %w", rig.ErrInvalid))
+	switch {
+	case s.Path == "" && s.Listen == "":
+		errs = append(errs, fmt.Errorf("movie settings: field \"path\": missing, want the TIFF movie's path (or \"listen\" for a live stream): %w", rig.ErrInvalid))
+	case s.Path != "" && s.Listen != "":
+		errs = append(errs, fmt.Errorf("movie settings: fields \"path\" and \"listen\" both given, want one source: %w", rig.ErrInvalid))
+	case s.Listen != "":
+		if _, _, err := stream.ParseAddr(s.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("movie settings: field \"listen\": %w", err))
+		}
 	}
 	if s.Masks == "" {
 		errs = append(errs, fmt.Errorf("movie settings: field \"masks\": missing, want the ROI mask file's path: %w", rig.ErrInvalid))
@@ -81,13 +99,11 @@ type Acquisition struct {
 	masks    *traces.Masks
 	width    int
 	height   int
-	src      *movie.TIFFSource
+	src      frameSource
 	pipe     *movie.Pipeline
 	clock    rig.Clock
 	epoch    time.Time
 	running  bool
-	first    time.Duration // source time of the first frame
-	started  bool          // first is known
 	pending  *pendingFrame // read from the source, not yet due
 	frame    []uint16
 	ended    bool
@@ -117,15 +133,18 @@ func (a *Acquisition) Configure(_ context.Context, req rig.ConfigureRequest) (ri
 	if err != nil {
 		return rig.ConfigureResponse{}, err
 	}
-	src, err := movie.OpenTIFF(s.Path, s.RateHz)
-	if err != nil {
-		return rig.ConfigureResponse{}, err
-	}
-	w, h := src.Size()
-	src.Close()
 	masks, err := traces.LoadMasks(s.Masks)
 	if err != nil {
 		return rig.ConfigureResponse{}, err
+	}
+	w, h := masks.Width, masks.Height
+	if s.Path != "" {
+		src, err := movie.OpenTIFF(s.Path, s.RateHz)
+		if err != nil {
+			return rig.ConfigureResponse{}, err
+		}
+		w, h = src.Size()
+		src.Close()
 	}
 	if masks.Width != w || masks.Height != h {
 		return rig.ConfigureResponse{}, fmt.Errorf("movie: masks %s are for %dx%d frames, the movie %s is %dx%d: %w",
@@ -151,6 +170,11 @@ func (a *Acquisition) Describe(context.Context, rig.DescribeRequest) (rig.Acquis
 	for i, r := range a.masks.ROIs {
 		ids[i] = r.ID
 	}
+	if a.settings.Listen != "" {
+		return rig.AcquisitionInfo{
+			Name: "stream:" + a.settings.Listen, Neurons: len(ids), NeuronIDs: ids, ImagingRateHz: a.settings.RateHz,
+		}, nil
+	}
 	return rig.AcquisitionInfo{
 		Name: "movie:" + filepath.Base(a.settings.Path), Neurons: len(ids), NeuronIDs: ids,
 		ImagingRateHz: a.settings.RateHz, Offline: true,
@@ -169,7 +193,16 @@ func (a *Acquisition) Start(_ context.Context, req rig.StartRequest) (rig.StartR
 	}
 	a.closeSource()
 	s := a.settings
-	src, err := movie.OpenTIFF(s.Path, s.RateHz)
+	if s.Listen != "" && req.Clock != rig.RealClock {
+		return rig.StartResponse{}, fmt.Errorf("movie: a live stream (%s) runs on the real clock only: %w", s.Listen, rig.ErrInvalid)
+	}
+	var src frameSource
+	var err error
+	if s.Listen != "" {
+		src, err = listen(s.Listen, a.width, a.height, req.Epoch, a.log)
+	} else {
+		src, err = openRecording(s.Path, s.RateHz)
+	}
 	if err != nil {
 		return rig.StartResponse{}, err
 	}
@@ -179,12 +212,12 @@ func (a *Acquisition) Start(_ context.Context, req rig.StartRequest) (rig.StartR
 		DisableMotion: s.MotionCorrection != nil && !*s.MotionCorrection,
 	})
 	if err != nil {
-		src.Close()
+		src.close()
 		return rig.StartResponse{}, err
 	}
 	a.src, a.pipe = src, pipe
 	a.clock, a.epoch = req.Clock, req.Epoch
-	a.running, a.started, a.ended, a.pending, a.next = true, false, false, nil, 0
+	a.running, a.ended, a.pending, a.next = true, false, nil, 0
 	return rig.StartResponse{}, nil
 }
 
@@ -228,20 +261,20 @@ func (a *Acquisition) Read(ctx context.Context, req rig.ReadRequest) (rig.ReadRe
 			return out, err
 		}
 		if a.pending == nil {
-			pix, t, err := a.src.Next(a.frame)
+			pix, t, err := a.src.next(ctx, a.frame)
+			if errors.Is(err, errNotYet) {
+				break
+			}
 			if errors.Is(err, io.EOF) {
 				a.ended = true
-				a.log.Info("movie ended", "path", a.settings.Path, "frames", a.next)
+				a.log.Info("movie ended", "source", a.settings.Path+a.settings.Listen, "frames", a.next)
 				break
 			}
 			if err != nil {
 				return out, err
 			}
-			if !a.started {
-				a.first, a.started = t, true
-			}
 			a.frame = pix
-			a.pending = &pendingFrame{pix: pix, t: t - a.first}
+			a.pending = &pendingFrame{pix: pix, t: t}
 		}
 		if a.pending.t > req.Until {
 			break
@@ -273,7 +306,86 @@ func (a *Acquisition) Stop(context.Context, rig.StopRequest) (rig.StopResponse, 
 
 func (a *Acquisition) closeSource() {
 	if a.src != nil {
-		a.src.Close()
+		a.src.close()
 		a.src = nil
 	}
 }
+
+// frameSource yields frames dated on the session clock.
+type frameSource interface {
+	// next returns the next frame (into dst when it fits), errNotYet when
+	// none is available now, or io.EOF after the last.
+	next(ctx context.Context, dst []uint16) ([]uint16, time.Duration, error)
+	close()
+}
+
+var errNotYet = errors.New("no frame yet")
+
+// recording replays a TIFF movie; session time = source time - the first
+// frame's.
+type recording struct {
+	src     *movie.TIFFSource
+	first   time.Duration
+	started bool
+}
+
+func openRecording(path string, rate float64) (*recording, error) {
+	src, err := movie.OpenTIFF(path, rate)
+	if err != nil {
+		return nil, err
+	}
+	return &recording{src: src}, nil
+}
+
+func (r *recording) next(_ context.Context, dst []uint16) ([]uint16, time.Duration, error) {
+	pix, t, err := r.src.Next(dst)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !r.started {
+		r.first, r.started = t, true
+	}
+	return pix, t - r.first, nil
+}
+
+func (r *recording) close() { r.src.Close() }
+
+// live takes frames from a microscope stream; session time = source time -
+// the first frame's + when the first frame arrived on the session clock.
+type live struct {
+	src     *stream.Source
+	epoch   time.Time
+	offset  time.Duration
+	started bool
+}
+
+func listen(addr string, w, h int, epoch time.Time, log *slog.Logger) (*live, error) {
+	network, address, err := stream.ParseAddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("movie: listen %q: %w", addr, err)
+	}
+	src, err := stream.Listen(network, address, stream.Options{Width: w, Height: h, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("movie: listen %q: %w", addr, err)
+	}
+	return &live{src: src, epoch: epoch}, nil
+}
+
+// next returns a frame already received, or errNotYet.
+func (l *live) next(ctx context.Context, dst []uint16) ([]uint16, time.Duration, error) {
+	now, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	f, err := l.src.NextFrame(now, dst)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, 0, errNotYet
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if !l.started {
+		l.offset, l.started = f.HostTime.Sub(l.epoch)-f.SourceTime, true
+	}
+	return f.Pix, f.SourceTime + l.offset, nil
+}
+
+func (l *live) close() { l.src.Close() }

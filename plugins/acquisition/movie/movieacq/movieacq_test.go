@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/twinrig/twinrig/plugins/acquisition/movie/internal/synth"
 	"github.com/twinrig/twinrig/plugins/acquisition/movie/movieacq"
+	"github.com/twinrig/twinrig/plugins/acquisition/movie/stream"
 	"github.com/twinrig/twinrig/plugins/acquisition/movie/tiff"
 	"github.com/twinrig/twinrig/plugins/acquisition/movie/traces"
 	"github.com/twinrig/twinrig/rig"
@@ -155,6 +157,60 @@ func TestBadSettingsAndFiles(t *testing.T) {
 		require.Error(t, err, tc.settings)
 		for _, w := range tc.want {
 			require.ErrorContains(t, err, w)
+		}
+	}
+}
+
+// freeAddr returns a loopback TCP address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+func TestLiveStream(t *testing.T) {
+	ctx := context.Background()
+	rec := recording(t, 45, 30)
+	var s map[string]any
+	require.NoError(t, json.Unmarshal(rec, &s))
+	addr := freeAddr(t)
+	live, err := json.Marshal(map[string]any{"listen": "tcp://" + addr, "masks": s["masks"], "rate_hz": 30, "motion_correction": false})
+	require.NoError(t, err)
+
+	a := movieacq.New(nil)
+	_, err = a.Configure(ctx, rig.ConfigureRequest{Settings: live})
+	require.NoError(t, err)
+	info, err := a.Describe(ctx, rig.DescribeRequest{})
+	require.NoError(t, err)
+	require.False(t, info.Offline, "a live stream cannot run on the virtual clock")
+	_, err = a.Start(ctx, rig.StartRequest{Clock: rig.VirtualClock})
+	require.ErrorIs(t, err, rig.ErrInvalid)
+
+	epoch := time.Now()
+	_, err = a.Start(ctx, rig.StartRequest{Clock: rig.RealClock, Epoch: epoch})
+	require.NoError(t, err)
+	defer a.Stop(ctx, rig.StopRequest{})
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	sent := make(chan error, 1)
+	go func() { sent <- stream.SendTIFF(ctx, conn, s["path"].(string), stream.SendOptions{Rate: 300}) }()
+	require.NoError(t, <-sent)
+	require.NoError(t, conn.Close())
+
+	var scans []rig.Scan
+	require.Eventually(t, func() bool {
+		resp, err := a.Read(ctx, rig.ReadRequest{Until: time.Since(epoch) + time.Second})
+		require.NoError(t, err)
+		scans = append(scans, resp.Scans...)
+		return len(scans) == 45
+	}, 10*time.Second, 10*time.Millisecond, "every streamed frame becomes a scan")
+	for i, sc := range scans {
+		require.Equal(t, int64(i), sc.Index)
+		require.Len(t, sc.Values, 3)
+		if i > 0 {
+			require.InDelta(t, 1.0/30, (sc.Time - scans[i-1].Time).Seconds(), 1e-6, "scans keep the microscope's frame times")
 		}
 	}
 }
