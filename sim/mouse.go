@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twinrig/twinrig/rig"
@@ -15,7 +17,10 @@ import (
 const warmupDecays = 5
 
 // Random stream keys (PCG's second seed word) for the receptive fields.
-// Sessions use 2*session+1 for spikes and 2*session+2 for noise.
+// Sessions use 2*session+1 for the spikes of the first chunk of neurons
+// and 2*session+2 for the imaging noise and drift; streamKey gives the
+// others (behaviour, gain noise and neuropil, other chunks' spikes and gain
+// noise).
 const rfStream = 0
 
 // Mouse is a simulated mouse under a two-photon microscope.
@@ -37,33 +42,100 @@ type Mouse struct {
 	warmup     int64   // steps simulated before time zero
 
 	// Per neuron.
-	lagGroups       [][]int   // neurons by lag in whole steps, 0..steps
-	sampleDecay     []float64 // decay from a neuron's sampling boundary to its sample time
-	sampleRise      []float64
-	rect0           []float64 // rectify(-th)
-	rectSpan        []float64 // rectify(1-th) - rectify(-th)
-	complexIndex    []bool
-	threshold, peak []float64
+	lagGroups    [][]int   // neurons by lag in whole steps, 0..steps
+	sampleDecay  []float64 // decay from a neuron's sampling boundary to its sample time
+	sampleRise   []float64
+	rect0        []float64 // rectify(-th)
+	peakPerSpan  []float64 // peak / (rectify(1-th) - rectify(-th))
+	kind         []cellKind
+	threshold    []float64
+	c50, runGain []float64
+	plane        []int32
+	dsDelay      []int32   // DS cells: quadrature delay in steps; others 0
+	dsSign       []float64 // DS cells: -1 prefers drift along the wave vector, +1 against
+	dsOff        []int32   // DS cells: offset of their delay line in dsRing
+	dsLen        int       // total delay-line length
+	planeCount   []float64 // neurons per plane
+	spikeCap     int       // most spikes per step (refractory period), 0: no cap
+	gainKeep     float64   // gain noise OU factor per step
+	npKeep       float64   // neuropil OU factor per step
+	driftKeep    float64   // drift OU factor per scan
+	stats        BehaviourStats
+	gainEvery    int     // steps per gain-noise update
+	chunks       []chunk // neuron ranges simulated independently
+	spec         *spectrum
+	specBuf      []float32 // the spectrum of the frame on screen
+	specScratch  []float64
 
 	// Session state, set by Reset.
-	spikes, noise *rand.Rand
-	b             int64 // the boundary the simulation has reached; time b*dt
-	ye, yo        []float64
-	cd, cr        []float64
-	rate          []float64
-	cur           []float32 // filter outputs of the frame on screen: even then odd
-	acc           []float64
-	events        []event // frames observed but not yet reached, in time order
-	head          int
-	free          [][]float32
-	rs            *resampler
-	grid, shown   []float32 // scratch and the grid of the last observed frame
-	observed      bool
-	lastT         time.Duration
-	nextScan      int64
-	open          [2][]float32 // scans being sampled, by index parity
-	late          int64
+	noise       *rand.Rand
+	b           int64 // the boundary the simulation has reached; time b*dt
+	ye, yo      []float64
+	cd, cr      []float64
+	rate        []float64
+	cur         []float32 // filter outputs of the frame on screen: even then odd
+	acc         []float64
+	events      []event // frames observed but not yet reached, in time order
+	head        int
+	free        [][]float32
+	rs          *resampler
+	grid, shown []float32 // scratch and the grid of the last observed frame
+	observed    bool
+	lastT       time.Duration
+	nextScan    int64
+	open        [2][]float32 // scans being sampled, by index parity
+	late        int64
+
+	beh        *behaviour
+	behRNG     *rand.Rand
+	imgRNG     *rand.Rand // gain noise, neuropil and drift
+	gainLog    []float64  // per neuron: log gain fluctuation
+	gainFactor []float64  // per neuron: exp(gainLog) scaled to mean 1
+	drift      []float64  // per neuron
+	dsRing     []float64  // DS delay lines: even then odd output per slot
+	dsPos      []int32    // per neuron: the delay line's current slot
+	npOU       []float64  // per plane: neuropil fluctuation
+	neuropil   []float64  // per plane: neuropil dF/F at the last boundary
+	planeSum   []float64
+	spikeAcc   []uint16 // per neuron: spikes since its last sample
+	truthOpen  [2]*Truth
+	truth      []Truth // ring of the latest TruthHistory scans
+	modulation float64 // running and pupil term shared by all neurons this step
+	run        float64 // speed / RunSpeed this step
 }
+
+// gainUpdates is how many times per GainNoiseTau the gain noise moves
+// (an exact Ornstein-Uhlenbeck transition each time, held in between).
+const gainUpdates = 10
+
+// chunkSize is how many neurons share one spike stream: the unit of
+// parallel work. Fixed, so that results do not depend on the machine.
+const chunkSize = 1024
+
+// chunk is a range of neurons [lo, hi) with random streams of its own.
+type chunk struct {
+	lo, hi       int
+	spikes, gain *rand.Rand
+	planeSum     []float64 // this step's sum of dF/F per plane
+	complex, ds  []int32   // the chunk's complex and DS cells, from lo
+	drive        []float64 // scratch: this step's drive per neuron
+}
+
+// cellKind is a neuron's type.
+type cellKind uint8
+
+const (
+	simpleCell cellKind = iota
+	complexCell
+	dsCell
+)
+
+// streamKey returns the random-stream key of session's stream j for the
+// streams added after the first release (behaviour, imaging).
+func streamKey(session uint64, j uint64) uint64 { return 1<<63 | session<<24 | j }
+
+// statsStream keys the behaviour statistics session.
+const statsStream = 1<<63 | 1<<62
 
 // event is an observed frame: when it appeared and its filter outputs.
 type event struct {
@@ -78,21 +150,28 @@ func New(cfg Config) (*Mouse, error) {
 		return nil, err
 	}
 	n := cfg.Neurons
+	steps := cfg.StepsPerScan * cfg.Planes
 	m := &Mouse{
-		cfg:          cfg,
-		n:            n,
-		rfs:          make([]RF, n),
-		filters:      make([]filter, n),
-		steps:        cfg.StepsPerScan,
-		dt:           1 / (cfg.ImagingRateHz * float64(cfg.StepsPerScan)),
-		lagGroups:    make([][]int, cfg.StepsPerScan+1),
-		sampleDecay:  make([]float64, n),
-		sampleRise:   make([]float64, n),
-		rect0:        make([]float64, n),
-		rectSpan:     make([]float64, n),
-		complexIndex: make([]bool, n),
-		threshold:    make([]float64, n),
-		peak:         make([]float64, n),
+		cfg:         cfg,
+		n:           n,
+		rfs:         make([]RF, n),
+		filters:     make([]filter, n),
+		steps:       steps,
+		dt:          1 / (cfg.ImagingRateHz * float64(cfg.StepsPerScan)),
+		lagGroups:   make([][]int, steps+1),
+		sampleDecay: make([]float64, n),
+		sampleRise:  make([]float64, n),
+		rect0:       make([]float64, n),
+		peakPerSpan: make([]float64, n),
+		kind:        make([]cellKind, n),
+		threshold:   make([]float64, n),
+		c50:         make([]float64, n),
+		runGain:     make([]float64, n),
+		plane:       make([]int32, n),
+		dsDelay:     make([]int32, n),
+		dsSign:      make([]float64, n),
+		dsOff:       make([]int32, n),
+		planeCount:  make([]float64, cfg.Planes),
 	}
 	if cfg.IntegrationTau > 0 {
 		m.keep = math.Exp(-m.dt / cfg.IntegrationTau.Seconds())
@@ -106,23 +185,51 @@ func New(cfg Config) (*Mouse, error) {
 		tPeak := tr * td / (td - tr) * math.Log(td/tr)
 		m.spikeScale = 1 / (math.Exp(-tPeak/td) - math.Exp(-tPeak/tr))
 	}
-	scansPerDecay := td * cfg.ImagingRateHz
-	m.warmup = int64(cfg.StepsPerScan) * (int64(math.Ceil(warmupDecays*scansPerDecay)) + 1)
+	if r := cfg.RefractoryPeriod.Seconds(); r > 0 {
+		m.spikeCap = max(1, int(m.dt/r))
+	}
+	m.gainKeep = math.Exp(-m.dt / cfg.GainNoiseTau.Seconds())
+	m.gainEvery = max(1, int(math.Round(cfg.GainNoiseTau.Seconds()/(gainUpdates*m.dt))))
+	m.npKeep = math.Exp(-m.dt / cfg.NeuropilTau.Seconds())
+	m.driftKeep = math.Exp(-float64(steps) * m.dt / cfg.DriftTau.Seconds())
+	scansPerDecay := td * cfg.ImagingRateHz / float64(cfg.Planes)
+	m.warmup = int64(steps) * (int64(math.Ceil(warmupDecays*scansPerDecay)) + 1)
 
+	m.spec = newSpectrum(cfg.GridWidth, cfg.GridHeight)
+	m.specBuf = make([]float32, m.spec.bins())
 	rng := rand.New(rand.NewPCG(cfg.Seed, rfStream))
 	for i := range n {
 		rf := drawRF(rng, cfg)
+		switch {
+		case rf.Complex:
+			m.kind[i] = complexCell
+		case rf.DS:
+			m.kind[i] = dsCell
+			d := max(1, int(math.Round(1/(4*rf.TemporalFreqHz*m.dt))))
+			rf.TemporalFreqHz = 1 / (4 * float64(d) * m.dt)
+			m.dsDelay[i] = int32(d)
+			m.dsOff[i] = int32(m.dsLen)
+			m.dsLen += 2 * d
+			m.dsSign[i] = -1
+			if rf.DirectionDeg >= 180 {
+				m.dsSign[i] = 1
+			}
+		}
 		m.rfs[i] = rf
 		m.filters[i] = newFilter(rf, cfg.GridWidth, cfg.GridHeight)
-		m.complexIndex[i] = rf.Complex
+		makeSpectral(&m.filters[i], rf, m.spec)
+		m.filters[i].index()
 		m.threshold[i] = rf.Threshold
-		m.peak[i] = rf.PeakRateHz
+		m.c50[i] = rf.C50
+		m.runGain[i] = rf.RunningGain
+		m.plane[i] = int32(rf.Plane)
+		m.planeCount[rf.Plane]++
 		m.rect0[i] = rectify(-rf.Threshold)
-		m.rectSpan[i] = rectify(1-rf.Threshold) - m.rect0[i]
+		m.peakPerSpan[i] = rf.PeakRateHz / (rectify(1-rf.Threshold) - m.rect0[i])
 		// The neuron is sampled at Lag before a scan boundary: at whole
 		// step boundary `back` steps earlier plus tau.
 		lag := rf.Lag.Seconds()
-		back := min(cfg.StepsPerScan, max(0, int(math.Ceil(lag/m.dt-1e-9))))
+		back := min(steps, max(0, int(math.Ceil(lag/m.dt-1e-9))))
 		tau := max(0, float64(back)*m.dt-lag)
 		m.lagGroups[back] = append(m.lagGroups[back], i)
 		m.sampleDecay[i] = math.Exp(-tau / td)
@@ -130,18 +237,42 @@ func New(cfg Config) (*Mouse, error) {
 			m.sampleRise[i] = math.Exp(-tau / tr)
 		}
 	}
+	m.spec.restrict(m.filters)
+	m.stats = behaviourStats(cfg.Behaviour, cfg.Seed)
 	m.Reset(0)
 	return m, nil
 }
 
 // Reset starts session number session: time returns to before zero, the
-// screen to mean gray, the calcium to its resting state, and the spike and
-// noise streams restart from keys derived from the Seed and session. The
-// receptive fields are kept: it is the same mouse.
+// screen to mean gray, the calcium to its resting state, and the spike,
+// noise, behaviour and imaging streams restart from keys derived from the
+// Seed and session. The receptive fields are kept: it is the same mouse.
+// The ground-truth history is emptied.
 func (m *Mouse) Reset(session uint64) {
 	n := m.n
-	m.spikes = rand.New(rand.NewPCG(m.cfg.Seed, 2*session+1))
+	m.chunks = m.chunks[:0]
+	for c, lo := 0, 0; lo < n; c, lo = c+1, lo+chunkSize {
+		ch := chunk{lo: lo, hi: min(n, lo+chunkSize), planeSum: make([]float64, m.cfg.Planes)}
+		ch.drive = make([]float64, ch.hi-ch.lo)
+		for i := ch.lo; i < ch.hi; i++ {
+			switch m.kind[i] {
+			case complexCell:
+				ch.complex = append(ch.complex, int32(i-lo))
+			case dsCell:
+				ch.ds = append(ch.ds, int32(i-lo))
+			}
+		}
+		if c == 0 {
+			ch.spikes = rand.New(rand.NewPCG(m.cfg.Seed, 2*session+1))
+		} else {
+			ch.spikes = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, uint64(16+2*c))))
+		}
+		ch.gain = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, uint64(17+2*c))))
+		m.chunks = append(m.chunks, ch)
+	}
 	m.noise = rand.New(rand.NewPCG(m.cfg.Seed, 2*session+2))
+	m.behRNG = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, 1)))
+	m.imgRNG = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, 2)))
 	m.b = -m.warmup
 	m.ye = make([]float64, n)
 	m.yo = make([]float64, n)
@@ -161,6 +292,31 @@ func (m *Mouse) Reset(session uint64) {
 	m.nextScan = 0
 	m.open = [2][]float32{}
 	m.late = 0
+
+	m.beh = newBehaviour(m.cfg.Behaviour, m.behRNG)
+	m.gainLog = make([]float64, n)
+	m.gainFactor = make([]float64, n)
+	m.drift = make([]float64, n)
+	gsd := m.cfg.GainNoiseSD
+	for i := range n {
+		m.gainLog[i] = gsd * m.imgRNG.NormFloat64()
+		m.gainFactor[i] = math.Exp(m.gainLog[i] - gsd*gsd/2)
+		m.drift[i] = m.cfg.DriftSD * m.imgRNG.NormFloat64()
+	}
+	m.dsRing = make([]float64, m.dsLen)
+	m.dsPos = make([]int32, n)
+	m.npOU = make([]float64, m.cfg.Planes)
+	for p := range m.npOU {
+		m.npOU[p] = m.cfg.NeuropilSD * m.imgRNG.NormFloat64()
+	}
+	m.neuropil = slices.Clone(m.npOU)
+	m.planeSum = make([]float64, m.cfg.Planes)
+	m.spikeAcc = make([]uint16, n)
+	m.truthOpen = [2]*Truth{}
+	m.truth = make([]Truth, m.cfg.TruthHistory)
+	for k := range m.truth {
+		m.truth[k].Index = -1
+	}
 }
 
 // Neurons returns the population size.
@@ -176,14 +332,20 @@ func (m *Mouse) RF(i int) RF { return m.rfs[i] }
 // simulated step (the baseline before any step). The caller owns the slice.
 func (m *Mouse) Rates() []float64 { return slices.Clone(m.rate) }
 
+// BehaviourStats returns the statistics Scans uses to z-score behaviour.
+func (m *Mouse) BehaviourStats() BehaviourStats { return m.stats }
+
+// VolumeRateHz returns the scan rate: ImagingRateHz / Planes.
+func (m *Mouse) VolumeRateHz() float64 { return m.cfg.ImagingRateHz / float64(m.cfg.Planes) }
+
 // LateFrames counts the frames of this session that arrived after the
 // simulation had passed their time (see Observe).
 func (m *Mouse) LateFrames() int64 { return m.late }
 
-// ScanTime returns the session time of imaging frame k: k/ImagingRateHz,
-// rounded to the nanosecond.
+// ScanTime returns the session time of scan (volume) k: k * Planes /
+// ImagingRateHz, rounded to the nanosecond.
 func (m *Mouse) ScanTime(k int64) time.Duration {
-	return time.Duration(math.Round(float64(k) * 1e9 / m.cfg.ImagingRateHz))
+	return time.Duration(math.Round(float64(k) * float64(m.cfg.Planes) * 1e9 / m.cfg.ImagingRateHz))
 }
 
 // Observe reports that a frame of width x height pixels (8-bit gray,
@@ -219,9 +381,12 @@ func (m *Mouse) Observe(t time.Duration, pixels []byte, width, height int) error
 	}
 	m.grid, m.shown = m.shown, m.grid
 	proj := m.buffer()
-	for i := range m.filters {
-		proj[i], proj[m.n+i] = m.filters[i].apply(m.shown)
-	}
+	m.spec.transform32(m.shown, m.specBuf)
+	m.parallel(len(m.chunks), func(c int) {
+		for i := m.chunks[c].lo; i < m.chunks[c].hi; i++ {
+			proj[i], proj[m.n+i] = m.filters[i].apply(m.shown, m.specBuf)
+		}
+	})
 	m.events = append(m.events, event{t: ts, proj: proj})
 	return nil
 }
@@ -236,11 +401,12 @@ func (m *Mouse) buffer() []float32 {
 	return make([]float32, 2*m.n)
 }
 
-// Scans simulates up to until and returns, in order, every imaging frame
-// whose Time is <= until and that no earlier call returned (none when
-// until < 0). Values holds dF/F per neuron; Behaviour is zero (the training
-// mean). Frames not yet observed are taken to continue the last one
-// observed, so call Observe for the frames up to until first. The cost
+// Scans simulates up to until and returns, in order, every scan (imaging
+// volume; one frame when Planes is 1) whose Time is <= until and that no
+// earlier call returned (none when until < 0). Values holds dF/F per
+// neuron; Behaviour the z-scored behaviour at the scan's Time (see
+// BehaviourStats). Frames not yet observed are taken to continue the last
+// one observed, so call Observe for the frames up to until first. The cost
 // grows with until minus the previous call's until.
 func (m *Mouse) Scans(until time.Duration) []rig.Scan {
 	var out []rig.Scan
@@ -255,7 +421,15 @@ func (m *Mouse) Scans(until time.Duration) []rig.Scan {
 		}
 		buf := m.open[k&1]
 		m.open[k&1] = nil
-		out = append(out, rig.Scan{Index: k, Time: st, Values: buf})
+		state := m.beh.state()
+		z := m.stats.ZScore(state)
+		out = append(out, rig.Scan{Index: k, Time: st, Values: buf,
+			Behaviour: rig.Behaviour{PupilX: z[0], PupilY: z[1], PupilRadius: z[2], Treadmill: z[3]}})
+		if tr := m.truthOpen[k&1]; tr != nil {
+			m.truthOpen[k&1] = nil
+			tr.Index, tr.Time, tr.Behaviour = k, st, state
+			m.truth[k%int64(len(m.truth))] = *tr
+		}
 		m.nextScan++
 	}
 }
@@ -263,7 +437,6 @@ func (m *Mouse) Scans(until time.Duration) []rig.Scan {
 // step simulates from boundary b to b+1 and samples the neurons whose
 // sample time falls in the new boundary's slot.
 func (m *Mouse) step() {
-	n := m.n
 	t0 := float64(m.b) * m.dt
 	t1 := t0 + m.dt
 
@@ -299,24 +472,30 @@ func (m *Mouse) step() {
 		}
 	}
 
-	keep, take := m.keep, 1-m.keep
-	for i := range n {
-		m.ye[i] = keep*m.ye[i] + take*acc[i]
-		x := m.ye[i]
-		if m.complexIndex[i] {
-			m.yo[i] = keep*m.yo[i] + take*acc[n+i]
-			x = math.Hypot(x, m.yo[i])
+	// Behaviour: the state over this step sets the modulation.
+	m.beh.advance(m.dt, m.behRNG)
+	bs := m.beh.state()
+	m.run = bs.Speed / m.cfg.Behaviour.RunSpeed
+	zr := (bs.PupilRadius - m.stats.Mean.PupilRadius) / m.stats.SD.PupilRadius
+	m.modulation = m.cfg.Behaviour.PupilGain * min(3, max(-2, zr))
+
+	// The gain noise moves on every gainEvery steps.
+	updateGain := m.cfg.GainNoiseSD > 0 && (m.b%int64(m.gainEvery) == 0)
+	m.parallel(len(m.chunks), func(c int) { m.stepChunk(&m.chunks[c], acc, updateGain) })
+	clear(m.planeSum)
+	for c := range m.chunks {
+		for p, v := range m.chunks[c].planeSum {
+			m.planeSum[p] += v
 		}
-		r := m.cfg.BaselineRateHz
-		if x != 0 {
-			r += m.peak[i] * (rectify(x-m.threshold[i]) - m.rect0[i]) / m.rectSpan[i]
-			r = min(m.cfg.MaxRateHz, max(0, r))
+	}
+	npDrive := m.cfg.NeuropilSD * math.Sqrt(1-m.npKeep*m.npKeep)
+	for p := range m.npOU {
+		if npDrive > 0 {
+			m.npOU[p] = m.npKeep*m.npOU[p] + npDrive*m.imgRNG.NormFloat64()
 		}
-		m.rate[i] = r
-		k := poisson(m.spikes, r*m.dt)
-		m.cd[i] = m.decay*m.cd[i] + float64(k)*m.spikeScale
-		if m.rise > 0 {
-			m.cr[i] = m.rise*m.cr[i] + float64(k)*m.spikeScale
+		m.neuropil[p] = m.npOU[p]
+		if m.planeCount[p] > 0 {
+			m.neuropil[p] += m.planeSum[p] / m.planeCount[p]
 		}
 	}
 	m.b++
@@ -330,10 +509,150 @@ func (m *Mouse) step() {
 	}
 }
 
+// stepChunk runs one step of the neurons in chunk ch. acc holds the
+// stimulus drive over the step.
+func (m *Mouse) stepChunk(ch *chunk, acc []float64, updateGain bool) {
+	lo, hi := ch.lo, ch.hi
+	keep, take := m.keep, 1-m.keep
+	gsd := m.cfg.GainNoiseSD
+	gainKeep := math.Pow(m.gainKeep, float64(m.gainEvery))
+	gainDrive := gsd * math.Sqrt(1-gainKeep*gainKeep)
+	gainMean := -gsd * gsd / 2 // so that the gain's mean is 1
+	amp := m.cfg.SpikeAmplitude
+	baseline, maxRate, dt := m.cfg.BaselineRateHz, m.cfg.MaxRateHz, m.dt
+	decay, rise, spikeScale, spikeCap := m.decay, m.rise, m.spikeScale, m.spikeCap
+	run, modulation := m.run, m.modulation
+	// Local views of this chunk's state: fewer loads, fewer bounds checks.
+	accE, accO := acc[lo:hi], acc[m.n+lo:m.n+hi]
+	ye, yo := m.ye[lo:hi], m.yo[lo:hi]
+	ye, yo = ye[:len(accE)], yo[:len(accE)]
+	c50, th := m.c50[lo:hi][:len(accE)], m.threshold[lo:hi][:len(accE)]
+	rect0, pps := m.rect0[lo:hi][:len(accE)], m.peakPerSpan[lo:hi][:len(accE)]
+	runGain := m.runGain[lo:hi][:len(accE)]
+	gainLog, gainFactor := m.gainLog[lo:hi][:len(accE)], m.gainFactor[lo:hi][:len(accE)]
+	rate, spikeAcc := m.rate[lo:hi][:len(accE)], m.spikeAcc[lo:hi][:len(accE)]
+	cd, cr := m.cd[lo:hi][:len(accE)], m.cr[lo:hi][:len(accE)]
+	plane := m.plane[lo:hi][:len(accE)]
+	planeSum := ch.planeSum
+	clear(planeSum)
+	// The drive, in passes by cell type (fewer mispredicted branches).
+	drive := ch.drive[:len(accE)]
+	for j := range accE {
+		e := keep*ye[j] + take*accE[j]
+		ye[j] = e
+		drive[j] = e
+	}
+	for _, j := range ch.complex {
+		o := keep*yo[j] + take*accO[j]
+		yo[j] = o
+		e := ye[j]
+		drive[j] = math.Sqrt(e*e + o*o)
+	}
+	for _, j := range ch.ds {
+		o := keep*yo[j] + take*accO[j]
+		yo[j] = o
+		e := ye[j]
+		i := lo + int(j)
+		pos := m.dsPos[i]
+		at := int(m.dsOff[i]) + 2*int(pos)
+		if pos++; pos == m.dsDelay[i] {
+			pos = 0
+		}
+		m.dsPos[i] = pos
+		ed, od := m.dsRing[at], m.dsRing[at+1]
+		m.dsRing[at], m.dsRing[at+1] = e, o
+		s := m.dsSign[i]
+		a := e + s*od
+		b := s*o - ed
+		drive[j] = math.Sqrt(a*a+b*b) / 2
+	}
+	if gsd > 0 && updateGain {
+		for j := range gainLog {
+			gainLog[j] = gainKeep*gainLog[j] + gainDrive*ch.gain.NormFloat64()
+			gainFactor[j] = math.Exp(gainLog[j] + gainMean)
+		}
+	}
+	for j, x := range drive {
+		r := baseline
+		if x != 0 {
+			c := c50[j]
+			ax := x
+			if ax < 0 {
+				ax = -ax
+			}
+			x = x * (1 + c) / (ax + c)
+			r += pps[j] * (rectify(x-th[j]) - rect0[j])
+		}
+		g := 1 + runGain[j]*run + modulation
+		if gsd > 0 {
+			g *= gainFactor[j]
+		}
+		r *= g
+		if r < 0 {
+			r = 0
+		}
+		if r > maxRate {
+			r = maxRate
+		}
+		rate[j] = r
+		k := poisson(ch.spikes, r*dt)
+		if k > 0 {
+			if spikeCap > 0 && k > spikeCap {
+				k = spikeCap
+			}
+			spikeAcc[j] = uint16(min(math.MaxUint16, int(spikeAcc[j])+k))
+		}
+		ca := decay*cd[j] + float64(k)*spikeScale
+		cd[j] = ca
+		if rise > 0 {
+			r := rise*cr[j] + float64(k)*spikeScale
+			cr[j] = r
+			ca -= r
+		}
+		planeSum[plane[j]] += amp * ca
+	}
+}
+
+// parallel runs f(0), ..., f(jobs-1) on up to Config.Workers (or
+// GOMAXPROCS) goroutines, the caller's included, and waits for them. Worker w takes jobs w, w +
+// workers, ...: a fixed share, so that a chunk's state stays in one core's
+// cache from step to step. Each job must touch only its own data, so the
+// results do not depend on how many goroutines run or in what order.
+func (m *Mouse) parallel(jobs int, f func(int)) {
+	workers := m.cfg.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(jobs, workers)
+	share := func(w int) {
+		for j := w; j < jobs; j += workers {
+			f(j)
+		}
+	}
+	if workers <= 1 {
+		share(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() { share(w) })
+	}
+	share(0)
+	wg.Wait()
+}
+
 // sample records the dF/F of the neurons in lag group back into scan k.
 func (m *Mouse) sample(back int, k int64) {
 	group := m.lagGroups[back]
-	if k < 0 || len(group) == 0 {
+	if k < 0 {
+		// Before scan 0: only start the spike counts afresh, so that scan
+		// 0 counts the spikes since the sample of a scan -1.
+		for _, i := range group {
+			m.spikeAcc[i] = 0
+		}
+		return
+	}
+	if len(group) == 0 {
 		return
 	}
 	buf := m.open[k&1]
@@ -341,17 +660,50 @@ func (m *Mouse) sample(back int, k int64) {
 		buf = make([]float32, m.n)
 		m.open[k&1] = buf
 	}
-	amp, sd := m.cfg.SpikeAmplitude, m.cfg.NoiseSD
+	var tr *Truth
+	if len(m.truth) > 0 {
+		tr = m.truthOpen[k&1]
+		if tr == nil {
+			tr = &Truth{
+				Rates:    make([]float32, m.n),
+				Spikes:   make([]uint16, m.n),
+				Calcium:  make([]float32, m.n),
+				Neuropil: make([]float32, m.n),
+				Drift:    make([]float32, m.n),
+			}
+			m.truthOpen[k&1] = tr
+		}
+	}
+	cfg := &m.cfg
+	amp, sd, coef := cfg.SpikeAmplitude, cfg.NoiseSD, cfg.NeuropilCoef
+	driftDrive := cfg.DriftSD * math.Sqrt(1-m.driftKeep*m.driftKeep)
 	for _, i := range group {
 		c := m.cd[i] * m.sampleDecay[i]
 		if m.rise > 0 {
 			c -= m.cr[i] * m.sampleRise[i]
 		}
-		v := amp * c
+		if driftDrive > 0 {
+			m.drift[i] = m.driftKeep*m.drift[i] + driftDrive*m.noise.NormFloat64()
+		}
+		cell := amp * c
+		np := m.neuropil[m.plane[i]]
+		v := cell + coef*np + m.drift[i]
 		if sd > 0 {
-			v += sd * m.noise.NormFloat64()
+			s := sd
+			if cfg.ShotNoise {
+				s *= math.Sqrt(max(0.05, 1+v))
+			}
+			v += s * m.noise.NormFloat64()
 		}
 		buf[i] = float32(v)
+		if tr != nil {
+			tr.Rates[i] = float32(m.rate[i])
+			tr.Spikes[i] = m.spikeAcc[i]
+			tr.Calcium[i] = float32(cell)
+			tr.Neuropil[i] = float32(np)
+			tr.Drift[i] = float32(m.drift[i])
+		}
+		m.spikeAcc[i] = 0
 	}
 }
 

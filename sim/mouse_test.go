@@ -152,7 +152,9 @@ func TestImagingTimestamps(t *testing.T) {
 				require.Equal(t, time.Duration(math.Round(float64(k)*1e9/rate)), s.Time, "scan %d", k)
 				require.Equal(t, m.ScanTime(int64(k)), s.Time)
 				require.Len(t, s.Values, 5)
-				require.Equal(t, rig.Behaviour{}, s.Behaviour)
+				for _, v := range []float32{s.Behaviour.PupilX, s.Behaviour.PupilY, s.Behaviour.PupilRadius, s.Behaviour.Treadmill} {
+					require.False(t, math.IsNaN(float64(v)) || math.IsInf(float64(v), 0), "scan %d behaviour %+v", k, s.Behaviour)
+				}
 			}
 			require.Greater(t, m.ScanTime(int64(want)), 10*time.Second, "the next scan lies beyond until")
 		})
@@ -211,11 +213,11 @@ func TestOrientationTuning(t *testing.T) {
 			scans := run(t, m, spec, seconds)
 			return mean(values(scans[15:], i)) // skip the first 0.5 s
 		}
-		pref, orth := response(rf.OrientationDeg), response(rf.OrientationDeg+90)
+		pref, orth := response(rf.DirectionDeg), response(math.Mod(rf.DirectionDeg+90, 360))
 		if pref > orth {
 			better++
 		}
-		t.Logf("neuron %2d complex=%-5v pref %.3f orth %.3f", i, rf.Complex, pref, orth)
+		t.Logf("neuron %2d complex=%-5v ds=%-5v pref %.3f orth %.3f", i, rf.Complex, rf.DS, pref, orth)
 	}
 	require.GreaterOrEqual(t, better, cfg.Neurons*9/10, "neurons responding more to their preferred orientation than to the orthogonal one")
 }
@@ -231,6 +233,8 @@ func TestCalciumDecay(t *testing.T) {
 			cfg.BaselineRateHz = 0
 			cfg.DrivenRateHz = 40
 			cfg.IntegrationTau = 20 * time.Millisecond
+			cfg.NeuropilCoef = 0 // the cell's own calcium alone
+			cfg.DriftSD = 0
 			cfg.Indicator, _ = sim.IndicatorPreset(name)
 			m := newMouse(t, cfg)
 			const rate = 30.0
@@ -300,6 +304,8 @@ func TestNoise(t *testing.T) {
 			cfg.NoiseSD = sd
 			cfg.BaselineRateHz = 0
 			cfg.DrivenRateHz = 0
+			cfg.NeuropilSD = 0 // no neuropil fluctuation nor drift: noise alone
+			cfg.DriftSD = 0
 			m := newMouse(t, cfg)
 			r := newRenderer(t, `{"family":"grating"}`, 64, 36, 30)
 			show(t, m, r, 0, 0, 300, 30)
@@ -409,6 +415,23 @@ func TestValidate(t *testing.T) {
 		{"IntegrationTau", func(c *sim.Config) { c.IntegrationTau = 2 * time.Second }, "field IntegrationTau: 2s, want in [0, 1s]"},
 		{"GridWidth", func(c *sim.Config) { c.GridWidth = 3 }, "field GridWidth: 3, want 4 to 256"},
 		{"GridHeight", func(c *sim.Config) { c.GridHeight = 1000 }, "field GridHeight: 1000"},
+		{"DSFraction", func(c *sim.Config) { c.DSFraction = 0.7 }, "field DSFraction: 0.7, want in [0, 1] and at most 1 - ComplexFraction (0.4)"},
+		{"Planes", func(c *sim.Config) { c.Planes = 33 }, "field Planes: 33, want 1 to 32"},
+		{"Behaviour.RunBout", func(c *sim.Config) { c.Behaviour.RunBout = 0 }, "field Behaviour.RunBout: 0s, want in [100ms, 1h]"},
+		{"Behaviour.StillBout", func(c *sim.Config) { c.Behaviour.StillBout = 2 * time.Hour }, "field Behaviour.StillBout: 2h0m0s"},
+		{"Behaviour.RunSpeed", func(c *sim.Config) { c.Behaviour.RunSpeed = math.NaN() }, "field Behaviour.RunSpeed: NaN, want in (0, 200] cm/s"},
+		{"Behaviour.RunningGain", func(c *sim.Config) { c.Behaviour.RunningGain = 11 }, "field Behaviour.RunningGain: 11"},
+		{"Behaviour.PupilGain", func(c *sim.Config) { c.Behaviour.PupilGain = -0.1 }, "field Behaviour.PupilGain: -0.1"},
+		{"RefractoryPeriod", func(c *sim.Config) { c.RefractoryPeriod = time.Second }, "field RefractoryPeriod: 1s, want in [0, 100ms]"},
+		{"GainNoiseSD", func(c *sim.Config) { c.GainNoiseSD = math.Inf(1) }, "field GainNoiseSD: +Inf"},
+		{"GainNoiseTau", func(c *sim.Config) { c.GainNoiseTau = 0 }, "field GainNoiseTau: 0s, want in [10ms, 1m]"},
+		{"NeuropilCoef", func(c *sim.Config) { c.NeuropilCoef = 3 }, "field NeuropilCoef: 3, want in [0, 2]"},
+		{"NeuropilSD", func(c *sim.Config) { c.NeuropilSD = math.NaN() }, "field NeuropilSD: NaN"},
+		{"NeuropilTau", func(c *sim.Config) { c.NeuropilTau = 2 * time.Minute }, "field NeuropilTau: 2m0s"},
+		{"DriftSD", func(c *sim.Config) { c.DriftSD = -1 }, "field DriftSD: -1"},
+		{"DriftTau", func(c *sim.Config) { c.DriftTau = time.Millisecond }, "field DriftTau: 1ms, want in [1s, 1h]"},
+		{"Workers", func(c *sim.Config) { c.Workers = 65 }, "field Workers: 65"},
+		{"TruthHistory", func(c *sim.Config) { c.TruthHistory = -1 }, "field TruthHistory: -1"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			cfg := sim.DefaultConfig()
@@ -454,10 +477,11 @@ func TestIndicatorPreset(t *testing.T) {
 
 // BenchmarkSimulate60s simulates one 60 s session at 30 Hz imaging: a
 // drifting grating at 30 frames per second, 256 x 144 pixels, observed frame
-// by frame, then read. Reported: ns per simulated second and the speed
-// relative to real time.
+// by frame, then read, with 100, 1,000 and 10,000 neurons (the issue's
+// target for 10,000: x-realtime >= 20 on two cores). Reported: ns per
+// simulated second and the speed relative to real time.
 func BenchmarkSimulate60s(b *testing.B) {
-	for _, neurons := range []int{100, 1000} {
+	for _, neurons := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("neurons=%d", neurons), func(b *testing.B) {
 			cfg := sim.DefaultConfig()
 			cfg.Neurons = neurons

@@ -27,14 +27,38 @@ type RF struct {
 	// SigmaWidth and SigmaLength are the Gaussian envelope's s.d. across
 	// and along the bars, as fractions of the frame width.
 	SigmaWidth, SigmaLength float64
-	// Complex is true for a complex cell (quadrature-pair energy), false
-	// for a simple cell (the even filter alone).
-	Complex bool
+	// Complex is true for a complex cell (quadrature-pair energy). DS is
+	// true for a direction-selective cell. Neither: a simple cell (the even
+	// filter alone).
+	Complex, DS bool
+	// DirectionDeg is the preferred drift direction, in [0, 360): for a
+	// direction-selective cell OrientationDeg or OrientationDeg + 180; for
+	// the others OrientationDeg (they respond to both directions alike).
+	DirectionDeg float64
+	// TemporalFreqHz is a direction-selective cell's preferred temporal
+	// frequency: its quadrature delay is a quarter of that period. 0 for
+	// the others.
+	TemporalFreqHz float64
+	// C50 is the semi-saturation drive of the contrast response: drive x
+	// becomes x (1 + C50) / (|x| + C50) before the threshold (a Naka-Rushton
+	// function of exponent 1, scaled so that a drive of 1 stays 1).
+	C50 float64
+	// RunningGain is the relative rate increase at the configured running
+	// speed (see BehaviourConfig.RunningGain).
+	RunningGain float64
+	// Plane is the imaging plane the neuron lies on, 0..Planes-1.
+	Plane int
+	// SomaX and SomaY are the soma's centre in its plane's field of view,
+	// as fractions of its width (from the left) and height (from the top,
+	// the scan line: see Lag).
+	SomaX, SomaY float64
 	// Threshold is the drive at the rectifier's knee (th in the package
 	// documentation); PeakRateHz is the rate added at a drive of 1.
 	Threshold, PeakRateHz float64
 	// Lag is how long before its scan's Time the neuron is sampled: its scan
-	// line's distance from the end of the raster, in (0, 1/ImagingRateHz].
+	// line's distance from the end of its plane's raster, in (0,
+	// 1/ImagingRateHz], plus (Planes - 1 - Plane) frame periods for the
+	// planes imaged after its own in the volume.
 	Lag time.Duration
 }
 
@@ -59,7 +83,7 @@ func drawRF(rng *rand.Rand, cfg Config) RF {
 	peak := cfg.DrivenRateHz * math.Exp(0.5*rng.NormFloat64()-0.125)
 	period := 1 / cfg.ImagingRateHz
 	line := rng.Float64() // scan line, 0 = top of the raster
-	return RF{
+	rf := RF{
 		X:              0.2 + 0.6*rng.Float64(),
 		Y:              0.2 + 0.6*rng.Float64(),
 		OrientationDeg: 180 * rng.Float64(),
@@ -70,16 +94,41 @@ func drawRF(rng *rand.Rand, cfg Config) RF {
 		Complex:        rng.Float64() < cfg.ComplexFraction,
 		Threshold:      0.15 + 0.2*rng.Float64(),
 		PeakRateHz:     peak,
-		Lag:            time.Duration(math.Round((1 - line) * period * 1e9)),
 	}
+	// Draws added after the first release's, so that its parameters above
+	// keep their values for a seed.
+	typeDraw := rng.Float64()
+	rf.DS = !rf.Complex && typeDraw < cfg.DSFraction/max(1e-12, 1-cfg.ComplexFraction)
+	rf.DirectionDeg = rf.OrientationDeg
+	reverse := rng.Float64() < 0.5
+	tf := math.Pow(4, rng.Float64()) // log-uniform in [1, 4] Hz
+	if rf.DS {
+		if reverse {
+			rf.DirectionDeg += 180
+		}
+		rf.TemporalFreqHz = tf
+	}
+	rf.C50 = 0.15 * math.Pow(10, rng.Float64()) // log-uniform in [0.15, 1.5]
+	rf.RunningGain = cfg.Behaviour.RunningGain * math.Exp(0.5*rng.NormFloat64()-0.125)
+	rf.Plane = min(cfg.Planes-1, int(rng.Float64()*float64(cfg.Planes)))
+	rf.SomaX, rf.SomaY = rng.Float64(), line
+	lag := (1-line)*period + float64(cfg.Planes-1-rf.Plane)*period
+	rf.Lag = time.Duration(math.Round(lag * 1e9))
+	return rf
 }
 
 // filter is one neuron's receptive field on the stimulus grid: the Gabor
 // weights inside the envelope's ellipse at envelopeReach s.d.s, packed row
 // by row. even holds the even filter, odd (complex cells only) the odd one.
+//
+// A filter moved to the frequency domain (makeSpectral, spectral true)
+// has the same layout over the grid's spectrum (see spectrum) instead:
+// runs of interleaved (real, imaginary) values.
 type filter struct {
 	rows      []filterRow
 	even, odd []float32
+	spectral  bool
+	idx       []int32 // per weight, its position: the rows unrolled (index)
 }
 
 // filterRow is one grid row's run of weights: n cells from grid index
@@ -134,7 +183,7 @@ func newFilter(rf RF, gw, gh int) filter {
 	}
 	evenW := finishFilter(even, env, envSum, gc, gs)
 	var oddW []float32
-	if rf.Complex {
+	if rf.Complex || rf.DS {
 		oddW = finishFilter(odd, env, envSum, gc, gs)
 	}
 	// Pack each row's run between its first and last cell in the ellipse.
@@ -184,49 +233,55 @@ func finishFilter(w, env []float64, envSum float64, gc, gs []float64) []float32 
 	return out
 }
 
-// apply returns the filter's even and odd outputs for a grid. The loops
-// are written out, with several running sums so that additions do not wait
-// on each other: this is the simulator's innermost loop.
-func (f *filter) apply(grid []float32) (even, odd float32) {
-	off := 0
+// index fills f.idx from f.rows: the position of every weight.
+func (f *filter) index() {
+	f.idx = f.idx[:0]
+	for _, fr := range f.rows {
+		for q := range fr.n {
+			f.idx = append(f.idx, int32(fr.start+q))
+		}
+	}
+}
+
+// apply returns the filter's even and odd outputs for a grid, or for its
+// spectrum (spec) if the filter is spectral. The loops gather through
+// f.idx and keep several running sums so that additions do not wait on
+// each other: this is the simulator's innermost loop.
+func (f *filter) apply(grid, spec []float32) (even, odd float32) {
+	src := grid
+	if f.spectral {
+		src = spec
+	}
+	idx := f.idx
+	we := f.even[:len(idx)]
 	if f.odd == nil {
 		var e0, e1, e2, e3 float32
-		for _, fr := range f.rows {
-			row := grid[fr.start:][:fr.n]
-			we := f.even[off:][:fr.n]
-			off += fr.n
-			we = we[:len(row)]
-			c := 0
-			for ; c < len(row)-3; c += 4 {
-				e0 += row[c] * we[c]
-				e1 += row[c+1] * we[c+1]
-				e2 += row[c+2] * we[c+2]
-				e3 += row[c+3] * we[c+3]
-			}
-			for ; c < len(row); c++ {
-				e0 += row[c] * we[c]
-			}
+		k := 0
+		for ; k < len(idx)-3; k += 4 {
+			e0 += src[idx[k]] * we[k]
+			e1 += src[idx[k+1]] * we[k+1]
+			e2 += src[idx[k+2]] * we[k+2]
+			e3 += src[idx[k+3]] * we[k+3]
+		}
+		for ; k < len(idx); k++ {
+			e0 += src[idx[k]] * we[k]
 		}
 		return (e0 + e1) + (e2 + e3), 0
 	}
+	wo := f.odd[:len(idx)]
 	var e0, e1, o0, o1 float32
-	for _, fr := range f.rows {
-		row := grid[fr.start:][:fr.n]
-		we := f.even[off:][:fr.n]
-		wo := f.odd[off:][:fr.n]
-		off += fr.n
-		we, wo = we[:len(row)], wo[:len(row)]
-		c := 0
-		for ; c < len(row)-1; c += 2 {
-			e0 += row[c] * we[c]
-			o0 += row[c] * wo[c]
-			e1 += row[c+1] * we[c+1]
-			o1 += row[c+1] * wo[c+1]
-		}
-		if c < len(row) {
-			e0 += row[c] * we[c]
-			o0 += row[c] * wo[c]
-		}
+	k := 0
+	for ; k < len(idx)-1; k += 2 {
+		a, b := src[idx[k]], src[idx[k+1]]
+		e0 += a * we[k]
+		o0 += a * wo[k]
+		e1 += b * we[k+1]
+		o1 += b * wo[k+1]
+	}
+	if k < len(idx) {
+		a := src[idx[k]]
+		e0 += a * we[k]
+		o0 += a * wo[k]
 	}
 	return e0 + e1, o0 + o1
 }

@@ -82,6 +82,23 @@ var fields = []settingField{
 	{"integration_tau_ms", "IntegrationTau", msField(func(c *sim.Config) *time.Duration { return &c.IntegrationTau })},
 	{"grid_width", "GridWidth", intField(func(c *sim.Config) *int { return &c.GridWidth })},
 	{"grid_height", "GridHeight", intField(func(c *sim.Config) *int { return &c.GridHeight })},
+	{"ds_fraction", "DSFraction", floatField(func(c *sim.Config) *float64 { return &c.DSFraction })},
+	{"planes", "Planes", intField(func(c *sim.Config) *int { return &c.Planes })},
+	{"run_bout_ms", "Behaviour.RunBout", msField(func(c *sim.Config) *time.Duration { return &c.Behaviour.RunBout })},
+	{"still_bout_ms", "Behaviour.StillBout", msField(func(c *sim.Config) *time.Duration { return &c.Behaviour.StillBout })},
+	{"run_speed_cm_s", "Behaviour.RunSpeed", floatField(func(c *sim.Config) *float64 { return &c.Behaviour.RunSpeed })},
+	{"running_gain", "Behaviour.RunningGain", floatField(func(c *sim.Config) *float64 { return &c.Behaviour.RunningGain })},
+	{"pupil_gain", "Behaviour.PupilGain", floatField(func(c *sim.Config) *float64 { return &c.Behaviour.PupilGain })},
+	{"refractory_ms", "RefractoryPeriod", msField(func(c *sim.Config) *time.Duration { return &c.RefractoryPeriod })},
+	{"gain_noise_sd", "GainNoiseSD", floatField(func(c *sim.Config) *float64 { return &c.GainNoiseSD })},
+	{"gain_noise_tau_ms", "GainNoiseTau", msField(func(c *sim.Config) *time.Duration { return &c.GainNoiseTau })},
+	{"neuropil_coef", "NeuropilCoef", floatField(func(c *sim.Config) *float64 { return &c.NeuropilCoef })},
+	{"neuropil_sd", "NeuropilSD", floatField(func(c *sim.Config) *float64 { return &c.NeuropilSD })},
+	{"neuropil_tau_ms", "NeuropilTau", msField(func(c *sim.Config) *time.Duration { return &c.NeuropilTau })},
+	{"drift_sd", "DriftSD", floatField(func(c *sim.Config) *float64 { return &c.DriftSD })},
+	{"drift_tau_ms", "DriftTau", msField(func(c *sim.Config) *time.Duration { return &c.DriftTau })},
+	{"workers", "Workers", intField(func(c *sim.Config) *int { return &c.Workers })},
+	{"shot_noise", "ShotNoise", func(raw json.RawMessage, cfg *sim.Config) error { return json.Unmarshal(raw, &cfg.ShotNoise) }},
 }
 
 // fieldNames lists the JSON names for error messages.
@@ -162,6 +179,8 @@ func describe(err error) string {
 			return "want a number"
 		case reflect.String:
 			return "want a string"
+		case reflect.Bool:
+			return "want true or false"
 		}
 		return "want a JSON " + te.Type.String()
 	}

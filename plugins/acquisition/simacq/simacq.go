@@ -73,7 +73,8 @@ func (a *Acquisition) Configure(_ context.Context, req rig.ConfigureRequest) (ri
 }
 
 // Describe reports the population: Neurons, NeuronIDs "sim-0000",
-// "sim-0001", ..., the imaging rate and Simulated = true.
+// "sim-0001", ..., the scan rate (imaging_rate_hz / planes: one scan per
+// volume) and Simulated = true.
 func (a *Acquisition) Describe(context.Context, rig.DescribeRequest) (rig.AcquisitionInfo, error) {
 	a.mu.Lock()
 	cfg := a.cfg
@@ -86,7 +87,7 @@ func (a *Acquisition) Describe(context.Context, rig.DescribeRequest) (rig.Acquis
 		Name:          Name,
 		Neurons:       cfg.Neurons,
 		NeuronIDs:     ids,
-		ImagingRateHz: cfg.ImagingRateHz,
+		ImagingRateHz: cfg.ImagingRateHz / float64(cfg.Planes),
 		Simulated:     true,
 	}, nil
 }
@@ -115,7 +116,7 @@ func (a *Acquisition) Start(_ context.Context, req rig.StartRequest) (rig.StartR
 	}
 	a.mouse.Reset(a.sessions)
 	a.log.Info("simulated acquisition started", "session", a.sessions, "clock", req.Clock.String(),
-		"neurons", a.cfg.Neurons, "imaging_rate_hz", a.cfg.ImagingRateHz, "indicator", a.cfg.Indicator.Name)
+		"neurons", a.cfg.Neurons, "imaging_rate_hz", a.cfg.ImagingRateHz, "planes", a.cfg.Planes, "indicator", a.cfg.Indicator.Name)
 	a.sessions++
 	a.running, a.clock, a.epoch, a.late = true, req.Clock, req.Epoch, 0
 	return rig.StartResponse{}, nil

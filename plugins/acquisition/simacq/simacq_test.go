@@ -68,12 +68,21 @@ func TestSettings(t *testing.T) {
 		{"all", `{"neurons":12,"seed":18446744073709551615,"imaging_rate_hz":9.5,"steps_per_scan":3,
 			"indicator":"GCaMP6f","indicator_decay_ms":800,"spike_amplitude":0.3,"noise_sd":0,
 			"baseline_rate_hz":0,"driven_rate_hz":4,"max_rate_hz":20,"complex_fraction":1,
-			"integration_tau_ms":0,"grid_width":16,"grid_height":9}`, func(t *testing.T, cfg sim.Config) {
+			"integration_tau_ms":0,"grid_width":16,"grid_height":9,"ds_fraction":0,"planes":4,
+			"run_bout_ms":3000,"still_bout_ms":5000,"run_speed_cm_s":20,"running_gain":1.5,"pupil_gain":0.2,
+			"refractory_ms":0,"gain_noise_sd":0.4,"gain_noise_tau_ms":500,"neuropil_coef":0.8,"neuropil_sd":0.02,
+			"neuropil_tau_ms":3000,"drift_sd":0.1,"drift_tau_ms":30000,"workers":1,"shot_noise":false}`, func(t *testing.T, cfg sim.Config) {
 			require.Equal(t, sim.Config{
 				Neurons: 12, Seed: math.MaxUint64, ImagingRateHz: 9.5, StepsPerScan: 3,
 				Indicator:      sim.Indicator{Name: "6f", Rise: 50 * time.Millisecond, Decay: 800 * time.Millisecond},
 				SpikeAmplitude: 0.3, NoiseSD: 0, BaselineRateHz: 0, DrivenRateHz: 4, MaxRateHz: 20,
 				ComplexFraction: 1, IntegrationTau: 0, GridWidth: 16, GridHeight: 9,
+				DSFraction: 0, Planes: 4,
+				Behaviour: sim.BehaviourConfig{RunBout: 3 * time.Second, StillBout: 5 * time.Second, RunSpeed: 20,
+					RunningGain: 1.5, PupilGain: 0.2},
+				RefractoryPeriod: 0, GainNoiseSD: 0.4, GainNoiseTau: 500 * time.Millisecond,
+				NeuropilCoef: 0.8, NeuropilSD: 0.02, NeuropilTau: 3 * time.Second,
+				DriftSD: 0.1, DriftTau: 30 * time.Second, Workers: 1, ShotNoise: false,
 			}, cfg)
 		}},
 		{"rise override", `{"indicator_rise_ms":12.5}`, func(t *testing.T, cfg sim.Config) {
@@ -108,6 +117,24 @@ func TestSettingsErrors(t *testing.T) {
 		{`{"integration_tau_ms":1e300}`, []string{`field "integration_tau_ms": 1e300: want at most 1e9 ms in magnitude`}},
 		{`{"max_rate_hz":0.1,"baseline_rate_hz":1}`, []string{`field "max_rate_hz": 0.1`}},
 		{`{"grid_width":2,"imaging_rate_hz":0,"bogus":1}`, []string{`unknown field "bogus"`}},
+		{`{"ds_fraction":0.7}`, []string{`field "ds_fraction": 0.7, want in [0, 1] and at most 1 - ComplexFraction (0.4)`}},
+		{`{"planes":0}`, []string{`field "planes": 0, want 1 to 32`}},
+		{`{"run_bout_ms":10}`, []string{`field "run_bout_ms": 10ms, want in [100ms, 1h]`}},
+		{`{"still_bout_ms":-5}`, []string{`field "still_bout_ms": -5ms, want in [100ms, 1h]`}},
+		{`{"run_speed_cm_s":0}`, []string{`field "run_speed_cm_s": 0, want in (0, 200] cm/s`}},
+		{`{"running_gain":-1}`, []string{`field "running_gain": -1, want in [0, 10]`}},
+		{`{"pupil_gain":2}`, []string{`field "pupil_gain": 2, want in [0, 1]`}},
+		{`{"refractory_ms":500}`, []string{`field "refractory_ms": 500ms, want in [0, 100ms]`}},
+		{`{"gain_noise_sd":3}`, []string{`field "gain_noise_sd": 3, want in [0, 2]`}},
+		{`{"gain_noise_tau_ms":1}`, []string{`field "gain_noise_tau_ms": 1ms, want in [10ms, 1m]`}},
+		{`{"neuropil_coef":2.5}`, []string{`field "neuropil_coef": 2.5, want in [0, 2]`}},
+		{`{"neuropil_sd":-1}`, []string{`field "neuropil_sd": -1, want finite and >= 0`}},
+		{`{"neuropil_tau_ms":0}`, []string{`field "neuropil_tau_ms": 0s, want in [10ms, 1m]`}},
+		{`{"drift_sd":-0.1}`, []string{`field "drift_sd": -0.1, want finite and >= 0`}},
+		{`{"drift_tau_ms":10}`, []string{`field "drift_tau_ms": 10ms, want in [1s, 1h]`}},
+		{`{"workers":-1}`, []string{`field "workers": -1, want 0 (GOMAXPROCS) to 64`}},
+		{`{"shot_noise":1}`, []string{`field "shot_noise": 1: want true or false`}},
+		{`{"planes":"two","drift_sd":-1}`, []string{`field "planes": "two": want an integer`}},
 		{`{"grid_width":2,"imaging_rate_hz":0}`, []string{`field "grid_width": 2, want 4 to 256`, `field "imaging_rate_hz": 0, want in (0, 1000]`}},
 	} {
 		t.Run(tc.settings, func(t *testing.T) {
@@ -171,6 +198,9 @@ func TestDescribe(t *testing.T) {
 		Name: "sim", Neurons: 3, NeuronIDs: []string{"sim-0000", "sim-0001", "sim-0002"},
 		ImagingRateHz: 12, Simulated: true,
 	}, info)
+	info, err = configured(t, `{"neurons":3,"imaging_rate_hz":30,"planes":3}`).Describe(ctx, rig.DescribeRequest{})
+	require.NoError(t, err)
+	require.Equal(t, 10.0, info.ImagingRateHz, "one scan per volume")
 	info, err = quiet().Describe(ctx, rig.DescribeRequest{})
 	require.NoError(t, err, "Describe without Configure reports the defaults")
 	require.Equal(t, 100, info.Neurons)
@@ -248,6 +278,7 @@ func FuzzParseSettings(f *testing.F) {
 	f.Add([]byte(`{"indicator_rise_ms":1e20,"grid_width":-1}`))
 	f.Add([]byte(`{"bogus":[1,2]}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"planes":3,"ds_fraction":0.3,"run_bout_ms":500,"shot_noise":false,"drift_tau_ms":1e9,"neuropil_coef":0.7}`))
 	f.Fuzz(func(t *testing.T, settings []byte) {
 		cfg, err := simacq.ParseSettings(settings)
 		if err != nil {
@@ -260,4 +291,20 @@ func FuzzParseSettings(f *testing.F) {
 			t.Fatalf("ParseSettings(%q) accepted a config that fails Validate: %v", settings, err)
 		}
 	})
+}
+
+// TestVolumes checks multi-plane timing and behaviour through the plugin:
+// one scan per volume, each carrying the z-scored behaviour.
+func TestVolumes(t *testing.T) {
+	scans := session(t, configured(t, `{"neurons":6,"imaging_rate_hz":20,"planes":2,"seed":4}`))
+	require.Len(t, scans, 21, "scans at 0, 100 ms, ..., 2 s")
+	moving := false
+	for k, s := range scans {
+		require.Equal(t, time.Duration(k)*100*time.Millisecond, s.Time)
+		require.Len(t, s.Values, 6)
+		if s.Behaviour != scans[0].Behaviour {
+			moving = true
+		}
+	}
+	require.True(t, moving, "the behaviour changes over a session")
 }
