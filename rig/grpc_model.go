@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -109,6 +110,26 @@ func (s *modelServer) PredictStream(stream grpc.BidiStreamingServer[wire.Predict
 	return ctx.Err()
 }
 
+func (s *modelServer) Adapt(ctx context.Context, req *wire.AdaptRequest) (*wire.AdaptResponse, error) {
+	a, ok := s.impl.(Adapter)
+	if !ok {
+		return nil, toStatus(fmt.Errorf("this model cannot adapt its readout: %w", ErrUnsupported))
+	}
+	r := AdaptRequest{
+		Steps: req.GetSteps(), NeuronIDs: req.GetNeuronIds(),
+		IndicatorDecay: time.Duration(req.GetIndicatorDecayS() * float64(time.Second)),
+		Responses:      make([][]float32, len(req.GetResponses())),
+	}
+	for i, v := range req.GetResponses() {
+		r.Responses[i] = v.GetValues()
+	}
+	resp, err := a.Adapt(ctx, r)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &wire.AdaptResponse{Neurons: int32(resp.Neurons), CvScore: resp.CVScore, Samples: int32(resp.Samples)}, nil
+}
+
 func predictFromWire(req *wire.PredictRequest) PredictRequest {
 	r := PredictRequest{Frames: make([]Frame, len(req.GetFrames()))}
 	for i, f := range req.GetFrames() {
@@ -185,6 +206,21 @@ func (c *modelClient) Predict(ctx context.Context, req PredictRequest) (PredictR
 		return PredictResponse{}, fromStatus("model.Predict", err)
 	}
 	return predictResponseFromWire(resp), nil
+}
+
+var _ Adapter = (*modelClient)(nil)
+
+func (c *modelClient) Adapt(ctx context.Context, req AdaptRequest) (AdaptResponse, error) {
+	w := &wire.AdaptRequest{Steps: req.Steps, NeuronIds: req.NeuronIDs, IndicatorDecayS: req.IndicatorDecay.Seconds(),
+		Responses: make([]*wire.Response, len(req.Responses))}
+	for i, v := range req.Responses {
+		w.Responses[i] = &wire.Response{Values: v}
+	}
+	resp, err := c.c.Adapt(ctx, w)
+	if err != nil {
+		return AdaptResponse{}, fromStatus("model.Adapt", err)
+	}
+	return AdaptResponse{Neurons: int(resp.GetNeurons()), CVScore: resp.GetCvScore(), Samples: int(resp.GetSamples())}, nil
 }
 
 func (c *modelClient) openPredictStream(ctx context.Context) (PredictStream, error) {

@@ -40,3 +40,14 @@ type Model interface {
 	Reset(context.Context, ResetRequest) (ResetResponse, error)
 	Predict(context.Context, PredictRequest) (PredictResponse, error)
 }
+
+// Adapter is implemented by models that can fit their readout to the
+// recorded neurons of a new mouse, with their core frozen (SCIENCE.md
+// section 1: "new mouse"). After Adapt succeeds the model predicts the
+// request's neurons, and Describe says so. Adapt is not called
+// concurrently with Predict. A plugin client always implements Adapter;
+// for a plugin that cannot adapt it returns an error wrapping
+// ErrUnsupported.
+type Adapter interface {
+	Adapt(context.Context, AdaptRequest) (AdaptResponse, error)
+}

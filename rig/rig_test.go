@@ -2,6 +2,7 @@ package rig_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -53,4 +54,36 @@ func TestLoggerWritesHostReadableLines(t *testing.T) {
 	require.EqualValues(t, 71, entry["celsius"])
 	_, err = time.Parse("2006-01-02T15:04:05.000000Z07:00", entry["@timestamp"].(string))
 	require.NoError(t, err, "go-plugin parses @timestamp with this layout")
+}
+
+// adaptingModel records the adaptation request it gets.
+type adaptingModel struct {
+	echoModel
+	got rig.AdaptRequest
+}
+
+func (m *adaptingModel) Adapt(_ context.Context, req rig.AdaptRequest) (rig.AdaptResponse, error) {
+	m.got = req
+	return rig.AdaptResponse{Neurons: len(req.NeuronIDs), CVScore: []float64{0.5, 0.25}, Samples: len(req.Steps)}, nil
+}
+
+func TestAdaptOverTheWire(t *testing.T) {
+	c, closeFn, err := rig.Loopback(&echoModel{neurons: 1, w: 2, h: 1})
+	require.NoError(t, err)
+	defer closeFn()
+	a, ok := c.(rig.Adapter)
+	require.True(t, ok, "a plugin client can always be asked to adapt")
+	_, err = a.Adapt(t.Context(), rig.AdaptRequest{})
+	require.ErrorIs(t, err, rig.ErrUnsupported, "a model without Adapt says so")
+
+	m := &adaptingModel{echoModel: echoModel{neurons: 1, w: 2, h: 1}}
+	c, closeFn2, err := rig.Loopback(m)
+	require.NoError(t, err)
+	defer closeFn2()
+	req := rig.AdaptRequest{Steps: []int64{10, 11}, Responses: [][]float32{{1, 2}, {3, 4}},
+		NeuronIDs: []string{"a", "b"}, IndicatorDecay: 1250 * time.Millisecond}
+	resp, err := c.(rig.Adapter).Adapt(t.Context(), req)
+	require.NoError(t, err)
+	require.Equal(t, req, m.got)
+	require.Equal(t, rig.AdaptResponse{Neurons: 2, CVScore: []float64{0.5, 0.25}, Samples: 2}, resp)
 }

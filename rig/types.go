@@ -214,3 +214,27 @@ type PredictRequest struct {
 type PredictResponse struct {
 	Responses [][]float32
 }
+
+// AdaptRequest pairs recorded responses with the model steps (frames
+// predicted since the last Reset, counted from 0) on screen when they were
+// taken.
+type AdaptRequest struct {
+	Steps []int64
+	// Responses has one row per step, one value per neuron in NeuronIDs
+	// order.
+	Responses [][]float32
+	// NeuronIDs names the recorded neurons (nil: unnamed).
+	NeuronIDs []string
+	// IndicatorDecay is the calcium indicator's decay time constant: the
+	// readout then predicts the indicator's signal (0: the rate).
+	IndicatorDecay time.Duration
+}
+
+// AdaptResponse reports a fit.
+type AdaptResponse struct {
+	Neurons int
+	// CVScore is each neuron's cross-validated Pearson r.
+	CVScore []float64
+	// Samples is how many steps entered the fit.
+	Samples int
+}

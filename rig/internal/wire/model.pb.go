@@ -21,6 +21,142 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Recorded responses paired with the model steps (frames predicted since
+// the last Reset, counted from 0) that were on screen when they were taken.
+type AdaptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Steps []int64                `protobuf:"varint,1,rep,packed,name=steps,proto3" json:"steps,omitempty"`
+	// One response per step: one value per neuron, in neuron_ids order.
+	Responses []*Response `protobuf:"bytes,2,rep,name=responses,proto3" json:"responses,omitempty"`
+	// The recorded neurons' ids; the adapted model predicts these, in this
+	// order. Empty: as many neurons as each response has, unnamed.
+	NeuronIds []string `protobuf:"bytes,3,rep,name=neuron_ids,json=neuronIds,proto3" json:"neuron_ids,omitempty"`
+	// The calcium indicator's decay time constant in seconds: the readout
+	// then predicts the indicator's signal, not the rate (0: the rate).
+	IndicatorDecayS float64 `protobuf:"fixed64,4,opt,name=indicator_decay_s,json=indicatorDecayS,proto3" json:"indicator_decay_s,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AdaptRequest) Reset() {
+	*x = AdaptRequest{}
+	mi := &file_twinrig_v1_model_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdaptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdaptRequest) ProtoMessage() {}
+
+func (x *AdaptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_model_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdaptRequest.ProtoReflect.Descriptor instead.
+func (*AdaptRequest) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AdaptRequest) GetSteps() []int64 {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *AdaptRequest) GetResponses() []*Response {
+	if x != nil {
+		return x.Responses
+	}
+	return nil
+}
+
+func (x *AdaptRequest) GetNeuronIds() []string {
+	if x != nil {
+		return x.NeuronIds
+	}
+	return nil
+}
+
+func (x *AdaptRequest) GetIndicatorDecayS() float64 {
+	if x != nil {
+		return x.IndicatorDecayS
+	}
+	return 0
+}
+
+type AdaptResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Neurons int32                  `protobuf:"varint,1,opt,name=neurons,proto3" json:"neurons,omitempty"`
+	// Per neuron, the cross-validated Pearson r of the fit.
+	CvScore       []float64 `protobuf:"fixed64,2,rep,packed,name=cv_score,json=cvScore,proto3" json:"cv_score,omitempty"`
+	Samples       int32     `protobuf:"varint,3,opt,name=samples,proto3" json:"samples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdaptResponse) Reset() {
+	*x = AdaptResponse{}
+	mi := &file_twinrig_v1_model_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdaptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdaptResponse) ProtoMessage() {}
+
+func (x *AdaptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_model_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdaptResponse.ProtoReflect.Descriptor instead.
+func (*AdaptResponse) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AdaptResponse) GetNeurons() int32 {
+	if x != nil {
+		return x.Neurons
+	}
+	return 0
+}
+
+func (x *AdaptResponse) GetCvScore() []float64 {
+	if x != nil {
+		return x.CvScore
+	}
+	return nil
+}
+
+func (x *AdaptResponse) GetSamples() int32 {
+	if x != nil {
+		return x.Samples
+	}
+	return 0
+}
+
 type ModelInfo struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -39,7 +175,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[0]
+	mi := &file_twinrig_v1_model_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -51,7 +187,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[0]
+	mi := &file_twinrig_v1_model_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -64,7 +200,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{0}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ModelInfo) GetName() string {
@@ -131,7 +267,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[1]
+	mi := &file_twinrig_v1_model_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -143,7 +279,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[1]
+	mi := &file_twinrig_v1_model_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -156,7 +292,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{1}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{3}
 }
 
 type ResetResponse struct {
@@ -167,7 +303,7 @@ type ResetResponse struct {
 
 func (x *ResetResponse) Reset() {
 	*x = ResetResponse{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[2]
+	mi := &file_twinrig_v1_model_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -179,7 +315,7 @@ func (x *ResetResponse) String() string {
 func (*ResetResponse) ProtoMessage() {}
 
 func (x *ResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[2]
+	mi := &file_twinrig_v1_model_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -192,7 +328,7 @@ func (x *ResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResponse.ProtoReflect.Descriptor instead.
 func (*ResetResponse) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{2}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{4}
 }
 
 // Consecutive frames at the model's frame rate, fed in order. behaviour is
@@ -207,7 +343,7 @@ type PredictRequest struct {
 
 func (x *PredictRequest) Reset() {
 	*x = PredictRequest{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[3]
+	mi := &file_twinrig_v1_model_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +355,7 @@ func (x *PredictRequest) String() string {
 func (*PredictRequest) ProtoMessage() {}
 
 func (x *PredictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[3]
+	mi := &file_twinrig_v1_model_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +368,7 @@ func (x *PredictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictRequest.ProtoReflect.Descriptor instead.
 func (*PredictRequest) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{3}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PredictRequest) GetFrames() []*Frame {
@@ -259,7 +395,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[4]
+	mi := &file_twinrig_v1_model_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +407,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[4]
+	mi := &file_twinrig_v1_model_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +420,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{4}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Response) GetValues() []float32 {
@@ -303,7 +439,7 @@ type PredictResponse struct {
 
 func (x *PredictResponse) Reset() {
 	*x = PredictResponse{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[5]
+	mi := &file_twinrig_v1_model_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +451,7 @@ func (x *PredictResponse) String() string {
 func (*PredictResponse) ProtoMessage() {}
 
 func (x *PredictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[5]
+	mi := &file_twinrig_v1_model_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +464,7 @@ func (x *PredictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictResponse.ProtoReflect.Descriptor instead.
 func (*PredictResponse) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{5}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PredictResponse) GetResponses() []*Response {
@@ -343,7 +479,17 @@ var File_twinrig_v1_model_proto protoreflect.FileDescriptor
 const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\n" +
 	"\x16twinrig/v1/model.proto\x12\n" +
-	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xe8\x01\n" +
+	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xa3\x01\n" +
+	"\fAdaptRequest\x12\x14\n" +
+	"\x05steps\x18\x01 \x03(\x03R\x05steps\x122\n" +
+	"\tresponses\x18\x02 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\x12\x1d\n" +
+	"\n" +
+	"neuron_ids\x18\x03 \x03(\tR\tneuronIds\x12*\n" +
+	"\x11indicator_decay_s\x18\x04 \x01(\x01R\x0findicatorDecayS\"^\n" +
+	"\rAdaptResponse\x12\x18\n" +
+	"\aneurons\x18\x01 \x01(\x05R\aneurons\x12\x19\n" +
+	"\bcv_score\x18\x02 \x03(\x01R\acvScore\x12\x18\n" +
+	"\asamples\x18\x03 \x01(\x05R\asamples\"\xe8\x01\n" +
 	"\tModelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aneurons\x18\x02 \x01(\x05R\aneurons\x12\x14\n" +
@@ -362,13 +508,14 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\bResponse\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x02R\x06values\"E\n" +
 	"\x0fPredictResponse\x122\n" +
-	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses2\xe1\x02\n" +
+	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses2\x9f\x03\n" +
 	"\x05Model\x12H\n" +
 	"\tConfigure\x12\x1c.twinrig.v1.ConfigureRequest\x1a\x1d.twinrig.v1.ConfigureResponse\x12>\n" +
 	"\bDescribe\x12\x1b.twinrig.v1.DescribeRequest\x1a\x15.twinrig.v1.ModelInfo\x12<\n" +
 	"\x05Reset\x12\x18.twinrig.v1.ResetRequest\x1a\x19.twinrig.v1.ResetResponse\x12B\n" +
 	"\aPredict\x12\x1a.twinrig.v1.PredictRequest\x1a\x1b.twinrig.v1.PredictResponse\x12L\n" +
-	"\rPredictStream\x12\x1a.twinrig.v1.PredictRequest\x1a\x1b.twinrig.v1.PredictResponse(\x010\x01B.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
+	"\rPredictStream\x12\x1a.twinrig.v1.PredictRequest\x1a\x1b.twinrig.v1.PredictResponse(\x010\x01\x12<\n" +
+	"\x05Adapt\x12\x18.twinrig.v1.AdaptRequest\x1a\x19.twinrig.v1.AdaptResponseB.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
 
 var (
 	file_twinrig_v1_model_proto_rawDescOnce sync.Once
@@ -382,39 +529,44 @@ func file_twinrig_v1_model_proto_rawDescGZIP() []byte {
 	return file_twinrig_v1_model_proto_rawDescData
 }
 
-var file_twinrig_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_twinrig_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_twinrig_v1_model_proto_goTypes = []any{
-	(*ModelInfo)(nil),         // 0: twinrig.v1.ModelInfo
-	(*ResetRequest)(nil),      // 1: twinrig.v1.ResetRequest
-	(*ResetResponse)(nil),     // 2: twinrig.v1.ResetResponse
-	(*PredictRequest)(nil),    // 3: twinrig.v1.PredictRequest
-	(*Response)(nil),          // 4: twinrig.v1.Response
-	(*PredictResponse)(nil),   // 5: twinrig.v1.PredictResponse
-	(*Frame)(nil),             // 6: twinrig.v1.Frame
-	(*Behaviour)(nil),         // 7: twinrig.v1.Behaviour
-	(*ConfigureRequest)(nil),  // 8: twinrig.v1.ConfigureRequest
-	(*DescribeRequest)(nil),   // 9: twinrig.v1.DescribeRequest
-	(*ConfigureResponse)(nil), // 10: twinrig.v1.ConfigureResponse
+	(*AdaptRequest)(nil),      // 0: twinrig.v1.AdaptRequest
+	(*AdaptResponse)(nil),     // 1: twinrig.v1.AdaptResponse
+	(*ModelInfo)(nil),         // 2: twinrig.v1.ModelInfo
+	(*ResetRequest)(nil),      // 3: twinrig.v1.ResetRequest
+	(*ResetResponse)(nil),     // 4: twinrig.v1.ResetResponse
+	(*PredictRequest)(nil),    // 5: twinrig.v1.PredictRequest
+	(*Response)(nil),          // 6: twinrig.v1.Response
+	(*PredictResponse)(nil),   // 7: twinrig.v1.PredictResponse
+	(*Frame)(nil),             // 8: twinrig.v1.Frame
+	(*Behaviour)(nil),         // 9: twinrig.v1.Behaviour
+	(*ConfigureRequest)(nil),  // 10: twinrig.v1.ConfigureRequest
+	(*DescribeRequest)(nil),   // 11: twinrig.v1.DescribeRequest
+	(*ConfigureResponse)(nil), // 12: twinrig.v1.ConfigureResponse
 }
 var file_twinrig_v1_model_proto_depIdxs = []int32{
-	6,  // 0: twinrig.v1.PredictRequest.frames:type_name -> twinrig.v1.Frame
-	7,  // 1: twinrig.v1.PredictRequest.behaviour:type_name -> twinrig.v1.Behaviour
-	4,  // 2: twinrig.v1.PredictResponse.responses:type_name -> twinrig.v1.Response
-	8,  // 3: twinrig.v1.Model.Configure:input_type -> twinrig.v1.ConfigureRequest
-	9,  // 4: twinrig.v1.Model.Describe:input_type -> twinrig.v1.DescribeRequest
-	1,  // 5: twinrig.v1.Model.Reset:input_type -> twinrig.v1.ResetRequest
-	3,  // 6: twinrig.v1.Model.Predict:input_type -> twinrig.v1.PredictRequest
-	3,  // 7: twinrig.v1.Model.PredictStream:input_type -> twinrig.v1.PredictRequest
-	10, // 8: twinrig.v1.Model.Configure:output_type -> twinrig.v1.ConfigureResponse
-	0,  // 9: twinrig.v1.Model.Describe:output_type -> twinrig.v1.ModelInfo
-	2,  // 10: twinrig.v1.Model.Reset:output_type -> twinrig.v1.ResetResponse
-	5,  // 11: twinrig.v1.Model.Predict:output_type -> twinrig.v1.PredictResponse
-	5,  // 12: twinrig.v1.Model.PredictStream:output_type -> twinrig.v1.PredictResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	6,  // 0: twinrig.v1.AdaptRequest.responses:type_name -> twinrig.v1.Response
+	8,  // 1: twinrig.v1.PredictRequest.frames:type_name -> twinrig.v1.Frame
+	9,  // 2: twinrig.v1.PredictRequest.behaviour:type_name -> twinrig.v1.Behaviour
+	6,  // 3: twinrig.v1.PredictResponse.responses:type_name -> twinrig.v1.Response
+	10, // 4: twinrig.v1.Model.Configure:input_type -> twinrig.v1.ConfigureRequest
+	11, // 5: twinrig.v1.Model.Describe:input_type -> twinrig.v1.DescribeRequest
+	3,  // 6: twinrig.v1.Model.Reset:input_type -> twinrig.v1.ResetRequest
+	5,  // 7: twinrig.v1.Model.Predict:input_type -> twinrig.v1.PredictRequest
+	5,  // 8: twinrig.v1.Model.PredictStream:input_type -> twinrig.v1.PredictRequest
+	0,  // 9: twinrig.v1.Model.Adapt:input_type -> twinrig.v1.AdaptRequest
+	12, // 10: twinrig.v1.Model.Configure:output_type -> twinrig.v1.ConfigureResponse
+	2,  // 11: twinrig.v1.Model.Describe:output_type -> twinrig.v1.ModelInfo
+	4,  // 12: twinrig.v1.Model.Reset:output_type -> twinrig.v1.ResetResponse
+	7,  // 13: twinrig.v1.Model.Predict:output_type -> twinrig.v1.PredictResponse
+	7,  // 14: twinrig.v1.Model.PredictStream:output_type -> twinrig.v1.PredictResponse
+	1,  // 15: twinrig.v1.Model.Adapt:output_type -> twinrig.v1.AdaptResponse
+	10, // [10:16] is the sub-list for method output_type
+	4,  // [4:10] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_twinrig_v1_model_proto_init() }
@@ -429,7 +581,7 @@ func file_twinrig_v1_model_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_twinrig_v1_model_proto_rawDesc), len(file_twinrig_v1_model_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

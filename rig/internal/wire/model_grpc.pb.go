@@ -24,6 +24,7 @@ const (
 	Model_Reset_FullMethodName         = "/twinrig.v1.Model/Reset"
 	Model_Predict_FullMethodName       = "/twinrig.v1.Model/Predict"
 	Model_PredictStream_FullMethodName = "/twinrig.v1.Model/PredictStream"
+	Model_Adapt_FullMethodName         = "/twinrig.v1.Model/Adapt"
 )
 
 // ModelClient is the client API for Model service.
@@ -43,6 +44,10 @@ type ModelClient interface {
 	// one PredictResponse, exactly as consecutive Predict calls would. Frames
 	// then travel while earlier ones are computed. An error ends the stream.
 	PredictStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PredictRequest, PredictResponse], error)
+	// Adapt fits the model's readout to recorded neurons (adaptation to a
+	// new mouse, the core frozen) and uses it from then on. Optional: a
+	// model that cannot adapt answers UNIMPLEMENTED.
+	Adapt(ctx context.Context, in *AdaptRequest, opts ...grpc.CallOption) (*AdaptResponse, error)
 }
 
 type modelClient struct {
@@ -106,6 +111,16 @@ func (c *modelClient) PredictStream(ctx context.Context, opts ...grpc.CallOption
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Model_PredictStreamClient = grpc.BidiStreamingClient[PredictRequest, PredictResponse]
 
+func (c *modelClient) Adapt(ctx context.Context, in *AdaptRequest, opts ...grpc.CallOption) (*AdaptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdaptResponse)
+	err := c.cc.Invoke(ctx, Model_Adapt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModelServer is the server API for Model service.
 // All implementations must embed UnimplementedModelServer
 // for forward compatibility.
@@ -123,6 +138,10 @@ type ModelServer interface {
 	// one PredictResponse, exactly as consecutive Predict calls would. Frames
 	// then travel while earlier ones are computed. An error ends the stream.
 	PredictStream(grpc.BidiStreamingServer[PredictRequest, PredictResponse]) error
+	// Adapt fits the model's readout to recorded neurons (adaptation to a
+	// new mouse, the core frozen) and uses it from then on. Optional: a
+	// model that cannot adapt answers UNIMPLEMENTED.
+	Adapt(context.Context, *AdaptRequest) (*AdaptResponse, error)
 	mustEmbedUnimplementedModelServer()
 }
 
@@ -147,6 +166,9 @@ func (UnimplementedModelServer) Predict(context.Context, *PredictRequest) (*Pred
 }
 func (UnimplementedModelServer) PredictStream(grpc.BidiStreamingServer[PredictRequest, PredictResponse]) error {
 	return status.Error(codes.Unimplemented, "method PredictStream not implemented")
+}
+func (UnimplementedModelServer) Adapt(context.Context, *AdaptRequest) (*AdaptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Adapt not implemented")
 }
 func (UnimplementedModelServer) mustEmbedUnimplementedModelServer() {}
 func (UnimplementedModelServer) testEmbeddedByValue()               {}
@@ -248,6 +270,24 @@ func _Model_PredictStream_Handler(srv interface{}, stream grpc.ServerStream) err
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Model_PredictStreamServer = grpc.BidiStreamingServer[PredictRequest, PredictResponse]
 
+func _Model_Adapt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdaptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServer).Adapt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Model_Adapt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServer).Adapt(ctx, req.(*AdaptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Model_ServiceDesc is the grpc.ServiceDesc for Model service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -270,6 +310,10 @@ var Model_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Predict",
 			Handler:    _Model_Predict_Handler,
+		},
+		{
+			MethodName: "Adapt",
+			Handler:    _Model_Adapt_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
