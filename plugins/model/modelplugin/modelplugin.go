@@ -125,6 +125,7 @@ type Model struct {
 	mu     sync.Mutex
 	runner *onnxmodel.Runner
 	info   rig.ModelInfo
+	adapt  adaptState
 }
 
 var _ rig.Model = (*Model)(nil)
@@ -167,6 +168,11 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		name = filepath.Base(s.Model)
 	}
 	c := r.Contract()
+	pool, err := newPooler(c.Features)
+	if err != nil {
+		r.Close()
+		return rig.ConfigureResponse{}, fmt.Errorf("model %s: %w", name, err)
+	}
 	rate, burnIn := float64(FrameRateHz), BurnInFrames
 	if c.Metadata.FrameRateHz > 0 {
 		rate = c.Metadata.FrameRateHz
@@ -180,6 +186,7 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		m.runner.Close()
 	}
 	m.runner = r
+	m.adapt = adaptState{pooler: pool}
 	m.info = rig.ModelInfo{
 		Name:         name,
 		Neurons:      c.Neurons,
@@ -216,6 +223,7 @@ func (m *Model) Reset(context.Context, rig.ResetRequest) (rig.ResetResponse, err
 		return rig.ResetResponse{}, errNotConfigured
 	}
 	m.runner.Reset()
+	m.adapt.reset()
 	return rig.ResetResponse{}, nil
 }
 
@@ -243,7 +251,10 @@ func (m *Model) Predict(ctx context.Context, req rig.PredictRequest) (rig.Predic
 		}
 	}
 	out := rig.PredictResponse{Responses: make([][]float32, len(req.Frames))}
-	flat := make([]float32, len(req.Frames)*m.info.Neurons)
+	n := m.info.Neurons // the adapted readout's neurons, after Adapt
+	flat := make([]float32, len(req.Frames)*n)
+	own := m.runner.Contract().Neurons
+	scratch := make([]float32, own)
 	for i, f := range req.Frames {
 		if err := ctx.Err(); err != nil {
 			return rig.PredictResponse{}, fmt.Errorf("predict: stopped before frame %d: %w", i, err)
@@ -252,16 +263,20 @@ func (m *Model) Predict(ctx context.Context, req rig.PredictRequest) (rig.Predic
 		if req.Behaviour != nil {
 			b = req.Behaviour[i]
 		}
-		dst := flat[i*m.info.Neurons : (i+1)*m.info.Neurons : (i+1)*m.info.Neurons]
-		if err := m.runner.Step(f.Pixels, b, dst); err != nil {
+		if err := m.runner.Step(f.Pixels, b, scratch); err != nil {
 			return rig.PredictResponse{}, fmt.Errorf("predict: frame %d: %w", i, err)
 		}
-		for n, v := range dst {
+		for j, v := range scratch {
 			if !(v > 0) || math.IsInf(float64(v), 0) {
 				return rig.PredictResponse{}, fmt.Errorf("predict: frame %d neuron %d: response %v, expected finite and > 0: %w",
-					i, n, v, rig.ErrContract)
+					i, j, v, rig.ErrContract)
 			}
 		}
+		dst := flat[i*n : (i+1)*n : (i+1)*n]
+		if m.adapt.readout == nil {
+			copy(dst, scratch)
+		}
+		m.adapt.afterStep(m.runner.Features(), dst)
 		out.Responses[i] = dst
 	}
 	return out, nil
