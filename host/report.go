@@ -42,6 +42,10 @@ func (h *hostRun) printSummary(res *session.Result) {
 		res.Duration.Seconds(), res.Wall.Seconds(), speed, res.FramesShown, res.FramesDropped, res.ModelFrames, res.Scans)
 	fmt.Fprintf(h.stdout, "model %q on %s vs %d neurons of %q\n", res.Info.Model.Name, res.Info.Model.Device,
 		res.Info.Acquisition.Neurons, res.Info.Acquisition.Name)
+	for _, a := range res.Adaptations {
+		fmt.Fprintf(h.stdout, "  adapted the readout after block %s: %d neurons from %d scans in %.1f s (median cross-validated r %s)\n",
+			a.After, a.Neurons, a.Samples, a.Took.Seconds(), fmtR(a.MedianCV))
+	}
 	for _, b := range res.Blocks {
 		fmt.Fprintf(h.stdout, "  block %-12s median r %s over %d scans", b.Name, fmtR(b.Accuracy.Median), b.Accuracy.Scored)
 		if m := b.Repeated; m != nil {
@@ -71,20 +75,21 @@ func fmtR(r float64) string {
 
 // sessionSummary is summary.json.
 type sessionSummary struct {
-	Schema        int            `json:"schema"`
-	Session       string         `json:"session"`
-	Status        string         `json:"status"`
-	Error         string         `json:"error,omitempty"`
-	Protocol      string         `json:"protocol"`
-	Epoch         time.Time      `json:"epoch"`
-	DurationS     float64        `json:"duration_s"`
-	WallS         float64        `json:"wall_s"`
-	FramesShown   int            `json:"frames_shown"`
-	FramesDropped int            `json:"frames_dropped"`
-	ModelFrames   int            `json:"model_frames"`
-	Scans         int            `json:"scans"`
-	Plugins       map[string]any `json:"plugins"`
-	Accuracy      map[string]any `json:"accuracy"`
+	Schema        int              `json:"schema"`
+	Session       string           `json:"session"`
+	Status        string           `json:"status"`
+	Error         string           `json:"error,omitempty"`
+	Protocol      string           `json:"protocol"`
+	Epoch         time.Time        `json:"epoch"`
+	DurationS     float64          `json:"duration_s"`
+	WallS         float64          `json:"wall_s"`
+	FramesShown   int              `json:"frames_shown"`
+	FramesDropped int              `json:"frames_dropped"`
+	ModelFrames   int              `json:"model_frames"`
+	Scans         int              `json:"scans"`
+	Plugins       map[string]any   `json:"plugins"`
+	Accuracy      map[string]any   `json:"accuracy"`
+	Adaptations   []map[string]any `json:"adaptations,omitempty"`
 }
 
 func summary(name, status string, proto *protocols.Protocol, res *session.Result, err error) sessionSummary {
@@ -96,6 +101,10 @@ func summary(name, status string, proto *protocols.Protocol, res *session.Result
 			"stimulus": res.Info.Stimulus, "acquisition": res.Info.Acquisition, "model": res.Info.Model,
 		},
 		Accuracy: session.AccuracyFields("session", res.Accuracy, res.Repeated),
+	}
+	for _, a := range res.Adaptations {
+		s.Adaptations = append(s.Adaptations, map[string]any{"after": a.After, "neurons": a.Neurons, "samples": a.Samples,
+			"seconds": a.Took.Seconds(), "median_cv_r": a.MedianCV})
 	}
 	if err != nil {
 		s.Error = err.Error()

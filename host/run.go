@@ -103,6 +103,9 @@ func (h *hostRun) run(ctx context.Context) int {
 		return fail(err, pluginOf(err), nil)
 	}
 	info, _, err := session.Describe(ctx, plugins)
+	if info.Unpaired != nil && errors.Is(err, info.Unpaired) && h.proto.Adapts() {
+		err = nil // the session scores the model once it has adapted
+	}
 	if err != nil {
 		return fail(err, pluginOf(err), nil)
 	}

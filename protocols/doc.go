@@ -11,6 +11,8 @@
 //	  - name: gratings
 //	    duration: 60s          # Go duration syntax; rounded to whole display frames
 //	    repeats: 1             # optional: shown this many times in a row (test clips)
+//	    adapt:                 # optional: after this block, fit the model's readout to
+//	      indicator_decay: 1.25s   # the recorded neurons (repeated blocks held out)
 //	    stimulus:              # passed to the stimulus plugin as JSON
 //	      family: grating
 //	      seed: 7

@@ -45,6 +45,28 @@ type Block struct {
 	Repeats int
 	// Stimulus is the stimulus specification as a JSON object.
 	Stimulus json.RawMessage
+	// Adapt, when set, fits the model's readout to the recorded neurons
+	// after this block, on every scan recorded so far outside repeated
+	// blocks (those are held out for evaluation).
+	Adapt *Adapt
+}
+
+// Adapt configures a readout fit.
+type Adapt struct {
+	// IndicatorDecay is the calcium indicator's decay time constant (e.g.
+	// 1.25s for GCaMP6s): the readout then predicts the indicator's signal.
+	// Zero: the readout predicts the responses as they are.
+	IndicatorDecay time.Duration
+}
+
+// Adapts reports whether any block adapts the model.
+func (p *Protocol) Adapts() bool {
+	for _, b := range p.Blocks {
+		if b.Adapt != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Duration returns the protocol's total duration, repeats included.
@@ -64,10 +86,15 @@ type rawProtocol struct {
 	Blocks      []rawBlock `yaml:"blocks"`
 }
 
+type rawAdapt struct {
+	IndicatorDecay string `yaml:"indicator_decay"`
+}
+
 type rawBlock struct {
 	Name     string         `yaml:"name"`
 	Duration string         `yaml:"duration"`
 	Repeats  *int           `yaml:"repeats"`
+	Adapt    *rawAdapt      `yaml:"adapt"`
 	Stimulus map[string]any `yaml:"stimulus"`
 }
 
@@ -141,6 +168,17 @@ func Parse(name string, data []byte) (*Protocol, error) {
 				v.addf(path+".repeats", field+".repeats", "%d out of range: want 1 to %d", repeats, MaxRepeats)
 			}
 		}
+		var adaptCfg *Adapt
+		if b.Adapt != nil {
+			adaptCfg = &Adapt{}
+			if b.Adapt.IndicatorDecay != "" {
+				d, err := time.ParseDuration(b.Adapt.IndicatorDecay)
+				if err != nil || d < 0 || d > time.Minute {
+					v.addf(path+".adapt.indicator_decay", field+".adapt.indicator_decay", "%q: want a duration in [0, 1m] such as 1.25s", b.Adapt.IndicatorDecay)
+				}
+				adaptCfg.IndicatorDecay = d
+			}
+		}
 		var spec json.RawMessage
 		if b.Stimulus == nil {
 			v.addf(path, field+".stimulus", "missing: want a mapping with at least a family")
@@ -149,7 +187,7 @@ func Parse(name string, data []byte) (*Protocol, error) {
 		} else if spec, err = json.Marshal(b.Stimulus); err != nil {
 			v.addf(path+".stimulus", field+".stimulus", "cannot be expressed as JSON: %v", err)
 		}
-		p.Blocks = append(p.Blocks, Block{Name: b.Name, Duration: d, Repeats: repeats, Stimulus: spec})
+		p.Blocks = append(p.Blocks, Block{Name: b.Name, Duration: d, Repeats: repeats, Stimulus: spec, Adapt: adaptCfg})
 	}
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)

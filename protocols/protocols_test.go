@@ -102,6 +102,17 @@ func TestRepeatsMultiplyTheDuration(t *testing.T) {
 	require.Equal(t, 10*time.Second, p.Duration())
 }
 
+func TestAdapt(t *testing.T) {
+	p, err := protocols.Parse("p.yaml", []byte("version: 1\nname: a\nblocks:\n  - {name: map, duration: 5m, stimulus: {family: natural}, adapt: {indicator_decay: 1.25s}}\n  - {name: test, duration: 10s, stimulus: {family: natural}}\n"))
+	require.NoError(t, err)
+	require.Equal(t, &protocols.Adapt{IndicatorDecay: 1250 * time.Millisecond}, p.Blocks[0].Adapt)
+	require.Nil(t, p.Blocks[1].Adapt)
+	_, err = protocols.Parse("p.yaml", []byte("version: 1\nname: a\nblocks:\n  - {name: map, duration: 5m, stimulus: {family: natural}, adapt: {indicator_decay: slow}}\n"))
+	require.ErrorContains(t, err, `blocks[0].adapt.indicator_decay: "slow": want a duration`)
+	_, err = protocols.Parse("p.yaml", []byte("version: 1\nname: a\nblocks:\n  - {name: map, duration: 5m, stimulus: {family: natural}, adapt: {lambda: 3}}\n"))
+	require.ErrorContains(t, err, "lambda")
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := protocols.Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	require.ErrorIs(t, err, os.ErrNotExist)

@@ -39,10 +39,13 @@ const (
 	KindFinished Kind = "finished"
 	// KindError: something went wrong. Payload [ErrorReport].
 	KindError Kind = "error"
+	// KindAdapted: the model's readout was fitted to the recorded neurons.
+	// Payload [Adapted].
+	KindAdapted Kind = "adapted"
 )
 
 // Kinds lists every kind, in the order a session normally emits them.
-var Kinds = []Kind{KindStarted, KindBlock, KindTrial, KindAccuracy, KindFinished, KindError}
+var Kinds = []Kind{KindStarted, KindBlock, KindTrial, KindAccuracy, KindAdapted, KindFinished, KindError}
 
 var (
 	// ErrSchema is returned by DecodeEvent for a payload written with a
@@ -187,6 +190,7 @@ func (Block) kinds() []Kind       { return []Kind{KindBlock, KindTrial} }
 func (Accuracy) kinds() []Kind    { return []Kind{KindAccuracy} }
 func (Finished) kinds() []Kind    { return []Kind{KindFinished} }
 func (ErrorReport) kinds() []Kind { return []Kind{KindError} }
+func (Adapted) kinds() []Kind     { return []Kind{KindAdapted} }
 
 func (s Started) validate() error {
 	switch {
@@ -246,6 +250,25 @@ func (f Finished) validate() error {
 		return fmt.Errorf("finished: duration_s %v is not a finite time >= 0", f.DurationS)
 	case f.FramesShown < 0 || f.Scans < 0:
 		return fmt.Errorf("finished: frames_shown %d or scans %d is negative", f.FramesShown, f.Scans)
+	}
+	return nil
+}
+
+// Adapted is the payload of adapted events.
+type Adapted struct {
+	// Block names the block after which the model was adapted.
+	Block string `json:"block"`
+	// Neurons is how many recorded neurons the new readout predicts.
+	Neurons int `json:"neurons"`
+	// Samples is how many scans the fit used.
+	Samples int `json:"samples"`
+	// Seconds is how long the fit took.
+	Seconds float64 `json:"seconds"`
+}
+
+func (a Adapted) validate() error {
+	if a.Block == "" || a.Neurons < 0 || a.Samples < 0 || a.Seconds < 0 || math.IsNaN(a.Seconds) {
+		return fmt.Errorf("adapted: block %q, neurons %d, samples %d, seconds %v: expected a block and non-negative counts", a.Block, a.Neurons, a.Samples, a.Seconds)
 	}
 	return nil
 }
@@ -556,6 +579,8 @@ func decodePayload(kind Kind, data []byte) (payload, error) {
 		p, err = unmarshalAs[Finished](data)
 	case KindError:
 		p, err = unmarshalAs[ErrorReport](data)
+	case KindAdapted:
+		p, err = unmarshalAs[Adapted](data)
 	default:
 		return nil, fmt.Errorf("events: unknown kind %q: %w", kind, rig.ErrInvalid)
 	}

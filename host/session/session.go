@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -76,6 +77,10 @@ type Info struct {
 	// response column of acquisition neuron i. It is nil when neuron i is
 	// column i (neither side names its neurons, or the names agree in order).
 	Columns []int
+	// Unpaired says why the model's neurons cannot be paired with the
+	// recorded ones (nil: they can). Describe returns it as its error; a
+	// protocol that adapts the model may run until then without scoring.
+	Unpaired error
 }
 
 // Result is what a session measured.
@@ -95,6 +100,18 @@ type Result struct {
 	// over every repeated block, each block a clip; nil when no block
 	// repeats.
 	Repeated *metrics.Result
+	// Adaptations lists the readout fits, in order.
+	Adaptations []Adaptation
+}
+
+// Adaptation is one readout fit.
+type Adaptation struct {
+	After   string // the block it followed
+	Samples int
+	Neurons int
+	Took    time.Duration
+	// MedianCV is the median over neurons of the fit's cross-validated r.
+	MedianCV float64
 }
 
 // BlockResult is a block's outcome, all its repeats together.
@@ -146,7 +163,7 @@ func Describe(ctx context.Context, p Plugins) (Info, int, error) {
 		return info, 0, pluginErr(rig.KindModel, err)
 	}
 	if err := mapNeurons(&info); err != nil {
-		return info, 0, err
+		info.Unpaired = err
 	}
 	if info.Model.FrameRateHz <= 0 || info.Stimulus.RefreshRateHz <= 0 {
 		return info, 0, fmt.Errorf("model frame rate %g Hz, display %g Hz: both must be positive: %w",
@@ -157,7 +174,7 @@ func Describe(ctx context.Context, p Plugins) (Info, int, error) {
 		return info, 0, fmt.Errorf("display refresh %g Hz is not a whole multiple of the model's %g Hz: %w",
 			info.Stimulus.RefreshRateHz, info.Model.FrameRateHz, ErrMismatch)
 	}
-	return info, int(k), nil
+	return info, int(k), info.Unpaired
 }
 
 // mapNeurons pairs the recorded neurons with the model's: by id when both
@@ -206,6 +223,10 @@ func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options
 	}
 	started := time.Now()
 	info, subsample, err := Describe(ctx, p)
+	if info.Unpaired != nil && errors.Is(err, info.Unpaired) && proto.Adapts() {
+		log.Warn("predictions are not scored until the model adapts", "why", info.Unpaired)
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -276,9 +297,22 @@ blocks:
 		if repeats > 1 {
 			br.Repeated = r.repeated(b.Name, onsets, dur, sessionAcc)
 			repeatedBlocks++
+			for _, o := range onsets {
+				r.heldOut = append(r.heldOut, [2]time.Duration{o, o + dur})
+			}
 		}
 		res.Blocks = append(res.Blocks, br)
 		r.emit(ctx, "accuracy", AccuracyFields(b.Name, br.Accuracy, br.Repeated))
+		if b.Adapt != nil {
+			ad, err := r.adapt(ctx, b.Name, *b.Adapt)
+			if err != nil {
+				runErr = fmt.Errorf("block %q: adapting the model: %w", b.Name, err)
+				break
+			}
+			res.Adaptations = append(res.Adaptations, ad)
+			info = r.info
+			res.Info = info
+		}
 	}
 	if runErr == nil {
 		// The last frame stays on screen for one period: collect the scans
@@ -368,6 +402,9 @@ type runner struct {
 	shown int
 	// end is the session time just after the last frame shown.
 	end time.Duration
+	// heldOut lists the windows of repeated blocks (test clips), which
+	// adaptation does not fit on.
+	heldOut [][2]time.Duration
 }
 
 func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
@@ -496,7 +533,7 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 				}
 				r.preds = append(r.preds, Prediction{Step: start + i, Time: times[i], Values: v})
 			}
-			if r.opts.Recorder != nil {
+			if r.opts.Recorder != nil && r.info.Unpaired == nil {
 				if err := r.opts.Recorder.Predictions(r.preds[start:]); err != nil {
 					return fmt.Errorf("recording predictions: %w", err)
 				}
@@ -544,6 +581,66 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 	err = g.Wait()
 	r.shown = shownBefore + br.Frames
 	return br, err
+}
+
+// adapt fits the model's readout to the recorded neurons on every scan so
+// far outside the held-out windows and after the burn-in, each paired with
+// the model step on screen when it was taken; then it describes the model
+// again and pairs the neurons anew.
+func (r *runner) adapt(ctx context.Context, block string, cfg protocols.Adapt) (Adaptation, error) {
+	adapter, ok := r.p.Model.(rig.Adapter)
+	if !ok {
+		return Adaptation{}, pluginErr(rig.KindModel, fmt.Errorf("the model cannot adapt its readout: %w", rig.ErrUnsupported))
+	}
+	req := rig.AdaptRequest{NeuronIDs: r.info.Acquisition.NeuronIDs, IndicatorDecay: cfg.IndicatorDecay}
+	j := -1
+scans:
+	for _, s := range r.scans {
+		for j+1 < len(r.preds) && r.preds[j+1].Time <= s.Time {
+			j++
+		}
+		if j < 0 || r.preds[j].Step < r.info.Model.BurnInFrames {
+			continue
+		}
+		for _, w := range r.heldOut {
+			if s.Time >= w[0] && s.Time < w[1] {
+				continue scans
+			}
+		}
+		req.Steps = append(req.Steps, int64(r.preds[j].Step))
+		req.Responses = append(req.Responses, s.Values)
+	}
+	started := time.Now()
+	r.log.Info("adapting the model's readout", "after", block, "scans", len(req.Steps), "neurons", r.info.Acquisition.Neurons)
+	resp, err := adapter.Adapt(ctx, req)
+	if err != nil {
+		return Adaptation{}, pluginErr(rig.KindModel, err)
+	}
+	took := time.Since(started)
+	if r.info.Model, err = r.p.Model.Describe(ctx, rig.DescribeRequest{}); err != nil {
+		return Adaptation{}, pluginErr(rig.KindModel, err)
+	}
+	r.info.Columns, r.info.Unpaired = nil, nil
+	if err := mapNeurons(&r.info); err != nil {
+		return Adaptation{}, err
+	}
+	cv := slices.Clone(resp.CVScore)
+	ad := Adaptation{After: block, Samples: resp.Samples, Neurons: resp.Neurons, Took: took, MedianCV: quantile(sortedDefined(cv), 0.5)}
+	r.emit(ctx, "adapted", map[string]any{"block": block, "neurons": ad.Neurons, "samples": ad.Samples, "seconds": took.Seconds(),
+		"median_cv_r": finite(ad.MedianCV)})
+	return ad, nil
+}
+
+// sortedDefined returns the values that are not NaN, sorted.
+func sortedDefined(v []float64) []float64 {
+	out := v[:0]
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // repeated scores a block's repeats with the trial-averaged measures and

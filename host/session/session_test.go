@@ -110,6 +110,15 @@ type fakeModel struct {
 	signs     []float32 // per-column sign, overriding sign (optional)
 	fail      error
 	treadmill []float32 // the treadmill input of every frame predicted
+	adapted   *rig.AdaptRequest
+}
+
+// Adapt "learns" the recorded neurons: it predicts them, by id, with the
+// right sign from then on.
+func (m *fakeModel) Adapt(_ context.Context, req rig.AdaptRequest) (rig.AdaptResponse, error) {
+	m.adapted = &req
+	m.ids, m.neurons, m.sign, m.signs = req.NeuronIDs, len(req.Responses[0]), 1, nil
+	return rig.AdaptResponse{Neurons: m.neurons, CVScore: []float64{0.9, 0.7}, Samples: len(req.Steps)}, nil
 }
 
 func (m *fakeModel) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
@@ -270,6 +279,41 @@ func TestRunScoresRepeatedBlocksWithTrialAveragedMeasures(t *testing.T) {
 	last := events.events[len(events.events)-1]
 	require.Equal(t, "session", last.fields["block"])
 	require.InDelta(t, 1, last.fields["cc_norm_median"], 1e-6)
+}
+
+func TestRunAdaptsTheModelAfterABlock(t *testing.T) {
+	events := &eventLog{}
+	model := &fakeModel{neurons: 3, sign: -1}
+	p := session.Plugins{
+		Stimulus:    &fakeStimulus{rate: 30},
+		Acquisition: &fakeAcquisition{neurons: 2, ids: []string{"a", "b"}, rate: 30},
+		Model:       model,
+	}
+	proto := protocol(t, "test", "map", "after")
+	proto.Blocks[0].Repeats = 2
+	proto.Blocks[1].Adapt = &protocols.Adapt{IndicatorDecay: time.Second}
+	res, err := session.Run(context.Background(), p, proto, session.Options{Events: events})
+	require.NoError(t, err, "a model of 3 unnamed neurons cannot be scored against 2 named ones, until it adapts")
+	require.NotNil(t, model.adapted)
+	require.Equal(t, []string{"a", "b"}, model.adapted.NeuronIDs)
+	require.Equal(t, time.Second, model.adapted.IndicatorDecay)
+	require.Len(t, model.adapted.Steps, 60, "the map block's scans; the repeated test block is held out")
+	for i, step := range model.adapted.Steps {
+		require.GreaterOrEqual(t, step, int64(120), "scan %d of the map block pairs with a step after the test block", i)
+	}
+	require.Len(t, res.Adaptations, 1)
+	require.Equal(t, "map", res.Adaptations[0].After)
+	require.InDelta(t, 0.8, res.Adaptations[0].MedianCV, 1e-9)
+	after := res.Blocks[2].Accuracy
+	require.Equal(t, 2, after.Neurons)
+	for _, r := range after.PerNeuron {
+		require.InDelta(t, 1, r, 1e-6, "the adapted model predicts the recorded neurons")
+	}
+	var kinds []string
+	for _, e := range events.events {
+		kinds = append(kinds, e.kind)
+	}
+	require.Contains(t, kinds, "adapted")
 }
 
 func TestRunMapsNeuronsByID(t *testing.T) {
