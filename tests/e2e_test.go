@@ -474,3 +474,38 @@ func TestPluginDeathEndsTheSessionNamingThePlugin(t *testing.T) {
 	require.Equal(t, "error", errEvent["kind"])
 	require.Equal(t, "model", errEvent["plugin"])
 }
+
+// TestAdaptationEndToEnd: a mapping block adapts the model plugin's readout
+// to the simulated neurons, then a repeated test clip is scored with the
+// trial-averaged measures; the adapted event arrives over MQTT.
+func TestAdaptationEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{neurons: 8, blocks: `
+  - name: mapping
+    duration: 60s
+    stimulus: {family: natural, seed: 4}
+    adapt: {indicator_decay: 1.25s}
+  - name: clip
+    duration: 3s
+    repeats: 3
+    stimulus: {family: natural, seed: 5}
+`}.write(t, dir)
+	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	m := h.readUntil(t, brokerLine)
+	msgs := subscribe(t, m[1], m[2]+"/#")
+	code := h.wait(t)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", strings.Join(h.lines, "\n"), h.stderr)
+	out := strings.Join(h.lines, "\n")
+	require.Regexp(t, `adapted the readout after block mapping: 8 neurons from \d+ scans`, out)
+	require.Regexp(t, `block clip .*; 3 repeats: median CC_norm [+-]\d\.\d{3}`, out)
+	var adapted map[string]any
+	for _, msg := range msgs() {
+		if msg.payload["kind"] == "adapted" {
+			adapted = msg.payload
+		}
+	}
+	require.NotNil(t, adapted, "an adapted event")
+	require.EqualValues(t, 8, adapted["neurons"])
+	require.Equal(t, "mapping", adapted["block"])
+	requireNoPlugins(t)
+}
