@@ -65,11 +65,13 @@ func epochFromWire(ns int64) time.Time {
 }
 
 func scanToWire(s Scan) *wire.Scan {
-	return &wire.Scan{Index: s.Index, TimeNs: int64(s.Time), Values: s.Values, Behaviour: behaviourToWire(s.Behaviour)}
+	return &wire.Scan{Index: s.Index, TimeNs: int64(s.Time), Values: s.Values, Behaviour: behaviourToWire(s.Behaviour),
+		SourceTimeNs: int64(s.SourceTime), HostTimeUnixNs: epochToWire(s.HostTime)}
 }
 
 func scanFromWire(s *wire.Scan) Scan {
-	return Scan{Index: s.GetIndex(), Time: time.Duration(s.GetTimeNs()), Values: s.GetValues(), Behaviour: behaviourFromWire(s.GetBehaviour())}
+	return Scan{Index: s.GetIndex(), Time: time.Duration(s.GetTimeNs()), Values: s.GetValues(), Behaviour: behaviourFromWire(s.GetBehaviour()),
+		SourceTime: time.Duration(s.GetSourceTimeNs()), HostTime: epochFromWire(s.GetHostTimeUnixNs())}
 }
 
 func durationFromNs(ns int64) time.Duration { return time.Duration(ns) }

@@ -163,6 +163,11 @@ type Scan struct {
 	Values []float32
 	// Behaviour recorded with the scan (NaN where not measured).
 	Behaviour Behaviour
+	// SourceTime is the source's own timestamp (a microscope's frame
+	// timestamp; for the simulated mouse, Time).
+	SourceTime time.Duration
+	// HostTime is when the plugin had the scan (zero: not recorded).
+	HostTime time.Time
 }
 
 // ReadResponse carries scans in time order.

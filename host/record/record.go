@@ -3,7 +3,11 @@
 //
 //	frames.csv       index,time_s,dropped          one row per shown frame
 //	predictions.csv  step,time_s,n0,n1,...         one row per model frame
-//	scans.csv        index,time_s,n0,n1,...        one row per imaging scan
+//	scans.csv        index,time_s,source_time_s,host_unix_s,n0,n1,...
+//	                                               one row per imaging scan: its
+//	                                               sequence number, session time,
+//	                                               the source's own timestamp and
+//	                                               when the plugin had it
 //	summary.json     written by the host when the session ends
 //
 // Rows are flushed after every batch, so a session that ends early keeps
@@ -65,7 +69,7 @@ func Create(path string, neurons int) (*Dir, error) {
 	if d.preds, err = newCSV(filepath.Join(path, "predictions.csv"), header("step")); err != nil {
 		return nil, errors.Join(err, d.Close())
 	}
-	if d.scan, err = newCSV(filepath.Join(path, "scans.csv"), header("index")); err != nil {
+	if d.scan, err = newCSV(filepath.Join(path, "scans.csv"), scanHeader(neurons)); err != nil {
 		return nil, errors.Join(err, d.Close())
 	}
 	return d, nil
@@ -108,8 +112,26 @@ func (d *Dir) Predictions(preds []session.Prediction) error {
 // Scans appends imaging scans.
 func (d *Dir) Scans(scans []rig.Scan) error {
 	return d.scan.rows(len(scans), func(i int, b []byte) []byte {
-		return appendRow(b, scans[i].Index, scans[i].Time, scans[i].Values)
+		s := scans[i]
+		b = strconv.AppendInt(b, s.Index, 10)
+		b = append(b, ',')
+		b = appendSeconds(b, s.Time)
+		b = append(b, ',')
+		b = appendSeconds(b, s.SourceTime)
+		b = append(b, ',')
+		if !s.HostTime.IsZero() {
+			b = strconv.AppendFloat(b, float64(s.HostTime.UnixNano())/1e9, 'f', 6, 64)
+		}
+		return appendValues(b, s.Values)
 	})
+}
+
+func scanHeader(neurons int) string {
+	h := "index,time_s,source_time_s,host_unix_s"
+	for n := range neurons {
+		h += ",n" + strconv.Itoa(n)
+	}
+	return h + "\n"
 }
 
 // WriteSummary writes v as summary.json.
@@ -161,6 +183,10 @@ func appendRow(b []byte, index int64, t time.Duration, values []float32) []byte 
 	b = strconv.AppendInt(b, index, 10)
 	b = append(b, ',')
 	b = appendSeconds(b, t)
+	return appendValues(b, values)
+}
+
+func appendValues(b []byte, values []float32) []byte {
 	for _, v := range values {
 		b = append(b, ',')
 		b = strconv.AppendFloat(b, float64(v), 'g', 7, 32)

@@ -27,12 +27,17 @@ func TestDirRecordsRowsAsTheyArrive(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, d.Frames([]rig.ShownFrame{{Index: 0, Time: 0}, {Index: 1, Time: 33333333, Dropped: true}}))
 	require.NoError(t, d.Predictions([]session.Prediction{{Step: 0, Time: 0, Values: []float32{1.5, 2}}}))
-	require.NoError(t, d.Scans([]rig.Scan{{Index: 7, Time: 250 * time.Millisecond, Values: []float32{-0.25, 3e-7}}}))
+	require.NoError(t, d.Scans([]rig.Scan{
+		{Index: 7, Time: 250 * time.Millisecond, Values: []float32{-0.25, 3e-7}},
+		{Index: 8, Time: 283 * time.Millisecond, SourceTime: 12500 * time.Millisecond, HostTime: time.Unix(1700000000, 500000000), Values: []float32{1, 2}},
+	}))
 
 	// Flushed per call: readable before Close, as after a crash.
 	require.Equal(t, "index,time_s,dropped\n0,0.000000,false\n1,0.033333,true\n", read(t, dir, "frames.csv"))
 	require.Equal(t, "step,time_s,n0,n1\n0,0.000000,1.5,2\n", read(t, dir, "predictions.csv"))
-	require.Equal(t, "index,time_s,n0,n1\n7,0.250000,-0.25,3e-07\n", read(t, dir, "scans.csv"))
+	require.Equal(t, "index,time_s,source_time_s,host_unix_s,n0,n1\n"+
+		"7,0.250000,0.000000,,-0.25,3e-07\n"+
+		"8,0.283000,12.500000,1700000000.500000,1,2\n", read(t, dir, "scans.csv"))
 
 	require.NoError(t, d.WriteSummary(map[string]any{"status": "ok"}))
 	var got map[string]any

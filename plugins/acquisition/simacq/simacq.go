@@ -177,7 +177,13 @@ func (a *Acquisition) Read(ctx context.Context, req rig.ReadRequest) (rig.ReadRe
 	if !a.running || a.sessions != session {
 		return rig.ReadResponse{}, fmt.Errorf("simacq: the session ended during Read: %w", rig.ErrState)
 	}
-	return rig.ReadResponse{Scans: a.mouse.Scans(req.Until)}, nil
+	scans := a.mouse.Scans(req.Until)
+	now := time.Now()
+	for i := range scans {
+		// The simulated microscope's clock is the session clock.
+		scans[i].SourceTime, scans[i].HostTime = scans[i].Time, now
+	}
+	return rig.ReadResponse{Scans: scans}, nil
 }
 
 // Stop ends the session. Stop outside a session does nothing.

@@ -246,6 +246,11 @@ func TestScans(t *testing.T) {
 	require.NotEqual(t, first[20].Values, second[20].Values, "a new session draws new noise")
 
 	again := session(t, configured(t, settings))
+	for i := range first {
+		require.Equal(t, first[i].Time, first[i].SourceTime, "the simulated microscope's clock is the session clock")
+		require.False(t, first[i].HostTime.IsZero(), "each scan carries the host time")
+		first[i].HostTime, again[i].HostTime = time.Time{}, time.Time{} // wall clock: differs by run
+	}
 	require.Equal(t, first, again, "the same settings give the same first session")
 }
 

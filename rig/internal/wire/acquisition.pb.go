@@ -321,13 +321,19 @@ func (x *ReadRequest) GetUntilNs() int64 {
 
 // One imaging frame's activity: one value per neuron (dF/F for calcium).
 type Scan struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Index         int64                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	TimeNs        int64                  `protobuf:"varint,2,opt,name=time_ns,json=timeNs,proto3" json:"time_ns,omitempty"`
-	Values        []float32              `protobuf:"fixed32,3,rep,packed,name=values,proto3" json:"values,omitempty"`
-	Behaviour     *Behaviour             `protobuf:"bytes,4,opt,name=behaviour,proto3" json:"behaviour,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sequence number from the start of acquisition.
+	Index int64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// Session time of the scan (its frame-clock tick), ns.
+	TimeNs    int64      `protobuf:"varint,2,opt,name=time_ns,json=timeNs,proto3" json:"time_ns,omitempty"`
+	Values    []float32  `protobuf:"fixed32,3,rep,packed,name=values,proto3" json:"values,omitempty"`
+	Behaviour *Behaviour `protobuf:"bytes,4,opt,name=behaviour,proto3" json:"behaviour,omitempty"`
+	// The source's own timestamp (e.g. ScanImage's frameTimestamps_sec), ns.
+	SourceTimeNs int64 `protobuf:"varint,5,opt,name=source_time_ns,json=sourceTimeNs,proto3" json:"source_time_ns,omitempty"`
+	// When the host-side plugin had the scan, Unix ns (0: not recorded).
+	HostTimeUnixNs int64 `protobuf:"varint,6,opt,name=host_time_unix_ns,json=hostTimeUnixNs,proto3" json:"host_time_unix_ns,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Scan) Reset() {
@@ -386,6 +392,20 @@ func (x *Scan) GetBehaviour() *Behaviour {
 		return x.Behaviour
 	}
 	return nil
+}
+
+func (x *Scan) GetSourceTimeNs() int64 {
+	if x != nil {
+		return x.SourceTimeNs
+	}
+	return 0
+}
+
+func (x *Scan) GetHostTimeUnixNs() int64 {
+	if x != nil {
+		return x.HostTimeUnixNs
+	}
+	return 0
 }
 
 type ReadResponse struct {
@@ -526,12 +546,14 @@ const file_twinrig_v1_acquisition_proto_rawDesc = "" +
 	"\x06frames\x18\x01 \x03(\v2\x16.twinrig.v1.ShownFrameR\x06frames\"\x11\n" +
 	"\x0fObserveResponse\"(\n" +
 	"\vReadRequest\x12\x19\n" +
-	"\buntil_ns\x18\x01 \x01(\x03R\auntilNs\"\x82\x01\n" +
+	"\buntil_ns\x18\x01 \x01(\x03R\auntilNs\"\xd3\x01\n" +
 	"\x04Scan\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x17\n" +
 	"\atime_ns\x18\x02 \x01(\x03R\x06timeNs\x12\x16\n" +
 	"\x06values\x18\x03 \x03(\x02R\x06values\x123\n" +
-	"\tbehaviour\x18\x04 \x01(\v2\x15.twinrig.v1.BehaviourR\tbehaviour\"6\n" +
+	"\tbehaviour\x18\x04 \x01(\v2\x15.twinrig.v1.BehaviourR\tbehaviour\x12$\n" +
+	"\x0esource_time_ns\x18\x05 \x01(\x03R\fsourceTimeNs\x12)\n" +
+	"\x11host_time_unix_ns\x18\x06 \x01(\x03R\x0ehostTimeUnixNs\"6\n" +
 	"\fReadResponse\x12&\n" +
 	"\x05scans\x18\x01 \x03(\v2\x10.twinrig.v1.ScanR\x05scans\"\r\n" +
 	"\vStopRequest\"\x0e\n" +

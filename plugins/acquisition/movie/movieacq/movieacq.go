@@ -111,8 +111,10 @@ type Acquisition struct {
 }
 
 type pendingFrame struct {
-	pix []uint16
-	t   time.Duration // session time
+	pix     []uint16
+	t       time.Duration // session time
+	source  time.Duration // the source's own timestamp
+	arrived time.Time     // when a live frame arrived (zero for a recording)
 }
 
 var _ rig.Acquisition = (*Acquisition)(nil)
@@ -261,7 +263,7 @@ func (a *Acquisition) Read(ctx context.Context, req rig.ReadRequest) (rig.ReadRe
 			return out, err
 		}
 		if a.pending == nil {
-			pix, t, err := a.src.next(ctx, a.frame)
+			f, err := a.src.next(ctx, a.frame)
 			if errors.Is(err, errNotYet) {
 				break
 			}
@@ -273,8 +275,8 @@ func (a *Acquisition) Read(ctx context.Context, req rig.ReadRequest) (rig.ReadRe
 			if err != nil {
 				return out, err
 			}
-			a.frame = pix
-			a.pending = &pendingFrame{pix: pix, t: t}
+			a.frame = f.pix
+			a.pending = &f
 		}
 		if a.pending.t > req.Until {
 			break
@@ -283,9 +285,14 @@ func (a *Acquisition) Read(ctx context.Context, req rig.ReadRequest) (rig.ReadRe
 		if err != nil {
 			return out, err
 		}
+		host := a.pending.arrived
+		if host.IsZero() {
+			host = sample.HostTime
+		}
 		out.Scans = append(out.Scans, rig.Scan{
 			Index: a.next, Time: a.pending.t, Values: append([]float32(nil), sample.DFF...),
-			Behaviour: rig.Behaviour{PupilX: nan, PupilY: nan, PupilRadius: nan, Treadmill: nan},
+			Behaviour:  rig.Behaviour{PupilX: nan, PupilY: nan, PupilRadius: nan, Treadmill: nan},
+			SourceTime: a.pending.source, HostTime: host,
 		})
 		a.next++
 		a.pending = nil
@@ -313,9 +320,9 @@ func (a *Acquisition) closeSource() {
 
 // frameSource yields frames dated on the session clock.
 type frameSource interface {
-	// next returns the next frame (into dst when it fits), errNotYet when
-	// none is available now, or io.EOF after the last.
-	next(ctx context.Context, dst []uint16) ([]uint16, time.Duration, error)
+	// next returns the next frame (its pixels in dst when they fit),
+	// errNotYet when none is available now, or io.EOF after the last.
+	next(ctx context.Context, dst []uint16) (pendingFrame, error)
 	close()
 }
 
@@ -337,15 +344,15 @@ func openRecording(path string, rate float64) (*recording, error) {
 	return &recording{src: src}, nil
 }
 
-func (r *recording) next(_ context.Context, dst []uint16) ([]uint16, time.Duration, error) {
+func (r *recording) next(_ context.Context, dst []uint16) (pendingFrame, error) {
 	pix, t, err := r.src.Next(dst)
 	if err != nil {
-		return nil, 0, err
+		return pendingFrame{}, err
 	}
 	if !r.started {
 		r.first, r.started = t, true
 	}
-	return pix, t - r.first, nil
+	return pendingFrame{pix: pix, t: t - r.first, source: t}, nil
 }
 
 func (r *recording) close() { r.src.Close() }
@@ -372,20 +379,20 @@ func listen(addr string, w, h int, epoch time.Time, log *slog.Logger) (*live, er
 }
 
 // next returns a frame already received, or errNotYet.
-func (l *live) next(ctx context.Context, dst []uint16) ([]uint16, time.Duration, error) {
+func (l *live) next(ctx context.Context, dst []uint16) (pendingFrame, error) {
 	now, cancel := context.WithTimeout(ctx, time.Millisecond)
 	defer cancel()
 	f, err := l.src.NextFrame(now, dst)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, 0, errNotYet
+		return pendingFrame{}, errNotYet
 	}
 	if err != nil {
-		return nil, 0, err
+		return pendingFrame{}, err
 	}
 	if !l.started {
 		l.offset, l.started = f.HostTime.Sub(l.epoch)-f.SourceTime, true
 	}
-	return f.Pix, f.SourceTime + l.offset, nil
+	return pendingFrame{pix: f.Pix, t: f.SourceTime + l.offset, source: f.SourceTime, arrived: f.HostTime}, nil
 }
 
 func (l *live) close() { l.src.Close() }

@@ -108,6 +108,8 @@ func TestReplayProcessesTheMovieAtItsFrameTimes(t *testing.T) {
 	for i, s := range scans {
 		require.Equal(t, int64(i), s.Index)
 		require.InDelta(t, float64(i)/30, s.Time.Seconds(), 1e-6, "scan %d at its ScanImage time, from the first frame", i)
+		require.InDelta(t, 12.5+float64(i)/30, s.SourceTime.Seconds(), 1e-6, "scan %d keeps its ScanImage timestamp", i)
+		require.False(t, s.HostTime.IsZero(), "scan %d carries the host time", i)
 		require.True(t, math.IsNaN(float64(s.Behaviour.Treadmill)), "a movie has no behaviour")
 	}
 	// ROI 0 flashes every 10th frame: its dF/F is higher then than between.
@@ -209,6 +211,8 @@ func TestLiveStream(t *testing.T) {
 	for i, sc := range scans {
 		require.Equal(t, int64(i), sc.Index)
 		require.Len(t, sc.Values, 3)
+		require.InDelta(t, 12.5+float64(i)/30, sc.SourceTime.Seconds(), 1e-6, "the microscope's own timestamp")
+		require.False(t, sc.HostTime.Before(epoch), "arrival on the host clock")
 		if i > 0 {
 			require.InDelta(t, 1.0/30, (sc.Time - scans[i-1].Time).Seconds(), 1e-6, "scans keep the microscope's frame times")
 		}
