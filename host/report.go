@@ -45,6 +45,9 @@ func (h *hostRun) printSummary(res *session.Result) {
 	for _, a := range res.Adaptations {
 		fmt.Fprintf(h.stdout, "  adapted the readout after block %s: %d neurons from %d scans in %.1f s (median cross-validated r %s)\n",
 			a.After, a.Neurons, a.Samples, a.Took.Seconds(), fmtR(a.MedianCV))
+		if a.SavedTo != "" {
+			fmt.Fprintf(h.stdout, "    saved to %s (model setting \"readout\" loads it)\n", a.SavedTo)
+		}
 	}
 	for _, b := range res.Blocks {
 		fmt.Fprintf(h.stdout, "  block %-12s median r %s over %d scans", b.Name, fmtR(b.Accuracy.Median), b.Accuracy.Scored)
@@ -104,7 +107,7 @@ func summary(name, status string, proto *protocols.Protocol, res *session.Result
 	}
 	for _, a := range res.Adaptations {
 		s.Adaptations = append(s.Adaptations, map[string]any{"after": a.After, "neurons": a.Neurons, "samples": a.Samples,
-			"seconds": a.Took.Seconds(), "median_cv_r": a.MedianCV})
+			"seconds": a.Took.Seconds(), "median_cv_r": a.MedianCV, "readout": a.SavedTo})
 	}
 	if err != nil {
 		s.Error = err.Error()

@@ -128,7 +128,7 @@ func (h *hostRun) run(ctx context.Context) int {
 	fmt.Fprintf(h.stdout, "session %s: protocol %s (%s, %d blocks), %d neurons, %s clock, recording to %s\n",
 		name, h.proto.Name, h.proto.Duration(), len(h.proto.Blocks), info.Acquisition.Neurons, clock, rec.Path())
 	res, runErr := session.Run(sessCtx, plugins, h.proto, session.Options{
-		Clock: clock, Events: events, Recorder: rec, Logger: h.log, Progress: h.progress(),
+		Clock: clock, Events: events, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
 	})
 	status := "ok"
 	switch {
@@ -256,4 +256,12 @@ func pluginOf(err error) string {
 		return string(pe.Kind)
 	}
 	return ""
+}
+
+// absPath makes a path absolute (plugins may run in another directory).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

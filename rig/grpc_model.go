@@ -116,7 +116,7 @@ func (s *modelServer) Adapt(ctx context.Context, req *wire.AdaptRequest) (*wire.
 		return nil, toStatus(fmt.Errorf("this model cannot adapt its readout: %w", ErrUnsupported))
 	}
 	r := AdaptRequest{
-		Steps: req.GetSteps(), NeuronIDs: req.GetNeuronIds(),
+		Steps: req.GetSteps(), NeuronIDs: req.GetNeuronIds(), SavePath: req.GetSavePath(),
 		IndicatorDecay: time.Duration(req.GetIndicatorDecayS() * float64(time.Second)),
 		Responses:      make([][]float32, len(req.GetResponses())),
 	}
@@ -211,7 +211,7 @@ func (c *modelClient) Predict(ctx context.Context, req PredictRequest) (PredictR
 var _ Adapter = (*modelClient)(nil)
 
 func (c *modelClient) Adapt(ctx context.Context, req AdaptRequest) (AdaptResponse, error) {
-	w := &wire.AdaptRequest{Steps: req.Steps, NeuronIds: req.NeuronIDs, IndicatorDecayS: req.IndicatorDecay.Seconds(),
+	w := &wire.AdaptRequest{Steps: req.Steps, NeuronIds: req.NeuronIDs, IndicatorDecayS: req.IndicatorDecay.Seconds(), SavePath: req.SavePath,
 		Responses: make([]*wire.Response, len(req.Responses))}
 	for i, v := range req.Responses {
 		w.Responses[i] = &wire.Response{Values: v}

@@ -81,7 +81,7 @@ func TestAdaptOverTheWire(t *testing.T) {
 	require.NoError(t, err)
 	defer closeFn2()
 	req := rig.AdaptRequest{Steps: []int64{10, 11}, Responses: [][]float32{{1, 2}, {3, 4}},
-		NeuronIDs: []string{"a", "b"}, IndicatorDecay: 1250 * time.Millisecond}
+		NeuronIDs: []string{"a", "b"}, IndicatorDecay: 1250 * time.Millisecond, SavePath: "readout.json"}
 	resp, err := c.(rig.Adapter).Adapt(t.Context(), req)
 	require.NoError(t, err)
 	require.Equal(t, req, m.got)

@@ -233,6 +233,10 @@ type AdaptRequest struct {
 	// IndicatorDecay is the calcium indicator's decay time constant: the
 	// readout then predicts the indicator's signal (0: the rate).
 	IndicatorDecay time.Duration
+	// SavePath is where the plugin saves the fitted readout, tagged with
+	// the model's hash, so that a later session can load it ("" : not
+	// saved).
+	SavePath string
 }
 
 // AdaptResponse reports a fit.

@@ -497,6 +497,7 @@ func TestAdaptationEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", strings.Join(h.lines, "\n"), h.stderr)
 	out := strings.Join(h.lines, "\n")
 	require.Regexp(t, `adapted the readout after block mapping: 8 neurons from \d+ scans`, out)
+	require.Regexp(t, `saved to .*readout-mapping.json`, out)
 	require.Regexp(t, `block clip .*; 3 repeats: median CC_norm [+-]\d\.\d{3}`, out)
 	var adapted map[string]any
 	for _, msg := range msgs() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -54,6 +55,9 @@ type Options struct {
 	Recorder Recorder
 	// Progress is called after each batch (optional; from one goroutine).
 	Progress func(Progress)
+	// ReadoutDir, when set, is where the model plugin saves each adapted
+	// readout (readout-<block>.json), for later sessions to load.
+	ReadoutDir string
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -112,6 +116,8 @@ type Adaptation struct {
 	Took    time.Duration
 	// MedianCV is the median over neurons of the fit's cross-validated r.
 	MedianCV float64
+	// SavedTo is the readout file the model plugin wrote ("" : none).
+	SavedTo string
 }
 
 // BlockResult is a block's outcome, all its repeats together.
@@ -593,6 +599,9 @@ func (r *runner) adapt(ctx context.Context, block string, cfg protocols.Adapt) (
 		return Adaptation{}, pluginErr(rig.KindModel, fmt.Errorf("the model cannot adapt its readout: %w", rig.ErrUnsupported))
 	}
 	req := rig.AdaptRequest{NeuronIDs: r.info.Acquisition.NeuronIDs, IndicatorDecay: cfg.IndicatorDecay}
+	if r.opts.ReadoutDir != "" {
+		req.SavePath = filepath.Join(r.opts.ReadoutDir, "readout-"+block+".json")
+	}
 	j := -1
 scans:
 	for _, s := range r.scans {
@@ -625,7 +634,8 @@ scans:
 		return Adaptation{}, err
 	}
 	cv := slices.Clone(resp.CVScore)
-	ad := Adaptation{After: block, Samples: resp.Samples, Neurons: resp.Neurons, Took: took, MedianCV: quantile(sortedDefined(cv), 0.5)}
+	ad := Adaptation{After: block, Samples: resp.Samples, Neurons: resp.Neurons, Took: took, MedianCV: quantile(sortedDefined(cv), 0.5),
+		SavedTo: req.SavePath}
 	r.emit(ctx, "adapted", map[string]any{"block": block, "neurons": ad.Neurons, "samples": ad.Samples, "seconds": took.Seconds(),
 		"median_cv_r": finite(ad.MedianCV)})
 	return ad, nil

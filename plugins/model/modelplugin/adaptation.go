@@ -103,11 +103,12 @@ type readout struct {
 
 // adaptState is the plugin's adaptation state; guarded by Model.mu.
 type adaptState struct {
-	pooler  *pooler
-	log     [][]float32 // pooled features per step since Reset
-	warned  bool
-	readout *readout
-	scratch []float32
+	pooler      *pooler
+	modelSHA256 string
+	log         [][]float32 // pooled features per step since Reset
+	warned      bool
+	readout     *readout
+	scratch     []float32
 }
 
 func (a *adaptState) reset() {
@@ -210,7 +211,13 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 	if err != nil {
 		return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", err)
 	}
-	a.readout = &readout{w: fit.W, b: fit.B, ids: req.NeuronIDs, gamma: gamma, x: x}
+	fitted := &readout{w: fit.W, b: fit.B, ids: req.NeuronIDs, gamma: gamma, x: x}
+	if req.SavePath != "" {
+		if err := saveReadout(req.SavePath, a.modelSHA256, a.pooler, fitted); err != nil {
+			return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", err)
+		}
+	}
+	a.readout = fitted
 	m.info.Neurons, m.info.NeuronIDs = neurons, req.NeuronIDs
 	slog.Info("readout adapted", "neurons", neurons, "steps", len(req.Steps), "features", a.pooler.out,
 		"indicator_decay", req.IndicatorDecay, "took", time.Since(started))

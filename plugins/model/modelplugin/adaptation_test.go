@@ -2,8 +2,10 @@ package modelplugin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -115,7 +117,8 @@ func TestAdaptFitsAPlantedReadout(t *testing.T) {
 	_, err = p.Predict(ctx, rig.PredictRequest{Frames: frames[:train]})
 	require.NoError(t, err)
 
-	req := rig.AdaptRequest{NeuronIDs: []string{"a", "b", "c", "d"}, IndicatorDecay: decay}
+	saved := filepath.Join(t.TempDir(), "readout.json")
+	req := rig.AdaptRequest{NeuronIDs: []string{"a", "b", "c", "d"}, IndicatorDecay: decay, SavePath: saved}
 	for i := 10; i < train; i++ {
 		req.Steps = append(req.Steps, int64(i))
 		row := make([]float32, neurons)
@@ -148,6 +151,28 @@ func TestAdaptFitsAPlantedReadout(t *testing.T) {
 		}
 		require.Greater(t, stat.Correlation(a, b, nil), 0.9, "held-out correlation of neuron %d", j)
 	}
+
+	// The saved readout serves a later session on the same model: the same
+	// predictions from the start.
+	q := modelplugin.New()
+	defer q.Close()
+	_, err = q.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(fmt.Sprintf(`{"neurons": 5, "threads": 1, "readout": %q}`, saved))})
+	require.NoError(t, err)
+	info, err = q.Describe(ctx, rig.DescribeRequest{})
+	require.NoError(t, err)
+	require.Equal(t, req.NeuronIDs, info.NeuronIDs)
+	_, err = q.Predict(ctx, rig.PredictRequest{Frames: frames[:train]})
+	require.NoError(t, err)
+	again, err := q.Predict(ctx, rig.PredictRequest{Frames: frames[train:]})
+	require.NoError(t, err)
+	require.Equal(t, pred.Responses, again.Responses)
+
+	// A readout fitted for another model (other readout weights: another
+	// hash) is refused.
+	_, err = q.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(fmt.Sprintf(`{"neurons": 5, "seed": 2, "readout": %q}`, saved))})
+	require.ErrorIs(t, err, rig.ErrInvalid)
+	require.ErrorContains(t, err, "a readout for another model")
+	require.ErrorContains(t, err, "readout.json")
 }
 
 func TestAdaptRejectsBadRequests(t *testing.T) {

@@ -3,11 +3,14 @@ package modelplugin
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -52,6 +55,10 @@ type Settings struct {
 	// ORTLibrary is the ONNX Runtime shared library; empty searches the
 	// places onnxmodel.LocateLibrary lists.
 	ORTLibrary string `json:"ort_library"`
+	// Readout is a readout file saved by an earlier adaptation of the same
+	// model (see Adapt); it is used from the start. A file fitted for
+	// another model is refused.
+	Readout string `json:"readout"`
 }
 
 // ParseSettings decodes and checks settings. Empty input means all
@@ -145,6 +152,7 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 	}
 	opts := onnxmodel.Options{Threads: s.Threads, Device: s.Device, Library: s.ORTLibrary}
 	var r *onnxmodel.Runner
+	var sum [32]byte
 	name := s.Model
 	if s.Model == Builtin || s.Model == BuiltinFNNBench {
 		var b []byte
@@ -160,18 +168,33 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		if err != nil {
 			return rig.ConfigureResponse{}, fmt.Errorf("model %s: %w", s.Model, err)
 		}
+		sum = sha256.Sum256(b)
 	} else {
 		r, err = onnxmodel.NewFile(s.Model, opts)
 		if err != nil {
 			return rig.ConfigureResponse{}, err
 		}
 		name = filepath.Base(s.Model)
+		data, err := os.ReadFile(s.Model)
+		if err != nil {
+			r.Close()
+			return rig.ConfigureResponse{}, fmt.Errorf("model: %w", err)
+		}
+		sum = sha256.Sum256(data)
 	}
 	c := r.Contract()
 	pool, err := newPooler(c.Features)
 	if err != nil {
 		r.Close()
 		return rig.ConfigureResponse{}, fmt.Errorf("model %s: %w", name, err)
+	}
+	hash := hex.EncodeToString(sum[:])
+	var loaded *readout
+	if s.Readout != "" {
+		if loaded, err = loadReadout(s.Readout, hash, pool); err != nil {
+			r.Close()
+			return rig.ConfigureResponse{}, err
+		}
 	}
 	rate, burnIn := float64(FrameRateHz), BurnInFrames
 	if c.Metadata.FrameRateHz > 0 {
@@ -186,7 +209,7 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		m.runner.Close()
 	}
 	m.runner = r
-	m.adapt = adaptState{pooler: pool}
+	m.adapt = adaptState{pooler: pool, readout: loaded, modelSHA256: hash}
 	m.info = rig.ModelInfo{
 		Name:         name,
 		Neurons:      c.Neurons,
@@ -196,6 +219,9 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		BurnInFrames: burnIn,
 		Device:       r.Device(),
 		NeuronIDs:    c.Metadata.NeuronIDs,
+	}
+	if loaded != nil {
+		m.info.Neurons, m.info.NeuronIDs = len(loaded.b), loaded.ids
 	}
 	return rig.ConfigureResponse{}, nil
 }

@@ -34,8 +34,11 @@ type AdaptRequest struct {
 	// The calcium indicator's decay time constant in seconds: the readout
 	// then predicts the indicator's signal, not the rate (0: the rate).
 	IndicatorDecayS float64 `protobuf:"fixed64,4,opt,name=indicator_decay_s,json=indicatorDecayS,proto3" json:"indicator_decay_s,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Where the plugin saves the fitted readout (a file it creates, on its
+	// machine), so a later session can load it; empty: not saved.
+	SavePath      string `protobuf:"bytes,5,opt,name=save_path,json=savePath,proto3" json:"save_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AdaptRequest) Reset() {
@@ -94,6 +97,13 @@ func (x *AdaptRequest) GetIndicatorDecayS() float64 {
 		return x.IndicatorDecayS
 	}
 	return 0
+}
+
+func (x *AdaptRequest) GetSavePath() string {
+	if x != nil {
+		return x.SavePath
+	}
+	return ""
 }
 
 type AdaptResponse struct {
@@ -479,13 +489,14 @@ var File_twinrig_v1_model_proto protoreflect.FileDescriptor
 const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\n" +
 	"\x16twinrig/v1/model.proto\x12\n" +
-	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xa3\x01\n" +
+	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xc0\x01\n" +
 	"\fAdaptRequest\x12\x14\n" +
 	"\x05steps\x18\x01 \x03(\x03R\x05steps\x122\n" +
 	"\tresponses\x18\x02 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\x12\x1d\n" +
 	"\n" +
 	"neuron_ids\x18\x03 \x03(\tR\tneuronIds\x12*\n" +
-	"\x11indicator_decay_s\x18\x04 \x01(\x01R\x0findicatorDecayS\"^\n" +
+	"\x11indicator_decay_s\x18\x04 \x01(\x01R\x0findicatorDecayS\x12\x1b\n" +
+	"\tsave_path\x18\x05 \x01(\tR\bsavePath\"^\n" +
 	"\rAdaptResponse\x12\x18\n" +
 	"\aneurons\x18\x01 \x01(\x05R\aneurons\x12\x19\n" +
 	"\bcv_score\x18\x02 \x03(\x01R\acvScore\x12\x18\n" +
