@@ -58,3 +58,32 @@ func TestAwaitSubscriber(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, b.AwaitSubscriber(ctx, Topic("rig-3", "x", KindStarted), wait), context.Canceled)
 }
+
+// Close returns while clients are connected and disconnecting, and ends
+// their connections (mochi's own Close could deadlock when a client
+// detached during it).
+func TestCloseWithClientsDisconnecting(t *testing.T) {
+	for range 20 {
+		b, err := StartEmbedded("127.0.0.1:0")
+		require.NoError(t, err)
+		var subs []*subscriber
+		for range 4 {
+			subs = append(subs, subscribe(t, b.URL(), "twinrig/#"))
+		}
+		go func() {
+			for _, s := range subs[:2] {
+				s.client.Disconnect(0)
+			}
+		}()
+		done := make(chan error, 1)
+		go func() { done <- b.Close() }()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(wait):
+			t.Fatal("Close did not return")
+		}
+		require.Eventually(t, func() bool { return !subs[3].client.IsConnectionOpen() }, wait, time.Millisecond,
+			"Close ends the clients' connections")
+	}
+}

@@ -29,6 +29,7 @@ import (
 // A Broker is safe for concurrent use.
 type Broker struct {
 	server *mqtt.Server
+	ln     net.Listener
 	addr   string
 	subs   *subscriptionHook
 
@@ -105,7 +106,7 @@ func StartEmbedded(addr string, opts ...BrokerOption) (*Broker, error) {
 		_ = server.Close()
 		return nil, fmt.Errorf("events: embedded broker: serve: %w", err)
 	}
-	return &Broker{server: server, addr: ln.Addr().String(), subs: subs}, nil
+	return &Broker{server: server, ln: ln, addr: ln.Addr().String(), subs: subs}, nil
 }
 
 // openHook lets every client connect and subscribe, and publish outside
@@ -226,7 +227,41 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.detachClients(2 * time.Second)
 	return b.server.Close()
+}
+
+// detachClients stops accepting connections, disconnects every network
+// client and waits (at most timeout) until each has detached. mochi v2.7.9's
+// Close can deadlock when a client detaches while Close lists the
+// listener's clients (Clients.GetByListener takes the read lock twice, and
+// a detaching client's Delete waits for the write lock in between): after
+// this, no client is left to detach.
+func (b *Broker) detachClients(timeout time.Duration) {
+	_ = b.ln.Close()
+	for _, cl := range b.server.Clients.GetAll() {
+		if !cl.Net.Inline {
+			_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		pending := false
+		for _, cl := range b.server.Clients.GetAll() {
+			// A client whose session expires is deleted when it detaches;
+			// one with a persistent session stays, closed.
+			expires := (cl.Properties.ProtocolVersion == 5 && cl.Properties.Props.SessionExpiryInterval == 0) ||
+				(cl.Properties.ProtocolVersion < 5 && cl.Properties.Clean)
+			if !cl.Net.Inline && (!cl.Closed() || (expires && !cl.IsTakenOver())) {
+				pending = true
+				break
+			}
+		}
+		if !pending {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // publish delivers a message to the broker's subscribers, in process.
