@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what twinrig needs on a Debian 12 machine, idempotently: a second
 # run checks and does no network work.
-#   - Debian packages: gcc (cgo), protobuf-compiler (make generate), xvfb + xauth (display
+#   - Debian packages: gcc (cgo), protobuf-compiler (make generate), ffmpeg (video
+#     stimuli from files), xvfb + xauth (display
 #     tests), mosquitto (external-broker tests), npm (only while the ONNX
 #     Runtime library is missing);
 #   - the ONNX Runtime shared library, ORT 1.29.0 (the API onnxruntime_go
@@ -79,7 +80,7 @@ go_tool() {
 
 if ! command -v go >/dev/null; then say "Go >= 1.26 is required (https://go.dev/dl/)"; exit 1; fi
 # gcc: ONNX Runtime is reached through cgo, and the race detector needs it too.
-apt_install gcc:gcc protoc:protobuf-compiler xvfb-run:xvfb xauth:xauth mosquitto:mosquitto
+apt_install gcc:gcc protoc:protobuf-compiler xvfb-run:xvfb xauth:xauth mosquitto:mosquitto ffmpeg:ffmpeg
 install_ort
 go_tool "$PROTOC_GEN_GO"
 go_tool "$PROTOC_GEN_GO_GRPC"
