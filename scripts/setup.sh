@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what twinrig needs on a Debian 12 machine, idempotently: a second
 # run checks and does no network work.
-#   - Debian packages: gcc (cgo), protobuf-compiler (make generate), ffmpeg (video
-#     stimuli from files), xvfb + xauth (display
-#     tests), mosquitto (external-broker tests), npm (only while the ONNX
-#     Runtime library is missing);
+#   - Debian packages, each only when its command is missing: gcc (cgo),
+#     protobuf-compiler (make generate), ffmpeg (video stimuli from files),
+#     xvfb + xauth (display tests), mosquitto (external-broker tests), npm
+#     (only while the ONNX Runtime library is missing);
 #   - the ONNX Runtime shared library, ORT 1.29.0 (the API onnxruntime_go
 #     v1.36.0 needs), from the npm package onnxruntime-node, verified by sha256,
 #     into .deps/onnxruntime/ (git-ignored);
