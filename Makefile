@@ -40,7 +40,7 @@ test: setup build vet check-generate
 
 vet:
 	$(GO) vet ./...
-	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@out=$$(gofmt -l host plugins protocols rig sim tests); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 generate:
 	protoc -I rig/proto --go_out=. --go_opt=module=github.com/twinrig/twinrig \
