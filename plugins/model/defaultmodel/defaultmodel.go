@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/twinrig/twinrig/plugins/model/internal/splitmix"
 	"github.com/twinrig/twinrig/plugins/model/onnxbuild"
 	"github.com/twinrig/twinrig/rig"
 )
@@ -159,19 +160,13 @@ func gaborBank() []float32 {
 	return out
 }
 
-// rng is splitmix64 (Steele, Lea and Flood 2014): a fixed integer recipe,
-// so the weights never change with the Go version.
-type rng struct{ state uint64 }
+// rng draws the weights from splitmix64, so they never change with the Go
+// version.
+type rng struct{ *splitmix.Source }
 
-func splitmix64(seed uint64) *rng { return &rng{state: seed} }
+func splitmix64(seed uint64) *rng { return &rng{splitmix.New(seed)} }
 
-func (r *rng) next() uint64 {
-	r.state += 0x9e3779b97f4a7c15
-	z := r.state
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+func (r *rng) next() uint64 { return r.Next() }
 
 // uniform returns a value uniform in [-2^(23+exp), 2^(23+exp)) on a grid of
 // 2^exp: a signed 24-bit integer scaled by a power of two, exact in float32.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/twinrig/twinrig/plugins/model/internal/splitmix"
 	"github.com/twinrig/twinrig/plugins/model/onnxbuild"
 	"github.com/twinrig/twinrig/rig"
 )
@@ -94,19 +95,13 @@ func Describe(opts Options) (Stats, error) {
 
 type builder struct {
 	g       onnxbuild.Graph
-	rng     uint64
+	rng     *splitmix.Source
 	stats   Stats
 	readout bool // count new parameters as readout parameters
 }
 
-// next is splitmix64 (Steele, Lea and Flood 2014).
-func (b *builder) next() uint64 {
-	b.rng += 0x9e3779b97f4a7c15
-	z := b.rng
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+// next draws from splitmix64.
+func (b *builder) next() uint64 { return b.rng.Next() }
 
 // uniform returns a value uniform in [-a, a), computed with correctly
 // rounded operations only, so it is the same on every platform.
@@ -224,7 +219,7 @@ func build(opts Options) (*builder, error) {
 		return nil, fmt.Errorf("fnnbench: neurons %d, expected 1..%d: %w", opts.Neurons, MaxNeurons, rig.ErrInvalid)
 	}
 	n := int64(opts.Neurons)
-	b := &builder{rng: opts.Seed}
+	b := &builder{rng: splitmix.New(opts.Seed)}
 	b.g.Name = "twinrig_fnnbench"
 	b.g.Inputs = []onnxbuild.ValueInfo{
 		{Name: "frame", Type: onnxbuild.Uint8, Shape: []int64{1, 1, Height, Width}},
