@@ -99,6 +99,7 @@ type readout struct {
 	ids   []string
 	gamma float64   // indicator filter coefficient per step (0: none)
 	x     []float64 // the filtered features of the last step
+	xv, z *mat.VecDense // views for the per-frame product, made on first use
 }
 
 // adaptState is the plugin's adaptation state; guarded by Model.mu.
@@ -142,13 +143,13 @@ func (a *adaptState) afterStep(features []float32, dst []float32) {
 	for i, v := range a.scratch {
 		r.x[i] = r.gamma*r.x[i] + (1-r.gamma)*float64(v)
 	}
-	_, n := r.w.Dims()
-	for j := range n {
-		z := r.b[j]
-		for i, v := range r.x {
-			z += v * r.w.At(i, j)
-		}
-		dst[j] = float32(math.Exp(math.Min(z, 80)))
+	if r.z == nil {
+		_, n := r.w.Dims()
+		r.xv, r.z = mat.NewVecDense(len(r.x), r.x), mat.NewVecDense(n, nil)
+	}
+	r.z.MulVec(r.w.T(), r.xv) // z = W^T x, one BLAS call per frame
+	for j, z := range r.z.RawVector().Data {
+		dst[j] = float32(math.Exp(math.Min(z+r.b[j], 80)))
 	}
 }
 
