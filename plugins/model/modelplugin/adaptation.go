@@ -97,8 +97,8 @@ type readout struct {
 	w     *mat.Dense // [pooled features x neurons]
 	b     []float64
 	ids   []string
-	gamma float64   // indicator filter coefficient per step (0: none)
-	x     []float64 // the filtered features of the last step
+	gamma float64       // indicator filter coefficient per step (0: none)
+	x     []float64     // the filtered features of the last step
 	xv, z *mat.VecDense // views for the per-frame product, made on first use
 }
 
