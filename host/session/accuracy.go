@@ -36,9 +36,7 @@ func Score(preds []Prediction, scans []rig.Scan, burnIn, neurons int) Accuracy {
 	var px, ry [][]float32 // matched pairs
 	j := -1
 	for _, s := range scans {
-		for j+1 < len(preds) && preds[j+1].Time <= s.Time {
-			j++
-		}
+		j = onScreen(preds, j, s.Time)
 		if j < 0 || preds[j].Step < burnIn || len(s.Values) != neurons || len(preds[j].Values) != neurons {
 			continue
 		}
@@ -51,6 +49,15 @@ func Score(preds []Prediction, scans []rig.Scan, burnIn, neurons int) Accuracy {
 	}
 	acc.summarise()
 	return acc
+}
+
+// onScreen returns the index of the last prediction at or before t,
+// searching forward from j (-1: none yet); callers walk scans in time order.
+func onScreen(preds []Prediction, j int, t time.Duration) int {
+	for j+1 < len(preds) && preds[j+1].Time <= t {
+		j++
+	}
+	return j
 }
 
 // pearson computes r over column n of x and y (two-pass, float64).

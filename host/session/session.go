@@ -605,9 +605,7 @@ func (r *runner) adapt(ctx context.Context, block string, cfg protocols.Adapt) (
 	j := -1
 scans:
 	for _, s := range r.scans {
-		for j+1 < len(r.preds) && r.preds[j+1].Time <= s.Time {
-			j++
-		}
+		j = onScreen(r.preds, j, s.Time)
 		if j < 0 || r.preds[j].Step < r.info.Model.BurnInFrames {
 			continue
 		}
@@ -672,9 +670,7 @@ func (r *runner) repeated(name string, onsets []time.Duration, dur time.Duration
 			if rows == n || s.Time >= onset+dur {
 				break
 			}
-			for j+1 < len(r.preds) && r.preds[j+1].Time <= s.Time {
-				j++
-			}
+			j = onScreen(r.preds, j, s.Time)
 			if j < 0 {
 				continue
 			}
