@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -130,6 +131,73 @@ func (s *modelServer) Adapt(ctx context.Context, req *wire.AdaptRequest) (*wire.
 	return &wire.AdaptResponse{Neurons: int32(resp.Neurons), CvScore: resp.CVScore, Samples: int32(resp.Samples)}, nil
 }
 
+func (s *modelServer) Evaluate(ctx context.Context, req *wire.EvaluateRequest) (*wire.EvaluateResponse, error) {
+	e, ok := s.impl.(Evaluator)
+	if !ok {
+		return nil, toStatus(fmt.Errorf("this model cannot evaluate candidates: %w", ErrUnsupported))
+	}
+	resp, err := e.Evaluate(ctx, evaluateFromWire(req))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &wire.EvaluateResponse{Responses: make([]*wire.Response, len(resp.Responses))}
+	for i, v := range resp.Responses {
+		out.Responses[i] = &wire.Response{Values: v}
+	}
+	return out, nil
+}
+
+func evaluateFromWire(req *wire.EvaluateRequest) EvaluateRequest {
+	r := EvaluateRequest{
+		Candidates: make([]Candidate, len(req.GetCandidates())),
+		Behaviour:  behaviourFromWire(req.GetBehaviour()),
+		Warmup:     int(req.GetWarmup()),
+		Skip:       int(req.GetSkip()),
+	}
+	for i, c := range req.GetCandidates() {
+		r.Candidates[i] = Candidate{Frames: make([]Frame, len(c.GetFrames())), HoldFrames: int(c.GetHoldFrames())}
+		for j, f := range c.GetFrames() {
+			r.Candidates[i].Frames[j] = frameFromWire(f)
+		}
+	}
+	if len(req.GetNeurons()) > 0 {
+		r.Neurons = make([]int, len(req.GetNeurons()))
+		for i, n := range req.GetNeurons() {
+			r.Neurons[i] = int(n)
+		}
+	}
+	return r
+}
+
+// evaluateToWire encodes req. Counts that do not fit the wire's int32
+// fields are clamped to a value the plugin rejects as out of range.
+func evaluateToWire(req EvaluateRequest) *wire.EvaluateRequest {
+	w := &wire.EvaluateRequest{
+		Candidates: make([]*wire.Candidate, len(req.Candidates)),
+		Behaviour:  behaviourToWire(req.Behaviour),
+		Warmup:     clampInt32(req.Warmup),
+		Skip:       clampInt32(req.Skip),
+	}
+	for i, c := range req.Candidates {
+		wc := &wire.Candidate{Frames: make([]*wire.Frame, len(c.Frames)), HoldFrames: clampInt32(c.HoldFrames)}
+		for j, f := range c.Frames {
+			wc.Frames[j] = frameToWire(f)
+		}
+		w.Candidates[i] = wc
+	}
+	if len(req.Neurons) > 0 {
+		w.Neurons = make([]int32, len(req.Neurons))
+		for i, n := range req.Neurons {
+			w.Neurons[i] = clampInt32(n)
+		}
+	}
+	return w
+}
+
+func clampInt32(v int) int32 {
+	return int32(min(max(v, math.MinInt32), math.MaxInt32))
+}
+
 func predictFromWire(req *wire.PredictRequest) PredictRequest {
 	r := PredictRequest{Frames: make([]Frame, len(req.GetFrames()))}
 	for i, f := range req.GetFrames() {
@@ -221,6 +289,20 @@ func (c *modelClient) Adapt(ctx context.Context, req AdaptRequest) (AdaptRespons
 		return AdaptResponse{}, fromStatus("model.Adapt", err)
 	}
 	return AdaptResponse{Neurons: int(resp.GetNeurons()), CVScore: resp.GetCvScore(), Samples: int(resp.GetSamples())}, nil
+}
+
+var _ Evaluator = (*modelClient)(nil)
+
+func (c *modelClient) Evaluate(ctx context.Context, req EvaluateRequest) (EvaluateResponse, error) {
+	resp, err := c.c.Evaluate(ctx, evaluateToWire(req))
+	if err != nil {
+		return EvaluateResponse{}, fromStatus("model.Evaluate", err)
+	}
+	out := EvaluateResponse{Responses: make([][]float32, len(resp.GetResponses()))}
+	for i, r := range resp.GetResponses() {
+		out.Responses[i] = r.GetValues()
+	}
+	return out, nil
 }
 
 func (c *modelClient) openPredictStream(ctx context.Context) (PredictStream, error) {

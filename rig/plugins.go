@@ -51,3 +51,21 @@ type Model interface {
 type Adapter interface {
 	Adapt(context.Context, AdaptRequest) (AdaptResponse, error)
 }
+
+// Evaluator is implemented by models that can evaluate many candidate
+// stimuli at once, for closed-loop stimulus selection and optimisation.
+//
+// Evaluate runs every candidate of the request from the same starting
+// state: Warmup steps of mid-gray (128) frames from the zero state, then
+// the candidate's frames (see EvaluateRequest). It runs on state of its
+// own: the stream of Predict calls continues afterwards exactly as if
+// Evaluate had not been called. It is deterministic: a candidate's answer
+// does not depend on the other candidates of the request, on their order
+// or on earlier calls. A malformed request (see CheckEvaluateRequest)
+// returns an error wrapping ErrInvalid that names the candidate and the
+// field. Evaluate is not called concurrently with Predict. A plugin client
+// always implements Evaluator; for a plugin that cannot evaluate it
+// returns an error wrapping ErrUnsupported.
+type Evaluator interface {
+	Evaluate(context.Context, EvaluateRequest) (EvaluateResponse, error)
+}

@@ -247,3 +247,45 @@ type AdaptResponse struct {
 	// Samples is how many steps entered the fit.
 	Samples int
 }
+
+// Candidate is one stimulus to evaluate (see Evaluator): frames at the
+// model's size, in order, one per model step, each held for HoldFrames
+// steps.
+type Candidate struct {
+	Frames []Frame
+	// HoldFrames is how many steps each frame is shown for; 0 means 1. A
+	// static image is one frame held for as many steps as it is shown.
+	HoldFrames int
+}
+
+// Steps returns how many model steps the candidate takes:
+// len(Frames) * HoldFrames (HoldFrames 0 counts as 1).
+func (c Candidate) Steps() int {
+	return len(c.Frames) * max(c.HoldFrames, 1)
+}
+
+// EvaluateRequest asks a model for the mean response of each candidate
+// stimulus. Every candidate starts from the same state: Warmup steps of
+// mid-gray (128) frames run from the zero state.
+type EvaluateRequest struct {
+	Candidates []Candidate
+	// Behaviour is used at every step, warm-up included; the zero value is
+	// the contract's default (the training mean).
+	Behaviour Behaviour
+	// Warmup is how many mid-gray steps precede each candidate (e.g. the
+	// model's BurnInFrames), at most MaxEvaluateWarmup.
+	Warmup int
+	// Skip leaves the first Skip steps of each candidate out of its mean;
+	// every candidate must have more steps than Skip.
+	Skip int
+	// Neurons selects the neurons answered, as indices into the model's
+	// responses (ModelInfo.Neurons, the adapted neurons after Adapt), in
+	// this order, without repeats; nil or empty means all.
+	Neurons []int
+}
+
+// EvaluateResponse holds, per candidate in request order, the mean response
+// over the candidate's steps after Skip: one value per requested neuron.
+type EvaluateResponse struct {
+	Responses [][]float32
+}

@@ -171,7 +171,9 @@ func Acquisition(t *testing.T, impl rig.Acquisition, opts ...Option) {
 // Model checks a model plugin: Configure, Describe, Predict returns one
 // strictly positive, finite response per neuron per frame, Reset makes
 // predictions reproducible, and a frame of the wrong size or a behaviour
-// slice of the wrong length wraps rig.ErrInvalid.
+// slice of the wrong length wraps rig.ErrInvalid. A model that evaluates
+// candidates (rig.Evaluator; one that answers rig.ErrUnsupported is let
+// be) is checked with evaluate (see there).
 func Model(t *testing.T, impl rig.Model, opts ...Option) {
 	o := apply(opts)
 	m := loopback[rig.Model](t, impl)
@@ -233,4 +235,108 @@ func Model(t *testing.T, impl rig.Model, opts ...Option) {
 	require.ErrorIs(t, err, rig.ErrInvalid, "a frame of the wrong size")
 	_, err = m.Predict(ctx, rig.PredictRequest{Frames: frames[:2], Behaviour: make([]rig.Behaviour, 1)})
 	require.ErrorIs(t, err, rig.ErrInvalid, "behaviour for 1 of 2 frames")
+
+	t.Run("evaluate", func(t *testing.T) { evaluate(t, m, info, frames, want) })
+}
+
+// evaluate checks Model.Evaluate, unless the model answers
+// rig.ErrUnsupported: each candidate's answer is the mean of what Reset,
+// Predict of the gray warm-up and Predict of the candidate's frames give
+// after Skip (to a relative 1e-4: a batched run may round differently);
+// the same candidate gets the same answer among other neighbours, in
+// another position; the Neurons subset selects columns; Predict's stream
+// continues as if Evaluate had not run; and a bad candidate wraps
+// rig.ErrInvalid naming its index.
+func evaluate(t *testing.T, m rig.Model, info rig.ModelInfo, frames []rig.Frame, want [][]float32) {
+	ctx := context.Background()
+	e := m.(rig.Evaluator) // a plugin client always is one
+	gray := make([]byte, info.Width*info.Height)
+	for i := range gray {
+		gray[i] = 128
+	}
+	const warmup, skip = 3, 1
+	reference := func(c rig.Candidate) []float32 {
+		_, err := m.Reset(ctx, rig.ResetRequest{})
+		require.NoError(t, err, "Reset")
+		seq := make([]rig.Frame, 0, warmup+c.Steps())
+		for range warmup {
+			seq = append(seq, rig.Frame{Width: info.Width, Height: info.Height, Pixels: gray})
+		}
+		for _, f := range c.Frames {
+			for range max(c.HoldFrames, 1) {
+				seq = append(seq, f)
+			}
+		}
+		resp, err := m.Predict(ctx, rig.PredictRequest{Frames: seq})
+		require.NoError(t, err, "Predict")
+		mean := make([]float64, info.Neurons)
+		for _, r := range resp.Responses[warmup+skip:] {
+			for j, v := range r {
+				mean[j] += float64(v)
+			}
+		}
+		out := make([]float32, info.Neurons)
+		for j := range mean {
+			out[j] = float32(mean[j] / float64(len(resp.Responses)-warmup-skip))
+		}
+		return out
+	}
+	cands := []rig.Candidate{
+		{Frames: frames[:3]},
+		{Frames: frames[3:], HoldFrames: 4},
+		{Frames: []rig.Frame{frames[1], frames[0]}, HoldFrames: 2},
+	}
+	req := rig.EvaluateRequest{Candidates: cands, Warmup: warmup, Skip: skip}
+
+	// Predict's stream state survives Evaluate: frames[2:] continue from
+	// where frames[:2] left the state.
+	_, err := m.Reset(ctx, rig.ResetRequest{})
+	require.NoError(t, err, "Reset")
+	_, err = m.Predict(ctx, rig.PredictRequest{Frames: frames[:2]})
+	require.NoError(t, err, "Predict")
+	got, err := e.Evaluate(ctx, req)
+	if errors.Is(err, rig.ErrUnsupported) {
+		t.Skip("the model does not evaluate candidates")
+	}
+	require.NoError(t, err, "Evaluate")
+	rest, err := m.Predict(ctx, rig.PredictRequest{Frames: frames[2:]})
+	require.NoError(t, err, "Predict after Evaluate")
+	require.Equal(t, want[2:], rest.Responses, "Evaluate must leave Predict's state alone")
+
+	require.Len(t, got.Responses, len(cands), "one response per candidate")
+	for i, c := range cands {
+		ref := reference(c)
+		require.Len(t, got.Responses[i], info.Neurons, "candidate %d: one value per neuron", i)
+		for j, v := range got.Responses[i] {
+			require.InEpsilon(t, ref[j], v, 1e-4, "candidate %d neuron %d: Evaluate vs Reset + Predict", i, j)
+		}
+	}
+
+	// Other neighbours, another position, a subset of neurons.
+	neurons := []int{info.Neurons - 1, 0}
+	if info.Neurons == 1 {
+		neurons = neurons[:1]
+	}
+	again, err := e.Evaluate(ctx, rig.EvaluateRequest{
+		Candidates: []rig.Candidate{cands[2], {Frames: frames[1:2], HoldFrames: 5}, cands[0]},
+		Warmup:     warmup, Skip: skip, Neurons: neurons,
+	})
+	require.NoError(t, err, "Evaluate")
+	require.Len(t, again.Responses, 3)
+	pick := func(r []float32) []float32 {
+		out := make([]float32, len(neurons))
+		for k, n := range neurons {
+			out[k] = r[n]
+		}
+		return out
+	}
+	require.Equal(t, pick(got.Responses[2]), again.Responses[0], "a candidate's answer must not depend on its neighbours")
+	require.Equal(t, pick(got.Responses[0]), again.Responses[2], "a candidate's answer must not depend on its neighbours")
+
+	bad := rig.EvaluateRequest{Candidates: []rig.Candidate{cands[0], {Frames: []rig.Frame{{Width: 1, Height: 1, Pixels: []byte{0}}}}}}
+	_, err = e.Evaluate(ctx, bad)
+	require.ErrorIs(t, err, rig.ErrInvalid, "a frame of the wrong size")
+	require.Contains(t, err.Error(), "candidate 1", "the error names the candidate")
+	_, err = e.Evaluate(ctx, rig.EvaluateRequest{Candidates: cands, Neurons: []int{info.Neurons}})
+	require.ErrorIs(t, err, rig.ErrInvalid, "a neuron index out of range")
 }

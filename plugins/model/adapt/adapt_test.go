@@ -341,49 +341,6 @@ func TestFitCancelled(t *testing.T) {
 
 // TestPoolUnpool: pooling the features and unpooling the weights gives the
 // same drive x w as the pooled fit, and Pool averages blocks.
-func TestPoolUnpool(t *testing.T) {
-	shape := MapShape{Channels: 2, Height: 4, Width: 6}
-	r := rand.New(rand.NewPCG(5, 5))
-	x := mat.NewDense(3, shape.Features(), nil)
-	x.Apply(func(_, _ int, _ float64) float64 { return r.NormFloat64() }, x)
-	px, err := Pool(x, shape, 2, 3)
-	require.NoError(t, err)
-	ps := shape.Pooled(2, 3)
-	require.Equal(t, MapShape{Channels: 2, Height: 2, Width: 2}, ps)
-	_, c := px.Dims()
-	require.Equal(t, ps.Features(), c)
-	// Channel 1, pooled row 1, pooled column 0 of frame 2: rows 2..3,
-	// columns 0..2 of channel 1.
-	want := 0.0
-	for y := 2; y < 4; y++ {
-		for xx := range 3 {
-			want += x.At(2, (1*4+y)*6+xx) / 6
-		}
-	}
-	require.InDelta(t, want, px.At(2, (1*2+1)*2+0), 1e-12)
-
-	w := mat.NewDense(ps.Features(), 4, nil)
-	w.Apply(func(_, _ int, _ float64) float64 { return r.NormFloat64() }, w)
-	full, err := Unpool(w, shape, 2, 3)
-	require.NoError(t, err)
-	var a, b mat.Dense
-	a.Mul(px, w)
-	b.Mul(x, full)
-	require.True(t, mat.EqualApprox(&a, &b, 1e-12))
-
-	_, err = Pool(x, MapShape{Channels: 2, Height: 4, Width: 5}, 2, 1)
-	require.ErrorIs(t, err, rig.ErrInvalid)
-	require.ErrorContains(t, err, "features x has 48 features, expected 40 (2 channels x 4 x 5)")
-	_, err = Pool(x, shape, 3, 3)
-	require.ErrorContains(t, err, "pooling 3 x 3 of a 4 x 6 map, expected sizes >= 1 that divide the map")
-	_, err = Unpool(mat.NewDense(7, 1, nil), shape, 2, 3)
-	require.ErrorIs(t, err, rig.ErrInvalid)
-	require.ErrorContains(t, err, "weights w have 7 rows, expected 8 (pooled 2 x 2 x 2)")
-}
-
-// BenchmarkFit fits 1,000 neurons from 10 minutes at 30 Hz (18,000
-// frames) with the built-in model's features pooled 2 x 4 (576 features)
-// and 2 x 2 (1,152). Data generation is outside the timed loop.
 func BenchmarkFit(b *testing.B) {
 	for _, nf := range []int{576, 1152} {
 		b.Run(fmt.Sprintf("features=%d", nf), func(b *testing.B) {

@@ -26,7 +26,14 @@
 // alone took 7 minutes on two loaded cores, so reduce the features first
 // (576 pooled features: 30-57 s for 1,000 neurons, see BenchmarkFit).
 // Memory: (Folds + 1) * (F^2 + F * neurons) float64 besides x and y.
-// Pool averages channel-major feature maps over blocks (4,608 -> 576 for
-// 2 x 4 blocks of the built-in model's 8 x 18 x 32 map) and Unpool maps
-// the fitted weights back onto the full features exactly.
+// FitMap fits the foundation model's form of readout on a core's feature
+// map (channels x positions per frame, read from a MapSource so that the
+// map need not be held as float64): per neuron a position, a weight per
+// channel there, weights for extra regressors such as behaviour, and a
+// bias. It locates a few candidate positions per neuron from how the
+// activity of groups of channels there correlates with the response, runs
+// Fit once per candidate position for all the neurons that try it, and
+// keeps each neuron's position with the best cross-validated score. Its
+// cost is dominated by one Gram matrix per candidate position, (channels +
+// extras)^2 * frames, not by the size of the whole map.
 package adapt

@@ -104,16 +104,17 @@ func TestUniformGrid(t *testing.T) {
 // reference runs the model in plain Go, in float64, from the same weights.
 type reference struct {
 	p params
-	h []float64
+	h []float64 // [Filters][Positions]
 }
 
-func (r *reference) step(frame []byte, b rig.Behaviour) []float64 {
+// step returns the responses and the features ([Channels][Positions]).
+func (r *reference) step(frame []byte, b rig.Behaviour) (out, features []float64) {
 	if r.h == nil {
 		r.h = make([]float64, StateSize)
 	}
-	var pooled [MapHeight][MapWidth]float64
-	for y := range MapHeight {
-		for x := range MapWidth {
+	var pooled [GridHeight][GridWidth]float64
+	for y := range GridHeight {
+		for x := range GridWidth {
 			s := 0.0
 			for dy := range Pool {
 				for dx := range Pool {
@@ -123,27 +124,42 @@ func (r *reference) step(frame []byte, b rig.Behaviour) []float64 {
 			pooled[y][x] = s/(Pool*Pool)/255 - 0.5
 		}
 	}
-	feat := make([]float64, StateSize)
 	half := KernelSize / 2
 	for k := range Filters {
-		for y := range MapHeight {
-			for x := range MapWidth {
+		for my := range MapHeight {
+			for mx := range MapWidth {
 				s := 0.0
 				for ky := range KernelSize {
 					for kx := range KernelSize {
-						yy, xx := y+ky-half, x+kx-half
-						if yy < 0 || yy >= MapHeight || xx < 0 || xx >= MapWidth {
+						yy, xx := my*Stride+ky-half, mx*Stride+kx-half
+						if yy < 0 || yy >= GridHeight || xx < 0 || xx >= GridWidth {
 							continue
 						}
 						s += float64(r.p.gabor[(k*KernelSize+ky)*KernelSize+kx]) * pooled[yy][xx]
 					}
 				}
-				feat[(k*MapHeight+y)*MapWidth+x] = max(s, 0)
+				i := k*Positions + my*MapWidth + mx
+				r.h[i] = float64(Decay)*r.h[i] + float64(1-Decay)*s
 			}
 		}
 	}
-	for i := range r.h {
-		r.h[i] = float64(Decay)*r.h[i] + float64(1-Decay)*feat[i]
+	features = make([]float64, Channels*Positions)
+	for k := range Filters {
+		for q := range Positions {
+			h := r.h[k*Positions+q]
+			features[k*Positions+q] = max(h, 0)
+			features[(Filters+k)*Positions+q] = max(-h, 0)
+		}
+	}
+	for s := range Scales {
+		for o := range Orientations {
+			even, odd := (s*2)*Orientations+o, (s*2+1)*Orientations+o
+			c := 2*Filters + s*Orientations + o
+			for q := range Positions {
+				e, d := r.h[even*Positions+q], r.h[odd*Positions+q]
+				features[c*Positions+q] = e*e + d*d
+			}
+		}
 	}
 	nz := func(v float32) float64 {
 		if math.IsNaN(float64(v)) {
@@ -154,15 +170,16 @@ func (r *reference) step(frame []byte, b rig.Behaviour) []float64 {
 	drive := nz(b.PupilRadius)*float64(r.p.modulationW[0]) + nz(b.Treadmill)*float64(r.p.modulationW[1]) +
 		nz(b.PupilX)*float64(r.p.perspectW[0]) + nz(b.PupilY)*float64(r.p.perspectW[1])
 	gain := 1 + float64(ModulationGain)*math.Tanh(drive)
-	out := make([]float64, r.p.neurons)
+	out = make([]float64, r.p.neurons)
 	for n := range out {
 		s := float64(r.p.readoutB[n])
-		for i, h := range r.h {
-			s += h * float64(r.p.readoutW[i*r.p.neurons+n])
+		q := int(r.p.position[n])
+		for c := range Channels {
+			s += features[c*Positions+q] * float64(r.p.readoutW[n*Channels+c])
 		}
 		out[n] = math.Exp(s) * gain
 	}
-	return out
+	return out, features
 }
 
 func noise(seed uint64) []byte {
@@ -214,7 +231,12 @@ func TestMatchesReference(t *testing.T) {
 	maxRel := 0.0
 	for i, s := range steps {
 		require.NoError(t, run.Step(s.frame, s.beh, got))
-		want := ref.step(s.frame, s.beh)
+		want, features := ref.step(s.frame, s.beh)
+		gotFeatures := run.Features()
+		require.Len(t, gotFeatures, len(features))
+		for j := range features {
+			require.InDelta(t, features[j], float64(gotFeatures[j]), 1e-4*(1+math.Abs(features[j])), "step %d feature %d", i, j)
+		}
 		for n := range want {
 			require.InEpsilon(t, want[n], float64(got[n]), 1e-4, "step %d neuron %d", i, n)
 			maxRel = max(maxRel, math.Abs(float64(got[n])-want[n])/want[n])

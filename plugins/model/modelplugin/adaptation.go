@@ -13,150 +13,218 @@ import (
 	"github.com/twinrig/twinrig/rig"
 )
 
-// Adaptation: the plugin keeps, for every step since the last Reset, the
-// model's core features (its "features" output) pooled to at most
-// MaxPooledFeatures values; Adapt fits a readout per recorded neuron on
-// them (package adapt: cross-validated ridge on log responses) and from
-// then on Predict answers with that readout, exp(x W + b), computed here on
-// the pooled features, instead of the model's own. Models without a
-// features output cannot adapt.
+// Adaptation: the plugin logs, for every step since the last Reset, the
+// model's core features (its "features" output, a [1, C, h, w] map or
+// [1, F] vector) and the step's behaviour, averaged over bins of BinSteps
+// steps and stored as bfloat16. Adapt fits a position readout per recorded
+// neuron on them (adapt.FitMap: the channels at one position of the map,
+// chosen by cross-validation, plus the 4 behaviour variables, ridge on log
+// responses, the features filtered like the calcium indicator), and from
+// then on Predict answers with that readout, computed here in Go on the
+// model's features, instead of the model's own. Models without a features
+// output cannot adapt.
 
-// MaxPooledFeatures bounds the features a readout is fitted on: the core's
-// map is averaged over blocks until it has at most this many values (the
-// default model's 8 x 18 x 32 map becomes 8 x 9 x 8 = 576), which keeps a
-// fit of 1,000 neurons on 10 minutes of data under a minute on 2 cores.
-const MaxPooledFeatures = 600
+// BinSteps is how many consecutive steps one logged row averages. The
+// responses a readout is fitted to are calcium signals that change over
+// hundreds of milliseconds, so 3 steps at 30 Hz (100 ms) lose little and
+// cut the log's memory and the fit's time by three.
+const BinSteps = 3
 
-// MaxFeatureLog bounds the steps kept for adaptation (40 minutes at 30 Hz,
-// ~55 MB at 576 features); later steps are not kept.
-const MaxFeatureLog = 72000
+// MaxFeatureLogBytes bounds the feature log; later steps are not kept
+// (with a warning). The built-in model logs 34.6 kB per bin: 25 minutes at
+// 30 Hz fit.
+const MaxFeatureLogBytes = 512 << 20
+
+// behaviourValues is the number of behaviour regressors a readout uses:
+// pupil x, pupil y, pupil radius, treadmill.
+const behaviourValues = 4
 
 var _ rig.Adapter = (*Model)(nil)
 
-// pooler averages a [C, h, w] feature map over ph x pw blocks.
-type pooler struct {
-	shape  adapt.MapShape
-	ph, pw int
-	out    int
+// featureMap is the shape of a model's features output as the readout sees
+// it: channels x positions (a flat [1, F] output is F channels at one
+// position).
+type featureMap struct {
+	channels, positions int
 }
 
-// newPooler picks the block size for a features output of shape (nil: the
-// model has none, so it cannot adapt): the divisors of h and w that give
-// the most features not above MaxPooledFeatures, the squarest block among
-// equals (8 x 18 x 32 pools 2 x 4 to 8 x 9 x 8).
-func newPooler(shape []int64) (*pooler, error) {
+func (f *featureMap) size() int { return f.channels * f.positions }
+
+// newFeatureMap reads a features output's shape (nil shape: the model has
+// none, so it cannot adapt; nil result).
+func newFeatureMap(shape []int64) (*featureMap, error) {
 	switch len(shape) {
 	case 0:
 		return nil, nil
 	case 2:
-		if shape[1] > MaxPooledFeatures*4 {
-			return nil, fmt.Errorf("features [1 %d]: too many to fit a readout on (flat features are not pooled; at most %d): %w",
-				shape[1], MaxPooledFeatures*4, rig.ErrContract)
-		}
-		s := adapt.MapShape{Channels: int(shape[1]), Height: 1, Width: 1}
-		return &pooler{shape: s, ph: 1, pw: 1, out: s.Features()}, nil
+		return &featureMap{channels: int(shape[1]), positions: 1}, nil
+	case 4:
+		return &featureMap{channels: int(shape[1]), positions: int(shape[2] * shape[3])}, nil
 	}
-	s := adapt.MapShape{Channels: int(shape[1]), Height: int(shape[2]), Width: int(shape[3])}
-	best := &pooler{}
-	for ph := 1; ph <= s.Height; ph++ {
-		for pw := 1; pw <= s.Width; pw++ {
-			if s.Height%ph != 0 || s.Width%pw != 0 {
-				continue
-			}
-			n := s.Pooled(ph, pw).Features()
-			squarer := n == best.out && abs(ph-pw) < abs(best.ph-best.pw)
-			if n <= MaxPooledFeatures && (n > best.out || squarer) {
-				best = &pooler{shape: s, ph: ph, pw: pw, out: n}
-			}
-		}
-	}
-	if best.out == 0 {
-		return nil, fmt.Errorf("features %v: %d channels are too many to pool to %d values: %w", shape, s.Channels, MaxPooledFeatures, rig.ErrContract)
-	}
-	return best, nil
+	return nil, fmt.Errorf("features %v: expected [1 C h w] or [1 F]: %w", shape, rig.ErrContract)
 }
 
-// pool writes the pooled map of one frame's features into dst.
-func (p *pooler) pool(dst []float32, features []float32) {
-	clear(dst)
-	s, ps := p.shape, p.shape.Pooled(p.ph, p.pw)
-	inv := 1 / float32(p.ph*p.pw)
-	for c := range s.Channels {
-		for y := range s.Height {
-			row := features[(c*s.Height+y)*s.Width:]
-			drow := dst[(c*ps.Height+y/p.ph)*ps.Width:]
-			for x := range s.Width {
-				drow[x/p.pw] += row[x] * inv
-			}
-		}
-	}
-}
-
-// readout is a fitted readout in use.
+// readout is a fitted position readout in use.
 type readout struct {
-	w     *mat.Dense // [pooled features x neurons]
-	b     []float64
-	ids   []string
-	gamma float64       // indicator filter coefficient per step (0: none)
-	x     []float64     // the filtered features of the last step
-	xv, z *mat.VecDense // views for the per-frame product, made on first use
+	fm       featureMap
+	position []int      // per neuron
+	w        *mat.Dense // [neurons x (channels + behaviourValues)]
+	b        []float64
+	ids      []string
+	gamma    float64   // indicator filter coefficient per step (0: none)
+	x        []float32 // the filtered features of the last step
+	beh      [behaviourValues]float64
+}
+
+func (r *readout) reset() {
+	clear(r.x)
+	r.beh = [behaviourValues]float64{}
+}
+
+// respond filters one step's features and behaviour and writes the
+// neurons' responses to dst.
+func (r *readout) respond(features []float32, b rig.Behaviour, dst []float32) {
+	g, h := float32(r.gamma), float32(1-r.gamma)
+	for i, v := range features {
+		r.x[i] = g*r.x[i] + h*v
+	}
+	for e, v := range behaviourRow(b) {
+		r.beh[e] = r.gamma*r.beh[e] + (1-r.gamma)*float64(v)
+	}
+	nc, np := r.fm.channels, r.fm.positions
+	for i, p := range r.position {
+		w := r.w.RawRowView(i)
+		z := r.b[i]
+		for c := range nc {
+			z += w[c] * float64(r.x[c*np+p])
+		}
+		for e, v := range r.beh {
+			z += w[nc+e] * v
+		}
+		dst[i] = float32(math.Exp(math.Min(z, 80)))
+	}
+}
+
+// behaviourRow returns the behaviour as regressors, NaN (missing) as 0,
+// the z-scored mean, as the foundation model treats it.
+func behaviourRow(b rig.Behaviour) [behaviourValues]float32 {
+	out := [behaviourValues]float32{b.PupilX, b.PupilY, b.PupilRadius, b.Treadmill}
+	for i, v := range out {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			out[i] = 0
+		}
+	}
+	return out
 }
 
 // adaptState is the plugin's adaptation state; guarded by Model.mu.
 type adaptState struct {
-	pooler      *pooler
+	fm          *featureMap
 	modelSHA256 string
-	log         [][]float32 // pooled features per step since Reset
-	warned      bool
 	readout     *readout
-	scratch     []float32
+
+	// The log: one row per complete bin of BinSteps steps since Reset.
+	rows   [][]uint16 // bfloat16 bin means of the features
+	beh    [][behaviourValues]float32
+	sum    []float32 // the current bin's sums
+	behSum [behaviourValues]float32
+	inBin  int
+	full   bool
 }
 
 func (a *adaptState) reset() {
-	a.log = a.log[:0]
-	a.warned = false
+	a.rows, a.beh = a.rows[:0], a.beh[:0]
+	clear(a.sum)
+	a.behSum = [behaviourValues]float32{}
+	a.inBin = 0
+	a.full = false
 	if a.readout != nil {
-		clear(a.readout.x)
+		a.readout.reset()
 	}
 }
 
-// afterStep logs a step's features and, with an adapted readout, writes
-// its responses to dst (which then holds len(readout.ids) values).
-func (a *adaptState) afterStep(features []float32, dst []float32) {
-	if a.pooler == nil {
+// afterStep logs a step's features and behaviour and, with an adapted
+// readout, writes its responses to dst (which then holds len(readout.b)
+// values).
+func (a *adaptState) afterStep(features []float32, b rig.Behaviour, dst []float32) {
+	if a.fm == nil {
 		return
 	}
-	if len(a.scratch) != a.pooler.out {
-		a.scratch = make([]float32, a.pooler.out)
-	}
-	a.pooler.pool(a.scratch, features)
-	if len(a.log) < MaxFeatureLog {
-		a.log = append(a.log, append([]float32(nil), a.scratch...))
-	} else if !a.warned {
-		a.warned = true
-		slog.Warn("feature log full: later steps cannot be used to adapt the readout", "steps", MaxFeatureLog)
-	}
-	r := a.readout
-	if r == nil {
-		return
-	}
-	for i, v := range a.scratch {
-		r.x[i] = r.gamma*r.x[i] + (1-r.gamma)*float64(v)
-	}
-	if r.z == nil {
-		_, n := r.w.Dims()
-		r.xv, r.z = mat.NewVecDense(len(r.x), r.x), mat.NewVecDense(n, nil)
-	}
-	r.z.MulVec(r.w.T(), r.xv) // z = W^T x, one BLAS call per frame
-	for j, z := range r.z.RawVector().Data {
-		dst[j] = float32(math.Exp(math.Min(z+r.b[j], 80)))
+	a.log(features, b)
+	if a.readout != nil {
+		a.readout.respond(features, b, dst)
 	}
 }
 
-// Adapt fits a readout for the request's neurons on the features of the
-// steps it names (see the package comment of this file). Steps must have
-// been predicted since the last Reset. Responses below zero (noise in
-// dF/F) are fitted as zero. On success Describe reports the new neurons.
+func (a *adaptState) log(features []float32, b rig.Behaviour) {
+	if a.full {
+		return
+	}
+	if len(a.sum) != len(features) {
+		a.sum = make([]float32, len(features))
+	}
+	for i, v := range features {
+		a.sum[i] += v
+	}
+	for e, v := range behaviourRow(b) {
+		a.behSum[e] += v
+	}
+	a.inBin++
+	if a.inBin < BinSteps {
+		return
+	}
+	if (len(a.rows)+1)*2*len(a.sum) > MaxFeatureLogBytes {
+		a.full = true
+		slog.Warn("feature log full: later steps cannot be used to adapt the readout",
+			"steps", len(a.rows)*BinSteps, "bytes", MaxFeatureLogBytes)
+		return
+	}
+	row := make([]uint16, len(a.sum))
+	for i, v := range a.sum {
+		row[i] = toBfloat16(v / BinSteps)
+	}
+	var beh [behaviourValues]float32
+	for e, v := range a.behSum {
+		beh[e] = v / BinSteps
+	}
+	a.rows, a.beh = append(a.rows, row), append(a.beh, beh)
+	clear(a.sum)
+	a.behSum = [behaviourValues]float32{}
+	a.inBin = 0
+}
+
+// toBfloat16 rounds v to the nearest bfloat16 (the top 16 bits of a
+// float32: 8 bits of mantissa, relative error below 0.4 %).
+func toBfloat16(v float32) uint16 {
+	bits := math.Float32bits(v)
+	if v != v { // NaN stays NaN
+		return uint16(bits>>16) | 0x40
+	}
+	bits += 0x7fff + (bits>>16)&1
+	return uint16(bits >> 16)
+}
+
+func fromBfloat16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// binnedMap is the filtered log of the selected bins, an adapt.MapSource.
+type binnedMap struct {
+	fm   featureMap
+	rows [][]uint16
+}
+
+func (m *binnedMap) Dims() (int, int, int) { return len(m.rows), m.fm.channels, m.fm.positions }
+
+func (m *binnedMap) Frame(t int, dst []float32) {
+	for i, h := range m.rows[t] {
+		dst[i] = fromBfloat16(h)
+	}
+}
+
+// Adapt fits a readout for the request's neurons on the logged features of
+// the steps it names (see the comment at the top of this file). Steps must
+// have been predicted since the last Reset; a bin enters the fit when all
+// its BinSteps steps are named. Responses below zero (noise in dF/F) are
+// fitted as zero. On success Describe reports the new neurons.
 func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptResponse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -164,7 +232,7 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 		return rig.AdaptResponse{}, errNotConfigured
 	}
 	a := &m.adapt
-	if a.pooler == nil {
+	if a.fm == nil {
 		return rig.AdaptResponse{}, fmt.Errorf("adapt: model %q has no %q output to fit a readout on: %w", m.info.Name, "features", rig.ErrUnsupported)
 	}
 	if len(req.Steps) != len(req.Responses) || len(req.Steps) < 10 {
@@ -175,59 +243,95 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 	if neurons == 0 || (req.NeuronIDs != nil && len(req.NeuronIDs) != neurons) {
 		return rig.AdaptResponse{}, fmt.Errorf("adapt: %d neuron ids for responses of %d values: %w", len(req.NeuronIDs), neurons, rig.ErrInvalid)
 	}
-	gamma := 0.0
-	if req.IndicatorDecay > 0 {
-		gamma = math.Exp(-1 / (m.info.FrameRateHz * req.IndicatorDecay.Seconds()))
-	}
-	// The features as the readout sees them: filtered by the indicator's
-	// decay, step by step from the reset.
-	filtered := make([][]float64, len(a.log))
-	x := make([]float64, a.pooler.out)
-	for t, f := range a.log {
-		for i, v := range f {
-			x[i] = gamma*x[i] + (1-gamma)*float64(v)
-		}
-		filtered[t] = append([]float64(nil), x...)
-	}
-	xs := mat.NewDense(len(req.Steps), a.pooler.out, nil)
-	ys := mat.NewDense(len(req.Steps), neurons, nil)
+	logged := int64(len(a.rows)*BinSteps + a.inBin)
+	// Per bin: how many of its steps the request names, and their
+	// responses' sum.
+	count := make([]int, len(a.rows))
+	sums := make(map[int][]float64)
 	for i, step := range req.Steps {
-		if step < 0 || step >= int64(len(filtered)) {
+		if step < 0 || step >= logged {
 			return rig.AdaptResponse{}, fmt.Errorf("adapt: step %d, expected one of the %d steps predicted since the last reset: %w",
-				step, len(filtered), rig.ErrInvalid)
+				step, logged, rig.ErrInvalid)
 		}
 		if len(req.Responses[i]) != neurons {
 			return rig.AdaptResponse{}, fmt.Errorf("adapt: response %d has %d values, expected %d: %w", i, len(req.Responses[i]), neurons, rig.ErrInvalid)
 		}
-		xs.SetRow(i, filtered[step])
 		for j, v := range req.Responses[i] {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				return rig.AdaptResponse{}, fmt.Errorf("adapt: response %d neuron %d is %v, expected finite: %w", i, j, v, rig.ErrInvalid)
 			}
-			ys.Set(i, j, max(float64(v), 0))
+		}
+		bin := int(step / BinSteps)
+		if bin >= len(a.rows) {
+			continue // an incomplete bin, or beyond a full log
+		}
+		s := sums[bin]
+		if s == nil {
+			s = make([]float64, neurons)
+			sums[bin] = s
+		}
+		count[bin]++
+		for j, v := range req.Responses[i] {
+			s[j] += max(float64(v), 0)
 		}
 	}
+	gamma := 0.0
+	if req.IndicatorDecay > 0 {
+		gamma = math.Exp(-1 / (m.info.FrameRateHz * req.IndicatorDecay.Seconds()))
+	}
+	// The log as the readout sees it: filtered by the indicator's decay
+	// from the reset on (per bin: gamma^BinSteps), the selected bins kept.
+	gBin := float32(math.Pow(gamma, BinSteps))
+	x := make([]float32, a.fm.size())
+	var beh [behaviourValues]float64
+	var sel [][]uint16
+	var behRows, ys []float64
+	for bin, row := range a.rows {
+		for i, h := range row {
+			x[i] = gBin*x[i] + (1-gBin)*fromBfloat16(h)
+		}
+		for e, v := range a.beh[bin] {
+			beh[e] = float64(gBin)*beh[e] + float64(1-gBin)*float64(v)
+		}
+		if count[bin] != BinSteps {
+			continue
+		}
+		r := make([]uint16, len(x))
+		for i, v := range x {
+			r[i] = toBfloat16(v)
+		}
+		sel = append(sel, r)
+		behRows = append(behRows, beh[:]...)
+		for _, v := range sums[bin] {
+			ys = append(ys, v/BinSteps)
+		}
+	}
+	if len(sel) < 10 {
+		return rig.AdaptResponse{}, fmt.Errorf("adapt: %d complete bins of %d steps among the %d steps named, expected at least 10: %w",
+			len(sel), BinSteps, len(req.Steps), rig.ErrInvalid)
+	}
 	started := time.Now()
-	fit, err := adapt.Fit(ctx, xs, ys, adapt.Options{})
+	fit, err := adapt.FitMap(ctx, &binnedMap{fm: *a.fm, rows: sel},
+		mat.NewDense(len(sel), behaviourValues, behRows), mat.NewDense(len(sel), neurons, ys),
+		adapt.MapOptions{Progress: func(done, total int) {
+			slog.Info("fitting readout", "positions_done", done, "positions", total)
+		}})
 	if err != nil {
 		return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", err)
 	}
-	fitted := &readout{w: fit.W, b: fit.B, ids: req.NeuronIDs, gamma: gamma, x: x}
+	fitted := &readout{fm: *a.fm, position: fit.Position, w: fit.W, b: fit.B, ids: req.NeuronIDs, gamma: gamma,
+		x: make([]float32, a.fm.size())}
 	if req.SavePath != "" {
-		if err := saveReadout(req.SavePath, a.modelSHA256, a.pooler, fitted); err != nil {
+		if err := saveReadout(req.SavePath, a.modelSHA256, fitted); err != nil {
 			return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", err)
 		}
 	}
+	// Continue from where the stream is: replay the filter over the log so
+	// that the next step's prediction carries the indicator's memory.
+	fitted.x, fitted.beh = x, [behaviourValues]float64(beh)
 	a.readout = fitted
 	m.info.Neurons, m.info.NeuronIDs = neurons, req.NeuronIDs
-	slog.Info("readout adapted", "neurons", neurons, "steps", len(req.Steps), "features", a.pooler.out,
-		"indicator_decay", req.IndicatorDecay, "took", time.Since(started))
-	return rig.AdaptResponse{Neurons: neurons, CVScore: fit.CVScore, Samples: len(req.Steps)}, nil
-}
-
-func abs(v int) int {
-	if v < 0 {
-		return -v
-	}
-	return v
+	slog.Info("readout adapted", "neurons", neurons, "steps", len(req.Steps), "bins", len(sel),
+		"channels", a.fm.channels, "positions", a.fm.positions, "indicator_decay", req.IndicatorDecay, "took", time.Since(started))
+	return rig.AdaptResponse{Neurons: neurons, CVScore: fit.CVScore, Samples: len(sel) * BinSteps}, nil
 }

@@ -13,7 +13,6 @@ import (
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 
-	"github.com/twinrig/twinrig/plugins/model/adapt"
 	"github.com/twinrig/twinrig/plugins/model/defaultmodel"
 	"github.com/twinrig/twinrig/plugins/model/modelplugin"
 	"github.com/twinrig/twinrig/plugins/model/onnxmodel"
@@ -42,61 +41,54 @@ func blocky(n int, seed uint64) []rig.Frame {
 	return frames
 }
 
-// TestAdaptFitsAPlantedReadout: neurons whose responses are a known readout
-// of the default model's pooled, indicator-filtered features are recovered
-// by Adapt, and the adapted plugin predicts them on new frames.
+// TestAdaptFitsAPlantedReadout: neurons whose responses are a known
+// position readout of the default model's indicator-filtered features
+// (the channels at one position of the map, like the foundation model's
+// readout) are recovered by Adapt, and the adapted plugin predicts them on
+// new frames.
 func TestAdaptFitsAPlantedReadout(t *testing.T) {
-	const train, test, neurons = 450, 150, 4
+	const train, test, neurons = 2400, 300, 4
 	const decay = 200 * time.Millisecond
 	frames := blocky(train+test, 3)
 
 	// The truth: an independent runner's features for the same frames,
-	// pooled 2 x 4 (as the plugin pools 8 x 18 x 32), filtered like the
-	// indicator, read out by a random W and b.
+	// filtered like the indicator, read out at a random position by random
+	// weights on a few channels (a neuron tuned to some orientations and
+	// scales).
 	model, err := defaultmodel.Build(defaultmodel.Options{Neurons: 5})
 	require.NoError(t, err)
 	r, err := onnxmodel.New(model, onnxmodel.Options{Threads: 1})
 	require.NoError(t, err)
 	defer r.Close()
-	feats := mat.NewDense(len(frames), defaultmodel.StateSize, nil)
-	out := make([]float32, 5)
-	for i, f := range frames {
-		require.NoError(t, r.Step(f.Pixels, rig.Behaviour{}, out))
-		for j, v := range r.Features() {
-			feats.Set(i, j, float64(v))
-		}
-	}
-	pooled, err := adapt.Pool(feats, adapt.MapShape{Channels: defaultmodel.Filters, Height: defaultmodel.MapHeight, Width: defaultmodel.MapWidth}, 2, 4)
-	require.NoError(t, err)
+	const nc, np = defaultmodel.Channels, defaultmodel.Positions
 	gamma := math.Exp(-1 / (30 * decay.Seconds()))
-	_, nf := pooled.Dims()
-	x := make([]float64, nf)
-	// Like the foundation model's readout, each neuron reads every channel
-	// at one position of the (pooled 8 x 9 x 8) map.
 	rng := rand.New(rand.NewPCG(9, 9))
-	w := mat.NewDense(nf, neurons, nil)
-	const positions = 9 * 8
+	pos := make([]int, neurons)
+	w := mat.NewDense(neurons, nc, nil)
 	for j := range neurons {
-		pos := rng.IntN(positions)
-		for c := range defaultmodel.Filters {
-			w.Set(c*positions+pos, j, rng.NormFloat64())
+		pos[j] = rng.IntN(np)
+		for range 4 {
+			w.Set(j, rng.IntN(nc), rng.NormFloat64())
 		}
 	}
+	x := make([]float64, nc*np)
 	zs := make([][]float64, neurons)
-	for i := range frames {
-		for k := range nf {
-			x[k] = gamma*x[k] + (1-gamma)*pooled.At(i, k)
+	out := make([]float32, 5)
+	for _, f := range frames {
+		require.NoError(t, r.Step(f.Pixels, rig.Behaviour{}, out))
+		for k, v := range r.Features() {
+			x[k] = gamma*x[k] + (1-gamma)*float64(v)
 		}
 		for j := range neurons {
 			z := 0.0
-			for k := range nf {
-				z += x[k] * w.At(k, j)
+			for c := range nc {
+				z += x[c*np+pos[j]] * w.At(j, c)
 			}
 			zs[j] = append(zs[j], z)
 		}
 	}
-	// A linear readout of the features with a log-rate s.d. of 0.5 around
-	// a mean rate of 1: responses like a neuron's, not a heavy tail.
+	// A log-rate s.d. of 0.5 around a mean rate of 1: responses like a
+	// neuron's, not a heavy tail.
 	truth := make([][]float64, len(frames))
 	for i := range truth {
 		truth[i] = make([]float64, neurons)
@@ -130,7 +122,7 @@ func TestAdaptFitsAPlantedReadout(t *testing.T) {
 	resp, err := p.Adapt(ctx, req)
 	require.NoError(t, err)
 	require.Equal(t, neurons, resp.Neurons)
-	require.Equal(t, train-10, resp.Samples)
+	require.InDelta(t, train-10, resp.Samples, modelplugin.BinSteps, "every complete bin of named steps")
 	for j, cv := range resp.CVScore {
 		require.Greater(t, cv, 0.8, "cross-validated r of neuron %d", j)
 	}
@@ -149,7 +141,7 @@ func TestAdaptFitsAPlantedReadout(t *testing.T) {
 			a[i] = float64(pred.Responses[i][j])
 			b[i] = truth[train+i][j]
 		}
-		require.Greater(t, stat.Correlation(a, b, nil), 0.9, "held-out correlation of neuron %d", j)
+		require.Greater(t, stat.Correlation(a, b, nil), 0.8, "held-out correlation of neuron %d", j)
 	}
 
 	// The saved readout serves a later session on the same model: the same
@@ -165,7 +157,19 @@ func TestAdaptFitsAPlantedReadout(t *testing.T) {
 	require.NoError(t, err)
 	again, err := q.Predict(ctx, rig.PredictRequest{Frames: frames[train:]})
 	require.NoError(t, err)
-	require.Equal(t, pred.Responses, again.Responses)
+	// The same up to the indicator filter's state at the switch, which
+	// Adapt rebuilds from the binned bfloat16 log (about 1 % at the
+	// switch), which fades within two seconds.
+	require.Len(t, again.Responses, len(pred.Responses))
+	for i := range pred.Responses {
+		tol := 1e-5
+		if i < 60 {
+			tol = 2e-2
+		}
+		for j := range pred.Responses[i] {
+			require.InEpsilon(t, pred.Responses[i][j], again.Responses[i][j], tol, "frame %d neuron %d", i, j)
+		}
+	}
 
 	// A readout fitted for another model (other readout weights: another
 	// hash) is refused.
@@ -211,4 +215,67 @@ func TestAdaptRejectsBadRequests(t *testing.T) {
 		require.ErrorIs(t, err, rig.ErrInvalid)
 		require.ErrorContains(t, err, tc.want)
 	}
+}
+
+// BenchmarkAdapt times issue 5's adaptation target: a readout for 1,000
+// neurons from 10 minutes at 30 Hz (18,000 steps of the built-in model,
+// 6,000 logged bins of 120 channels x 144 positions). The steps are
+// predicted before the timer starts; the responses are planted position
+// readouts of the same features (a few channels each), so the fit does
+// real work.
+func BenchmarkAdapt(b *testing.B) {
+	const steps, neurons = 18000, 1000
+	p := modelplugin.New()
+	defer p.Close()
+	_, err := p.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{"neurons": 10, "threads": 2}`)})
+	require.NoError(b, err)
+	r, err := onnxmodel.New(mustBuild(b), onnxmodel.Options{Threads: 2})
+	require.NoError(b, err)
+	defer r.Close()
+	rng := rand.New(rand.NewPCG(5, 5))
+	const nc, np = defaultmodel.Channels, defaultmodel.Positions
+	type tap struct {
+		i int
+		w float64
+	}
+	taps := make([][]tap, neurons)
+	for j := range taps {
+		pos := rng.IntN(np)
+		for range 4 {
+			taps[j] = append(taps[j], tap{rng.IntN(nc)*np + pos, rng.NormFloat64()})
+		}
+	}
+	req := rig.AdaptRequest{IndicatorDecay: 1250 * time.Millisecond}
+	out := make([]float32, 10)
+	for k := 0; k < steps; k += 300 {
+		frames := blocky(300, uint64(k))
+		_, err := p.Predict(ctx, rig.PredictRequest{Frames: frames})
+		require.NoError(b, err)
+		for i, f := range frames {
+			require.NoError(b, r.Step(f.Pixels, rig.Behaviour{}, out))
+			x := r.Features()
+			row := make([]float32, neurons)
+			for j, tj := range taps {
+				z := 0.0
+				for _, t := range tj {
+					z += t.w * float64(x[t.i])
+				}
+				row[j] = float32(math.Exp(math.Max(-5, math.Min(5, z))))
+			}
+			req.Steps = append(req.Steps, int64(k+i))
+			req.Responses = append(req.Responses, row)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		resp, err := p.Adapt(ctx, req)
+		require.NoError(b, err)
+		require.Equal(b, neurons, resp.Neurons)
+	}
+}
+
+func mustBuild(b *testing.B) []byte {
+	m, err := defaultmodel.Build(defaultmodel.Options{Neurons: 10})
+	require.NoError(b, err)
+	return m
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -59,7 +60,18 @@ type Settings struct {
 	// model (see Adapt); it is used from the start. A file fitted for
 	// another model is refused.
 	Readout string `json:"readout"`
+	// EvaluateBatch is how many candidates Evaluate runs at once (batch
+	// rows) for a model with a dynamic batch dimension, 1..MaxEvaluateBatch
+	// (0 = DefaultEvaluateBatch). A model with batch 1 runs them one by one
+	// whatever it says.
+	EvaluateBatch int `json:"evaluate_batch"`
 }
+
+// Evaluate's batch size: the default and the most allowed.
+const (
+	DefaultEvaluateBatch = 16
+	MaxEvaluateBatch     = 1024
+)
 
 // ParseSettings decodes and checks settings. Empty input means all
 // defaults. Every problem is reported, each naming its field and wrapping
@@ -102,6 +114,12 @@ func ParseSettings(raw []byte) (Settings, error) {
 	if s.Threads < 0 {
 		bad("field \"threads\": %d, expected >= 0 (0 = onnx runtime's default)", s.Threads)
 	}
+	if s.EvaluateBatch < 0 || s.EvaluateBatch > MaxEvaluateBatch {
+		bad("field \"evaluate_batch\": %d, expected 1..%d (0 = %d)", s.EvaluateBatch, MaxEvaluateBatch, DefaultEvaluateBatch)
+	}
+	if s.EvaluateBatch == 0 {
+		s.EvaluateBatch = DefaultEvaluateBatch
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Settings{}, err
 	}
@@ -118,7 +136,7 @@ func settingsError(err error) error {
 		return fmt.Errorf("model settings: invalid JSON at byte %d: %v: %w", syntaxErr.Offset, err, rig.ErrInvalid)
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("model settings: unknown field %s, expected model, neurons, seed, device, threads or ort_library: %w", field, rig.ErrInvalid)
+		return fmt.Errorf("model settings: unknown field %s, expected model, neurons, seed, device, threads, ort_library, readout or evaluate_batch: %w", field, rig.ErrInvalid)
 	}
 	return fmt.Errorf("model settings: %v: %w", err, rig.ErrInvalid)
 }
@@ -131,6 +149,7 @@ func settingsError(err error) error {
 type Model struct {
 	mu     sync.Mutex
 	runner *onnxmodel.Runner
+	batch  *onnxmodel.BatchRunner // Evaluate's, on the runner's session
 	info   rig.ModelInfo
 	adapt  adaptState
 }
@@ -183,7 +202,7 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		sum = sha256.Sum256(data)
 	}
 	c := r.Contract()
-	pool, err := newPooler(c.Features)
+	fm, err := newFeatureMap(c.Features)
 	if err != nil {
 		r.Close()
 		return rig.ConfigureResponse{}, fmt.Errorf("model %s: %w", name, err)
@@ -191,7 +210,7 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 	hash := hex.EncodeToString(sum[:])
 	var loaded *readout
 	if s.Readout != "" {
-		if loaded, err = loadReadout(s.Readout, hash, pool); err != nil {
+		if loaded, err = loadReadout(s.Readout, hash, fm); err != nil {
 			r.Close()
 			return rig.ConfigureResponse{}, err
 		}
@@ -203,13 +222,22 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 	if c.Metadata.HasBurnIn {
 		burnIn = c.Metadata.BurnInFrames
 	}
+	batch, err := r.NewBatchRunner(s.EvaluateBatch)
+	if err != nil {
+		r.Close()
+		return rig.ConfigureResponse{}, fmt.Errorf("model %s: %w", name, err)
+	}
+	if !c.Batched {
+		slog.Info("the model has batch 1: Evaluate runs candidates one by one", "model", name)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.runner != nil {
+		m.batch.Close()
 		m.runner.Close()
 	}
-	m.runner = r
-	m.adapt = adaptState{pooler: pool, readout: loaded, modelSHA256: hash}
+	m.runner, m.batch = r, batch
+	m.adapt = adaptState{fm: fm, readout: loaded, modelSHA256: hash}
 	m.info = rig.ModelInfo{
 		Name:         name,
 		Neurons:      c.Neurons,
@@ -302,7 +330,7 @@ func (m *Model) Predict(ctx context.Context, req rig.PredictRequest) (rig.Predic
 		if m.adapt.readout == nil {
 			copy(dst, scratch)
 		}
-		m.adapt.afterStep(m.runner.Features(), dst)
+		m.adapt.afterStep(m.runner.Features(), b, dst)
 		out.Responses[i] = dst
 	}
 	return out, nil
@@ -315,7 +343,7 @@ func (m *Model) Close() error {
 	if m.runner == nil {
 		return nil
 	}
-	err := m.runner.Close()
-	m.runner = nil
+	err := errors.Join(m.batch.Close(), m.runner.Close())
+	m.runner, m.batch = nil, nil
 	return err
 }

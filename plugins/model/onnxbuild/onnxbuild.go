@@ -235,6 +235,27 @@ func (m *Model) validate() error {
 	for i, t := range g.Initializers {
 		errs = append(errs, validateTensor(i, t))
 	}
+	// Every value has one producer: a graph input, an initializer or a
+	// node output.
+	producer := map[string]string{}
+	produce := func(name, what string) {
+		if prev, ok := producer[name]; ok && name != "" {
+			errs = append(errs, fmt.Errorf("value %q: produced by %s and by %s, expected one producer", name, prev, what))
+			return
+		}
+		producer[name] = what
+	}
+	for i, v := range g.Inputs {
+		produce(v.Name, fmt.Sprintf("input %d", i))
+	}
+	for i, t := range g.Initializers {
+		produce(t.Name, fmt.Sprintf("initializer %d", i))
+	}
+	for i, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			produce(o, fmt.Sprintf("node %d (%s)", i, n.OpType))
+		}
+	}
 	for i, n := range g.Nodes {
 		if n.OpType == "" {
 			errs = append(errs, fmt.Errorf("node %d (%q): empty op type", i, n.Name))

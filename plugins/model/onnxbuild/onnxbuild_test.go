@@ -463,3 +463,17 @@ func decodeShape(b []byte) ([]int64, error) {
 	}
 	return shape, nil
 }
+
+func TestMarshalRejectsTwoProducers(t *testing.T) {
+	m := Model{Graph: Graph{
+		Name:         "dup",
+		Inputs:       []ValueInfo{{Name: "x", Type: Float, Shape: []int64{1}}},
+		Outputs:      []ValueInfo{{Name: "y", Type: Float, Shape: []int64{1}}},
+		Initializers: []Tensor{FloatTensor("c", []int64{1}, []float32{1}), FloatTensor("c", []int64{1}, []float32{2})},
+	}}
+	m.Graph.Add("Add", []string{"x", "c"}, []string{"y"})
+	m.Graph.Add("Neg", []string{"x"}, []string{"x"})
+	_, err := m.Marshal()
+	require.ErrorContains(t, err, `value "c": produced by initializer 0 and by initializer 1`)
+	require.ErrorContains(t, err, `value "x": produced by input 0 and by node 1 (Neg)`)
+}

@@ -43,6 +43,7 @@ type TensorInfo struct {
 
 // StatePair is one recurrent state tensor: the model reads it from Input and
 // writes its next value to Output. Both have Shape and element type float32.
+// Shape's first (batch) dimension is 1, also for a batched model.
 type StatePair struct {
 	Input, Output string
 	Shape         []int64
@@ -63,9 +64,15 @@ type StatePair struct {
 //     and type by one of the naming conventions in.X/out.X, X_in/X_out or
 //     state_in_X/state_out_X.
 //
-// All dimensions must be fixed: batch is 1. Outputs that are neither
-// "responses" nor a state output are allowed and never fetched (Ignored).
+// The first dimension of every one of these tensors is the batch. It is
+// either 1 on all of them, or dynamic (a dim_param, onnxbuild.Dynamic) on
+// all of them: a batched model, which BatchRunner runs many rows at a time.
+// All other dimensions must be fixed. Outputs that are neither "responses"
+// nor a state output are allowed and never fetched (Ignored).
 type Contract struct {
+	// Batched is true when every input and output has a dynamic batch
+	// dimension; shapes in the Contract then give it as 1.
+	Batched bool
 	// FrameFloat is true when "frame" is float32 rather than uint8. A float
 	// frame receives the pixel values 0..255 unscaled: the model scales them
 	// itself, as the uint8 export does.
@@ -75,7 +82,8 @@ type Contract struct {
 	// BehaviourInput is true when the model takes one "behaviour" [1, 4]
 	// input instead of "perspective" and "modulation".
 	BehaviourInput bool
-	// Features is the shape of the "features" output, nil when absent.
+	// Features is the shape of the "features" output (batch 1), nil when
+	// absent.
 	Features []int64
 	// Metadata holds what the model's metadata properties say (see
 	// ParseMetadata); zero when it has none.
@@ -111,6 +119,18 @@ func CheckContract(inputs, outputs []TensorInfo) (Contract, error) {
 	}
 	seen := map[string]bool{}
 	usedOutputs := map[string]string{OutputResponses: "responses"}
+	// The frame's first dimension says whether the model is batched; every
+	// other tensor must then agree.
+	for _, in := range inputs {
+		if in.Name == InputFrame && !in.NotTensor && len(in.Shape) > 0 && in.Shape[0] == onnxbuild.Dynamic {
+			c.Batched = true
+		}
+	}
+	lead, batch := int64(1), "batch 1"
+	if c.Batched {
+		lead, batch = onnxbuild.Dynamic, `a dynamic batch dimension, as "frame" has`
+	}
+	pair := func(n int64) []int64 { return []int64{lead, n} }
 
 	for _, in := range inputs {
 		seen[in.Name] = true
@@ -127,21 +147,21 @@ func CheckContract(inputs, outputs []TensorInfo) (Contract, error) {
 			default:
 				bad("input %q: type %s, expected uint8 or float32", in.Name, typeName(in.Type))
 			}
-			if len(in.Shape) != 4 || in.Shape[0] != 1 || in.Shape[1] != 1 || in.Shape[2] <= 0 || in.Shape[3] <= 0 {
-				bad("input %q: shape %s, expected [1 1 H W] with fixed H, W > 0 (144 x 256 for the foundation model)", in.Name, shapeString(in.Shape))
+			if len(in.Shape) != 4 || in.Shape[0] != lead || in.Shape[1] != 1 || in.Shape[2] <= 0 || in.Shape[3] <= 0 {
+				bad("input %q: shape %s, expected [1 1 H W] or [? 1 H W] with fixed H, W > 0 (144 x 256 for the foundation model)", in.Name, shapeString(in.Shape))
 			} else if in.Shape[2] > 1<<16 || in.Shape[3] > 1<<16 {
 				bad("input %q: shape %s, expected H, W <= 65536", in.Name, shapeString(in.Shape))
 			} else {
 				c.Height, c.Width = int(in.Shape[2]), int(in.Shape[3])
 			}
 		case InputPerspective, InputModulation:
-			if in.Type != onnxbuild.Float || !slices.Equal(in.Shape, []int64{1, 2}) {
-				bad("input %q: %s %s, expected float32 [1 2]", in.Name, typeName(in.Type), shapeString(in.Shape))
+			if in.Type != onnxbuild.Float || !slices.Equal(in.Shape, pair(2)) {
+				bad("input %q: %s %s, expected float32 %s", in.Name, typeName(in.Type), shapeString(in.Shape), shapeString(pair(2)))
 			}
 		case InputBehaviour:
 			c.BehaviourInput = true
-			if in.Type != onnxbuild.Float || !slices.Equal(in.Shape, []int64{1, 4}) {
-				bad("input %q: %s %s, expected float32 [1 4] (pupil x, pupil y, pupil radius, treadmill)", in.Name, typeName(in.Type), shapeString(in.Shape))
+			if in.Type != onnxbuild.Float || !slices.Equal(in.Shape, pair(4)) {
+				bad("input %q: %s %s, expected float32 %s (pupil x, pupil y, pupil radius, treadmill)", in.Name, typeName(in.Type), shapeString(in.Shape), shapeString(pair(4)))
 			}
 		default:
 			out, candidates := pairedOutput(in.Name, outByName)
@@ -168,15 +188,15 @@ func CheckContract(inputs, outputs []TensorInfo) (Contract, error) {
 				bad("state output %q: type %s, expected float32 like input %q", out, infoType(o), in.Name)
 				ok = false
 			}
-			if !fixedShape(in.Shape) || in.Shape[0] != 1 {
-				bad("state input %q: shape %s, expected fixed dimensions > 0 with batch 1", in.Name, shapeString(in.Shape))
+			if !batchShape(in.Shape, lead) {
+				bad("state input %q: shape %s, expected fixed dimensions > 0 with %s", in.Name, shapeString(in.Shape), batch)
 				ok = false
 			} else if !slices.Equal(in.Shape, o.Shape) {
 				bad("state output %q: shape %s, expected %s like input %q", out, shapeString(o.Shape), shapeString(in.Shape), in.Name)
 				ok = false
 			}
 			if ok {
-				c.State = append(c.State, StatePair{Input: in.Name, Output: out, Shape: slices.Clone(in.Shape)})
+				c.State = append(c.State, StatePair{Input: in.Name, Output: out, Shape: batchOne(in.Shape)})
 			}
 		}
 	}
@@ -196,10 +216,10 @@ func CheckContract(inputs, outputs []TensorInfo) (Contract, error) {
 	}
 	if f, ok := outByName[OutputFeatures]; ok {
 		usedOutputs[OutputFeatures] = "features"
-		if f.NotTensor || f.Type != onnxbuild.Float || !fixedShape(f.Shape) || f.Shape[0] != 1 || (len(f.Shape) != 2 && len(f.Shape) != 4) {
-			bad("output %q: %s %s, expected float32 [1 C h w] or [1 F] with fixed dimensions", OutputFeatures, infoType(f), shapeString(f.Shape))
+		if f.NotTensor || f.Type != onnxbuild.Float || !batchShape(f.Shape, lead) || (len(f.Shape) != 2 && len(f.Shape) != 4) {
+			bad("output %q: %s %s, expected float32 [1 C h w] or [1 F] with fixed dimensions and %s", OutputFeatures, infoType(f), shapeString(f.Shape), batch)
 		} else {
-			c.Features = slices.Clone(f.Shape)
+			c.Features = batchOne(f.Shape)
 		}
 	}
 
@@ -207,8 +227,8 @@ func CheckContract(inputs, outputs []TensorInfo) (Contract, error) {
 	switch {
 	case !ok:
 		bad("output %q: missing, expected float32 [1 N]", OutputResponses)
-	case resp.NotTensor || resp.Type != onnxbuild.Float || len(resp.Shape) != 2 || resp.Shape[0] != 1 || resp.Shape[1] <= 0:
-		bad("output %q: %s %s, expected float32 [1 N] with fixed N > 0", OutputResponses, infoType(resp), shapeString(resp.Shape))
+	case resp.NotTensor || resp.Type != onnxbuild.Float || len(resp.Shape) != 2 || resp.Shape[0] != lead || resp.Shape[1] <= 0:
+		bad("output %q: %s %s, expected float32 %s with fixed N > 0", OutputResponses, infoType(resp), shapeString(resp.Shape), strings.Replace(shapeString(pair(1)), "1]", "N]", 1))
 	default:
 		c.Neurons = int(resp.Shape[1])
 	}
@@ -251,12 +271,15 @@ func expectedOf(name string) string {
 	return "float32 [1 2]"
 }
 
-func fixedShape(s []int64) bool {
-	if len(s) == 0 {
+// batchShape reports whether s has the batch dimension lead (1 or
+// onnxbuild.Dynamic) first and fixed dimensions > 0 after it, with at most
+// 2^31 values per batch row.
+func batchShape(s []int64, lead int64) bool {
+	if len(s) == 0 || s[0] != lead {
 		return false
 	}
 	n := int64(1)
-	for _, d := range s {
+	for _, d := range s[1:] {
 		if d <= 0 || d > 1<<31 {
 			return false
 		}
@@ -266,6 +289,13 @@ func fixedShape(s []int64) bool {
 		}
 	}
 	return true
+}
+
+// batchOne returns a copy of s with its batch dimension set to 1.
+func batchOne(s []int64) []int64 {
+	out := slices.Clone(s)
+	out[0] = 1
+	return out
 }
 
 func product(s []int64) int64 {

@@ -73,6 +73,18 @@ func addFeatures(shape ...int64) ioMod {
 	}
 }
 
+// batched gives every input and output a dynamic batch dimension.
+func batched(ins, outs *[]onnxbuild.ValueInfo) {
+	for _, vs := range []*[]onnxbuild.ValueInfo{ins, outs} {
+		for i := range *vs {
+			if len((*vs)[i].Shape) > 0 {
+				(*vs)[i].Shape = slices.Clone((*vs)[i].Shape)
+				(*vs)[i].Shape[0] = onnxbuild.Dynamic
+			}
+		}
+	}
+}
+
 var contractViolations = []struct {
 	name   string
 	modify []ioMod
@@ -88,8 +100,16 @@ var contractViolations = []struct {
 		[]string{`input "frame": shape [1 4 6], expected [1 1 H W]`}},
 	{"frame int64", []ioMod{setType("in", "frame", onnxbuild.Int64)},
 		[]string{`input "frame": type int64, expected uint8 or float32`}},
-	{"frame dynamic batch", []ioMod{setShape("in", "frame", onnxbuild.Dynamic, 1, 4, 6)},
-		[]string{`input "frame": shape [? 1 4 6], expected [1 1 H W]`}},
+	{"frame alone with a dynamic batch", []ioMod{setShape("in", "frame", onnxbuild.Dynamic, 1, 4, 6)},
+		[]string{`input "perspective": float32 [1 2], expected float32 [? 2]`,
+			`state input "in.h": shape [1 2], expected fixed dimensions > 0 with a dynamic batch dimension, as "frame" has`,
+			`output "responses": float32 [1 3], expected float32 [? N]`}},
+	{"batched but one state of batch 1", []ioMod{batched, setShape("in", "c_in", 1, 3, 1), setShape("out", "c_out", 1, 3, 1)},
+		[]string{`state input "c_in": shape [1 3 1], expected fixed dimensions > 0 with a dynamic batch dimension`}},
+	{"batched but features of batch 1", []ioMod{batched, addFeatures(1, 8, 2, 3)},
+		[]string{`output "features": float32 [1 8 2 3], expected float32 [1 C h w] or [1 F] with fixed dimensions and a dynamic batch dimension`}},
+	{"batched with a dynamic height", []ioMod{batched, setShape("in", "frame", onnxbuild.Dynamic, 1, onnxbuild.Dynamic, 6)},
+		[]string{`input "frame": shape [? 1 ? 6], expected [1 1 H W] or [? 1 H W] with fixed H, W > 0`}},
 	{"frame three channels", []ioMod{setShape("in", "frame", 1, 3, 4, 6)},
 		[]string{`input "frame": shape [1 3 4 6]`}},
 	{"missing perspective", []ioMod{func(ins, _ *[]onnxbuild.ValueInfo) { drop(ins, "perspective") }},
@@ -186,6 +206,10 @@ func TestContractAccepts(t *testing.T) {
 			onnxmodel.Contract{Height: 4, Width: 6, Neurons: 3, State: baseState, BehaviourInput: true}},
 		{"core features", []ioMod{addFeatures(1, 8, 2, 3)},
 			onnxmodel.Contract{Height: 4, Width: 6, Neurons: 3, State: baseState, Features: []int64{1, 8, 2, 3}}},
+		{"batched: shapes reported with batch 1", []ioMod{addFeatures(1, 8, 2, 3), batched},
+			onnxmodel.Contract{Batched: true, Height: 4, Width: 6, Neurons: 3, State: baseState, Features: []int64{1, 8, 2, 3}}},
+		{"batched, one behaviour input", []ioMod{useBehaviour, batched},
+			onnxmodel.Contract{Batched: true, Height: 4, Width: 6, Neurons: 3, State: baseState, BehaviourInput: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,12 @@
 //  3. New or NewFile prepare a Runner, which steps the model frame by frame
 //     and keeps its recurrent state inside the process, swapping two sets of
 //     state buffers instead of copying them.
+//  4. Runner.NewBatchRunner prepares a BatchRunner on the same session: it
+//     evaluates many candidate stimuli from a common warm-up state, many
+//     batch rows at a time for a model with a dynamic batch dimension
+//     (Contract.Batched), one at a time otherwise, on state of its own.
+//
+// Package batchmodel builds small batched models for tests and benchmarks.
 //
 // The package holds all of twinrig's cgo for models; it belongs in the model
 // plugin's process only.

@@ -46,7 +46,13 @@ type Runner struct {
 	contract Contract
 	device   string
 	session  *ort.DynamicAdvancedSession
+	tensors
+}
 
+// tensors holds every input and output of a step for rows batch rows (1
+// for a Runner), allocated once: the first dimension of each is rows.
+type tensors struct {
+	rows        int
 	frameU8     *ort.Tensor[uint8]
 	frameF32    *ort.Tensor[float32]
 	perspective *ort.Tensor[float32]
@@ -93,11 +99,11 @@ func newRunner(src source, opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{contract: c}
-	if err := r.allocate(); err != nil {
+	if err := r.allocate(c, 1); err != nil {
 		r.Close()
 		return nil, err
 	}
-	inNames, outNames := r.names()
+	inNames, outNames := c.names()
 	if opts.Device == DeviceCUDA {
 		r.session, err = newSession(src, inNames, outNames, opts.Threads, true)
 		if err == nil {
@@ -178,27 +184,35 @@ func newSession(src source, inNames, outNames []string, threads int, cuda bool) 
 
 // names returns the session's input and output names in the order of the
 // value lists.
-func (r *Runner) names() (in, out []string) {
+func (c Contract) names() (in, out []string) {
 	in = []string{InputFrame, InputPerspective, InputModulation}
-	if r.contract.BehaviourInput {
+	if c.BehaviourInput {
 		in = []string{InputFrame, InputBehaviour}
 	}
 	out = []string{OutputResponses}
-	if r.contract.Features != nil {
+	if c.Features != nil {
 		out = append(out, OutputFeatures)
 	}
-	for _, s := range r.contract.State {
+	for _, s := range c.State {
 		in = append(in, s.Input)
 		out = append(out, s.Output)
 	}
 	return in, out
 }
 
-func (r *Runner) allocate() error {
-	c := r.contract
+// allocate creates the tensors of a step of rows batch rows of a model
+// with contract c.
+func (r *tensors) allocate(c Contract, rows int) error {
+	r.rows = rows
+	n := int64(rows)
+	withRows := func(shape []int64) ort.Shape {
+		s := ort.NewShape(shape...)
+		s[0] = n
+		return s
+	}
 	var err error
 	var frame ort.Value
-	frameShape := ort.NewShape(1, 1, int64(c.Height), int64(c.Width))
+	frameShape := ort.NewShape(n, 1, int64(c.Height), int64(c.Width))
 	if c.FrameFloat {
 		r.frameF32, err = ort.NewEmptyTensor[float32](frameShape)
 		frame = r.frameF32
@@ -211,32 +225,32 @@ func (r *Runner) allocate() error {
 	}
 	ins := []ort.Value{frame}
 	if c.BehaviourInput {
-		if r.behaviour, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 4)); err != nil {
+		if r.behaviour, err = ort.NewEmptyTensor[float32](ort.NewShape(n, 4)); err != nil {
 			return fmt.Errorf("allocate behaviour tensor: %w", err)
 		}
 		ins = append(ins, r.behaviour)
 	} else {
-		if r.perspective, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 2)); err != nil {
+		if r.perspective, err = ort.NewEmptyTensor[float32](ort.NewShape(n, 2)); err != nil {
 			return fmt.Errorf("allocate perspective tensor: %w", err)
 		}
-		if r.modulation, err = ort.NewEmptyTensor[float32](ort.NewShape(1, 2)); err != nil {
+		if r.modulation, err = ort.NewEmptyTensor[float32](ort.NewShape(n, 2)); err != nil {
 			return fmt.Errorf("allocate modulation tensor: %w", err)
 		}
 		ins = append(ins, r.perspective, r.modulation)
 	}
-	if r.responses, err = ort.NewEmptyTensor[float32](ort.NewShape(1, int64(c.Neurons))); err != nil {
+	if r.responses, err = ort.NewEmptyTensor[float32](ort.NewShape(n, int64(c.Neurons))); err != nil {
 		return fmt.Errorf("allocate responses tensor: %w", err)
 	}
 	outs := []ort.Value{r.responses}
 	if c.Features != nil {
-		if r.features, err = ort.NewEmptyTensor[float32](ort.NewShape(c.Features...)); err != nil {
+		if r.features, err = ort.NewEmptyTensor[float32](withRows(c.Features)); err != nil {
 			return fmt.Errorf("allocate features tensor: %w", err)
 		}
 		outs = append(outs, r.features)
 	}
 	for k := range 2 {
 		for _, s := range c.State {
-			t, err := ort.NewEmptyTensor[float32](ort.NewShape(s.Shape...))
+			t, err := ort.NewEmptyTensor[float32](withRows(s.Shape))
 			if err != nil {
 				return fmt.Errorf("allocate state tensor %q: %w", s.Input, err)
 			}
@@ -286,14 +300,7 @@ func (r *Runner) Step(frame []byte, b rig.Behaviour, dst []float32) error {
 	} else {
 		copy(r.frameU8.GetData(), frame)
 	}
-	if c.BehaviourInput {
-		v := r.behaviour.GetData()
-		v[0], v[1], v[2], v[3] = orZero(b.PupilX), orZero(b.PupilY), orZero(b.PupilRadius), orZero(b.Treadmill)
-	} else {
-		p, m := r.perspective.GetData(), r.modulation.GetData()
-		p[0], p[1] = orZero(b.PupilX), orZero(b.PupilY)
-		m[0], m[1] = orZero(b.PupilRadius), orZero(b.Treadmill)
-	}
+	r.setBehaviour(0, b)
 	if err := r.session.Run(r.inputs[r.cur], r.outputs[r.cur]); err != nil {
 		return fmt.Errorf("step: %s", oneLine(err.Error()))
 	}
@@ -310,6 +317,19 @@ func (r *Runner) Features() []float32 {
 		return nil
 	}
 	return r.features.GetData()
+}
+
+// setBehaviour writes b into batch row row of the behaviour inputs
+// (perspective and modulation, or behaviour), a NaN as 0.
+func (r *tensors) setBehaviour(row int, b rig.Behaviour) {
+	if r.behaviour != nil {
+		v := r.behaviour.GetData()[4*row:]
+		v[0], v[1], v[2], v[3] = orZero(b.PupilX), orZero(b.PupilY), orZero(b.PupilRadius), orZero(b.Treadmill)
+		return
+	}
+	p, m := r.perspective.GetData()[2*row:], r.modulation.GetData()[2*row:]
+	p[0], p[1] = orZero(b.PupilX), orZero(b.PupilY)
+	m[0], m[1] = orZero(b.PupilRadius), orZero(b.Treadmill)
 }
 
 func orZero(v float32) float32 {
@@ -335,6 +355,13 @@ func (r *Runner) Close() error {
 		errs = append(errs, r.session.Destroy())
 		r.session = nil
 	}
+	errs = append(errs, r.free())
+	return errors.Join(errs...)
+}
+
+// free destroys the tensors; it is safe to call more than once.
+func (r *tensors) free() error {
+	var errs []error
 	destroy := func(v interface{ Destroy() error }) {
 		errs = append(errs, v.Destroy())
 	}

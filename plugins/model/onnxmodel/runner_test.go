@@ -55,9 +55,9 @@ func step(t testing.TB, r *onnxmodel.Runner, frame []byte, b rig.Behaviour) []fl
 func TestRunnerDefaultModel(t *testing.T) {
 	r := newDefault(t, 37)
 	c := r.Contract()
-	require.Equal(t, onnxmodel.Contract{Height: 144, Width: 256, Neurons: 37, State: []onnxmodel.StatePair{
-		{Input: "in.h", Output: "out.h", Shape: []int64{1, defaultmodel.StateSize}},
-	}, Features: []int64{1, defaultmodel.Filters, defaultmodel.MapHeight, defaultmodel.MapWidth},
+	require.Equal(t, onnxmodel.Contract{Batched: true, Height: 144, Width: 256, Neurons: 37, State: []onnxmodel.StatePair{
+		{Input: "in.h", Output: "out.h", Shape: []int64{1, defaultmodel.Filters, defaultmodel.MapHeight, defaultmodel.MapWidth}},
+	}, Features: []int64{1, defaultmodel.Channels, defaultmodel.MapHeight, defaultmodel.MapWidth},
 		Metadata: onnxmodel.Metadata{Contract: 1, FrameRateHz: 30, BurnInFrames: 10, HasBurnIn: true}}, c)
 	require.Equal(t, onnxmodel.DeviceCPU, r.Device())
 
@@ -73,7 +73,7 @@ func TestRunnerDefaultModel(t *testing.T) {
 		first = append(first, out)
 	}
 	require.NotEqual(t, first[0], first[1], "the state must change the response to a repeated frame")
-	require.Len(t, r.Features(), defaultmodel.StateSize, "the features are the readout's input, the state")
+	require.Len(t, r.Features(), defaultmodel.Channels*defaultmodel.Positions, "the features are the readout's input")
 
 	r.Reset()
 	for i, f := range seq {

@@ -12,7 +12,8 @@ import (
 // shellModel builds a model with the given inputs and outputs whose
 // arithmetic is easy to predict: every input is summed to one scalar t, and
 // every output is t broadcast to its shape (and cast to its type). Dynamic
-// output dimensions come out as 1.
+// output dimensions come out as 1, except a dynamic first (batch)
+// dimension, which takes the batch of the first input that has one.
 func shellModel(t testing.TB, inputs, outputs []onnxbuild.ValueInfo) []byte {
 	t.Helper()
 	g := onnxbuild.Graph{Name: "shell", Inputs: inputs, Outputs: outputs}
@@ -41,12 +42,30 @@ func shellModel(t testing.TB, inputs, outputs []onnxbuild.ValueInfo) []byte {
 		g.Initializers = append(g.Initializers, onnxbuild.FloatTensor(zeros, dims, make([]float32, n)))
 		sum := fmt.Sprintf("out%d.f", i)
 		g.Add("Add", []string{zeros, total}, []string{sum})
+		if batch := dynamicBatch(inputs); len(out.Shape) > 0 && out.Shape[0] == onnxbuild.Dynamic && batch != "" {
+			b, rest, shape, expanded := fmt.Sprintf("out%d.b", i), fmt.Sprintf("out%d.rest", i), fmt.Sprintf("out%d.shape", i), fmt.Sprintf("out%d.x", i)
+			g.Add("Shape", []string{batch}, []string{b}, onnxbuild.AttrInt("start", 0), onnxbuild.AttrInt("end", 1))
+			g.Initializers = append(g.Initializers, onnxbuild.Int64Tensor(rest, []int64{int64(len(dims) - 1)}, dims[1:]))
+			g.Add("Concat", []string{b, rest}, []string{shape}, onnxbuild.AttrInt("axis", 0))
+			g.Add("Expand", []string{sum, shape}, []string{expanded})
+			sum = expanded
+		}
 		g.Add("Cast", []string{sum}, []string{out.Name}, onnxbuild.AttrInt("to", int64(out.Type)))
 	}
 	m := onnxbuild.Model{ProducerName: "onnxmodel test", Graph: g}
 	b, err := m.Marshal()
 	require.NoError(t, err)
 	return b
+}
+
+// dynamicBatch returns the first input with a dynamic first dimension, or "".
+func dynamicBatch(inputs []onnxbuild.ValueInfo) string {
+	for _, in := range inputs {
+		if len(in.Shape) > 0 && in.Shape[0] == onnxbuild.Dynamic {
+			return in.Name
+		}
+	}
+	return ""
 }
 
 // contractIO returns a small contract-fitting set of inputs and outputs:

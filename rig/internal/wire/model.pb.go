@@ -21,6 +21,191 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// One candidate stimulus: frames at the model's size, one per model step,
+// each held for hold_frames steps.
+type Candidate struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Frames []*Frame               `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	// How many steps each frame is shown for; 0 means 1. A static image is
+	// one frame held for as many steps as it is to be shown.
+	HoldFrames    int32 `protobuf:"varint,2,opt,name=hold_frames,json=holdFrames,proto3" json:"hold_frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Candidate) Reset() {
+	*x = Candidate{}
+	mi := &file_twinrig_v1_model_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Candidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Candidate) ProtoMessage() {}
+
+func (x *Candidate) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_model_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
+func (*Candidate) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Candidate) GetFrames() []*Frame {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
+func (x *Candidate) GetHoldFrames() int32 {
+	if x != nil {
+		return x.HoldFrames
+	}
+	return 0
+}
+
+type EvaluateRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Candidates []*Candidate           `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	// The behaviour at every step, warm-up included; absent: the contract's
+	// defaults (zeros, the training mean).
+	Behaviour *Behaviour `protobuf:"bytes,2,opt,name=behaviour,proto3" json:"behaviour,omitempty"`
+	// Steps of mid-gray (128) frames run from the zero state before each
+	// candidate, e.g. the model's burn-in frames.
+	Warmup int32 `protobuf:"varint,3,opt,name=warmup,proto3" json:"warmup,omitempty"`
+	// The first skip steps of each candidate are left out of its mean.
+	Skip int32 `protobuf:"varint,4,opt,name=skip,proto3" json:"skip,omitempty"`
+	// Which neurons to answer, as indices into the model's neurons (the
+	// adapted ones after Adapt), in this order; empty: all.
+	Neurons       []int32 `protobuf:"varint,5,rep,packed,name=neurons,proto3" json:"neurons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvaluateRequest) Reset() {
+	*x = EvaluateRequest{}
+	mi := &file_twinrig_v1_model_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvaluateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvaluateRequest) ProtoMessage() {}
+
+func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_model_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvaluateRequest.ProtoReflect.Descriptor instead.
+func (*EvaluateRequest) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EvaluateRequest) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+func (x *EvaluateRequest) GetBehaviour() *Behaviour {
+	if x != nil {
+		return x.Behaviour
+	}
+	return nil
+}
+
+func (x *EvaluateRequest) GetWarmup() int32 {
+	if x != nil {
+		return x.Warmup
+	}
+	return 0
+}
+
+func (x *EvaluateRequest) GetSkip() int32 {
+	if x != nil {
+		return x.Skip
+	}
+	return 0
+}
+
+func (x *EvaluateRequest) GetNeurons() []int32 {
+	if x != nil {
+		return x.Neurons
+	}
+	return nil
+}
+
+// One response per candidate, in request order: the mean over the
+// candidate's steps after skip, one value per requested neuron.
+type EvaluateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Responses     []*Response            `protobuf:"bytes,1,rep,name=responses,proto3" json:"responses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvaluateResponse) Reset() {
+	*x = EvaluateResponse{}
+	mi := &file_twinrig_v1_model_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvaluateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvaluateResponse) ProtoMessage() {}
+
+func (x *EvaluateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_model_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvaluateResponse.ProtoReflect.Descriptor instead.
+func (*EvaluateResponse) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EvaluateResponse) GetResponses() []*Response {
+	if x != nil {
+		return x.Responses
+	}
+	return nil
+}
+
 // Recorded responses paired with the model steps (frames predicted since
 // the last Reset, counted from 0) that were on screen when they were taken.
 type AdaptRequest struct {
@@ -43,7 +228,7 @@ type AdaptRequest struct {
 
 func (x *AdaptRequest) Reset() {
 	*x = AdaptRequest{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[0]
+	mi := &file_twinrig_v1_model_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +240,7 @@ func (x *AdaptRequest) String() string {
 func (*AdaptRequest) ProtoMessage() {}
 
 func (x *AdaptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[0]
+	mi := &file_twinrig_v1_model_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +253,7 @@ func (x *AdaptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdaptRequest.ProtoReflect.Descriptor instead.
 func (*AdaptRequest) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{0}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AdaptRequest) GetSteps() []int64 {
@@ -118,7 +303,7 @@ type AdaptResponse struct {
 
 func (x *AdaptResponse) Reset() {
 	*x = AdaptResponse{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[1]
+	mi := &file_twinrig_v1_model_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -130,7 +315,7 @@ func (x *AdaptResponse) String() string {
 func (*AdaptResponse) ProtoMessage() {}
 
 func (x *AdaptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[1]
+	mi := &file_twinrig_v1_model_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -143,7 +328,7 @@ func (x *AdaptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdaptResponse.ProtoReflect.Descriptor instead.
 func (*AdaptResponse) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{1}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AdaptResponse) GetNeurons() int32 {
@@ -185,7 +370,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[2]
+	mi := &file_twinrig_v1_model_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -197,7 +382,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[2]
+	mi := &file_twinrig_v1_model_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -210,7 +395,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{2}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ModelInfo) GetName() string {
@@ -277,7 +462,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[3]
+	mi := &file_twinrig_v1_model_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +474,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[3]
+	mi := &file_twinrig_v1_model_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +487,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{3}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{6}
 }
 
 type ResetResponse struct {
@@ -313,7 +498,7 @@ type ResetResponse struct {
 
 func (x *ResetResponse) Reset() {
 	*x = ResetResponse{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[4]
+	mi := &file_twinrig_v1_model_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +510,7 @@ func (x *ResetResponse) String() string {
 func (*ResetResponse) ProtoMessage() {}
 
 func (x *ResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[4]
+	mi := &file_twinrig_v1_model_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +523,7 @@ func (x *ResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResponse.ProtoReflect.Descriptor instead.
 func (*ResetResponse) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{4}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{7}
 }
 
 // Consecutive frames at the model's frame rate, fed in order. behaviour is
@@ -353,7 +538,7 @@ type PredictRequest struct {
 
 func (x *PredictRequest) Reset() {
 	*x = PredictRequest{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[5]
+	mi := &file_twinrig_v1_model_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +550,7 @@ func (x *PredictRequest) String() string {
 func (*PredictRequest) ProtoMessage() {}
 
 func (x *PredictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[5]
+	mi := &file_twinrig_v1_model_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +563,7 @@ func (x *PredictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictRequest.ProtoReflect.Descriptor instead.
 func (*PredictRequest) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{5}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PredictRequest) GetFrames() []*Frame {
@@ -405,7 +590,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[6]
+	mi := &file_twinrig_v1_model_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +602,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[6]
+	mi := &file_twinrig_v1_model_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +615,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{6}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Response) GetValues() []float32 {
@@ -449,7 +634,7 @@ type PredictResponse struct {
 
 func (x *PredictResponse) Reset() {
 	*x = PredictResponse{}
-	mi := &file_twinrig_v1_model_proto_msgTypes[7]
+	mi := &file_twinrig_v1_model_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +646,7 @@ func (x *PredictResponse) String() string {
 func (*PredictResponse) ProtoMessage() {}
 
 func (x *PredictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_model_proto_msgTypes[7]
+	mi := &file_twinrig_v1_model_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +659,7 @@ func (x *PredictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictResponse.ProtoReflect.Descriptor instead.
 func (*PredictResponse) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{7}
+	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PredictResponse) GetResponses() []*Response {
@@ -489,7 +674,21 @@ var File_twinrig_v1_model_proto protoreflect.FileDescriptor
 const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\n" +
 	"\x16twinrig/v1/model.proto\x12\n" +
-	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xc0\x01\n" +
+	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"W\n" +
+	"\tCandidate\x12)\n" +
+	"\x06frames\x18\x01 \x03(\v2\x11.twinrig.v1.FrameR\x06frames\x12\x1f\n" +
+	"\vhold_frames\x18\x02 \x01(\x05R\n" +
+	"holdFrames\"\xc3\x01\n" +
+	"\x0fEvaluateRequest\x125\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x15.twinrig.v1.CandidateR\n" +
+	"candidates\x123\n" +
+	"\tbehaviour\x18\x02 \x01(\v2\x15.twinrig.v1.BehaviourR\tbehaviour\x12\x16\n" +
+	"\x06warmup\x18\x03 \x01(\x05R\x06warmup\x12\x12\n" +
+	"\x04skip\x18\x04 \x01(\x05R\x04skip\x12\x18\n" +
+	"\aneurons\x18\x05 \x03(\x05R\aneurons\"F\n" +
+	"\x10EvaluateResponse\x122\n" +
+	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\"\xc0\x01\n" +
 	"\fAdaptRequest\x12\x14\n" +
 	"\x05steps\x18\x01 \x03(\x03R\x05steps\x122\n" +
 	"\tresponses\x18\x02 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\x12\x1d\n" +
@@ -519,14 +718,15 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\bResponse\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x02R\x06values\"E\n" +
 	"\x0fPredictResponse\x122\n" +
-	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses2\x9f\x03\n" +
+	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses2\xe6\x03\n" +
 	"\x05Model\x12H\n" +
 	"\tConfigure\x12\x1c.twinrig.v1.ConfigureRequest\x1a\x1d.twinrig.v1.ConfigureResponse\x12>\n" +
 	"\bDescribe\x12\x1b.twinrig.v1.DescribeRequest\x1a\x15.twinrig.v1.ModelInfo\x12<\n" +
 	"\x05Reset\x12\x18.twinrig.v1.ResetRequest\x1a\x19.twinrig.v1.ResetResponse\x12B\n" +
 	"\aPredict\x12\x1a.twinrig.v1.PredictRequest\x1a\x1b.twinrig.v1.PredictResponse\x12L\n" +
 	"\rPredictStream\x12\x1a.twinrig.v1.PredictRequest\x1a\x1b.twinrig.v1.PredictResponse(\x010\x01\x12<\n" +
-	"\x05Adapt\x12\x18.twinrig.v1.AdaptRequest\x1a\x19.twinrig.v1.AdaptResponseB.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
+	"\x05Adapt\x12\x18.twinrig.v1.AdaptRequest\x1a\x19.twinrig.v1.AdaptResponse\x12E\n" +
+	"\bEvaluate\x12\x1b.twinrig.v1.EvaluateRequest\x1a\x1c.twinrig.v1.EvaluateResponseB.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
 
 var (
 	file_twinrig_v1_model_proto_rawDescOnce sync.Once
@@ -540,44 +740,53 @@ func file_twinrig_v1_model_proto_rawDescGZIP() []byte {
 	return file_twinrig_v1_model_proto_rawDescData
 }
 
-var file_twinrig_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_twinrig_v1_model_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_twinrig_v1_model_proto_goTypes = []any{
-	(*AdaptRequest)(nil),      // 0: twinrig.v1.AdaptRequest
-	(*AdaptResponse)(nil),     // 1: twinrig.v1.AdaptResponse
-	(*ModelInfo)(nil),         // 2: twinrig.v1.ModelInfo
-	(*ResetRequest)(nil),      // 3: twinrig.v1.ResetRequest
-	(*ResetResponse)(nil),     // 4: twinrig.v1.ResetResponse
-	(*PredictRequest)(nil),    // 5: twinrig.v1.PredictRequest
-	(*Response)(nil),          // 6: twinrig.v1.Response
-	(*PredictResponse)(nil),   // 7: twinrig.v1.PredictResponse
-	(*Frame)(nil),             // 8: twinrig.v1.Frame
-	(*Behaviour)(nil),         // 9: twinrig.v1.Behaviour
-	(*ConfigureRequest)(nil),  // 10: twinrig.v1.ConfigureRequest
-	(*DescribeRequest)(nil),   // 11: twinrig.v1.DescribeRequest
-	(*ConfigureResponse)(nil), // 12: twinrig.v1.ConfigureResponse
+	(*Candidate)(nil),         // 0: twinrig.v1.Candidate
+	(*EvaluateRequest)(nil),   // 1: twinrig.v1.EvaluateRequest
+	(*EvaluateResponse)(nil),  // 2: twinrig.v1.EvaluateResponse
+	(*AdaptRequest)(nil),      // 3: twinrig.v1.AdaptRequest
+	(*AdaptResponse)(nil),     // 4: twinrig.v1.AdaptResponse
+	(*ModelInfo)(nil),         // 5: twinrig.v1.ModelInfo
+	(*ResetRequest)(nil),      // 6: twinrig.v1.ResetRequest
+	(*ResetResponse)(nil),     // 7: twinrig.v1.ResetResponse
+	(*PredictRequest)(nil),    // 8: twinrig.v1.PredictRequest
+	(*Response)(nil),          // 9: twinrig.v1.Response
+	(*PredictResponse)(nil),   // 10: twinrig.v1.PredictResponse
+	(*Frame)(nil),             // 11: twinrig.v1.Frame
+	(*Behaviour)(nil),         // 12: twinrig.v1.Behaviour
+	(*ConfigureRequest)(nil),  // 13: twinrig.v1.ConfigureRequest
+	(*DescribeRequest)(nil),   // 14: twinrig.v1.DescribeRequest
+	(*ConfigureResponse)(nil), // 15: twinrig.v1.ConfigureResponse
 }
 var file_twinrig_v1_model_proto_depIdxs = []int32{
-	6,  // 0: twinrig.v1.AdaptRequest.responses:type_name -> twinrig.v1.Response
-	8,  // 1: twinrig.v1.PredictRequest.frames:type_name -> twinrig.v1.Frame
-	9,  // 2: twinrig.v1.PredictRequest.behaviour:type_name -> twinrig.v1.Behaviour
-	6,  // 3: twinrig.v1.PredictResponse.responses:type_name -> twinrig.v1.Response
-	10, // 4: twinrig.v1.Model.Configure:input_type -> twinrig.v1.ConfigureRequest
-	11, // 5: twinrig.v1.Model.Describe:input_type -> twinrig.v1.DescribeRequest
-	3,  // 6: twinrig.v1.Model.Reset:input_type -> twinrig.v1.ResetRequest
-	5,  // 7: twinrig.v1.Model.Predict:input_type -> twinrig.v1.PredictRequest
-	5,  // 8: twinrig.v1.Model.PredictStream:input_type -> twinrig.v1.PredictRequest
-	0,  // 9: twinrig.v1.Model.Adapt:input_type -> twinrig.v1.AdaptRequest
-	12, // 10: twinrig.v1.Model.Configure:output_type -> twinrig.v1.ConfigureResponse
-	2,  // 11: twinrig.v1.Model.Describe:output_type -> twinrig.v1.ModelInfo
-	4,  // 12: twinrig.v1.Model.Reset:output_type -> twinrig.v1.ResetResponse
-	7,  // 13: twinrig.v1.Model.Predict:output_type -> twinrig.v1.PredictResponse
-	7,  // 14: twinrig.v1.Model.PredictStream:output_type -> twinrig.v1.PredictResponse
-	1,  // 15: twinrig.v1.Model.Adapt:output_type -> twinrig.v1.AdaptResponse
-	10, // [10:16] is the sub-list for method output_type
-	4,  // [4:10] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	11, // 0: twinrig.v1.Candidate.frames:type_name -> twinrig.v1.Frame
+	0,  // 1: twinrig.v1.EvaluateRequest.candidates:type_name -> twinrig.v1.Candidate
+	12, // 2: twinrig.v1.EvaluateRequest.behaviour:type_name -> twinrig.v1.Behaviour
+	9,  // 3: twinrig.v1.EvaluateResponse.responses:type_name -> twinrig.v1.Response
+	9,  // 4: twinrig.v1.AdaptRequest.responses:type_name -> twinrig.v1.Response
+	11, // 5: twinrig.v1.PredictRequest.frames:type_name -> twinrig.v1.Frame
+	12, // 6: twinrig.v1.PredictRequest.behaviour:type_name -> twinrig.v1.Behaviour
+	9,  // 7: twinrig.v1.PredictResponse.responses:type_name -> twinrig.v1.Response
+	13, // 8: twinrig.v1.Model.Configure:input_type -> twinrig.v1.ConfigureRequest
+	14, // 9: twinrig.v1.Model.Describe:input_type -> twinrig.v1.DescribeRequest
+	6,  // 10: twinrig.v1.Model.Reset:input_type -> twinrig.v1.ResetRequest
+	8,  // 11: twinrig.v1.Model.Predict:input_type -> twinrig.v1.PredictRequest
+	8,  // 12: twinrig.v1.Model.PredictStream:input_type -> twinrig.v1.PredictRequest
+	3,  // 13: twinrig.v1.Model.Adapt:input_type -> twinrig.v1.AdaptRequest
+	1,  // 14: twinrig.v1.Model.Evaluate:input_type -> twinrig.v1.EvaluateRequest
+	15, // 15: twinrig.v1.Model.Configure:output_type -> twinrig.v1.ConfigureResponse
+	5,  // 16: twinrig.v1.Model.Describe:output_type -> twinrig.v1.ModelInfo
+	7,  // 17: twinrig.v1.Model.Reset:output_type -> twinrig.v1.ResetResponse
+	10, // 18: twinrig.v1.Model.Predict:output_type -> twinrig.v1.PredictResponse
+	10, // 19: twinrig.v1.Model.PredictStream:output_type -> twinrig.v1.PredictResponse
+	4,  // 20: twinrig.v1.Model.Adapt:output_type -> twinrig.v1.AdaptResponse
+	2,  // 21: twinrig.v1.Model.Evaluate:output_type -> twinrig.v1.EvaluateResponse
+	15, // [15:22] is the sub-list for method output_type
+	8,  // [8:15] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_twinrig_v1_model_proto_init() }
@@ -592,7 +801,7 @@ func file_twinrig_v1_model_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_twinrig_v1_model_proto_rawDesc), len(file_twinrig_v1_model_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

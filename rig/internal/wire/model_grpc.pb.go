@@ -25,6 +25,7 @@ const (
 	Model_Predict_FullMethodName       = "/twinrig.v1.Model/Predict"
 	Model_PredictStream_FullMethodName = "/twinrig.v1.Model/PredictStream"
 	Model_Adapt_FullMethodName         = "/twinrig.v1.Model/Adapt"
+	Model_Evaluate_FullMethodName      = "/twinrig.v1.Model/Evaluate"
 )
 
 // ModelClient is the client API for Model service.
@@ -48,6 +49,14 @@ type ModelClient interface {
 	// new mouse, the core frozen) and uses it from then on. Optional: a
 	// model that cannot adapt answers UNIMPLEMENTED.
 	Adapt(ctx context.Context, in *AdaptRequest, opts ...grpc.CallOption) (*AdaptResponse, error)
+	// Evaluate runs many candidate stimuli through the model, each from the
+	// same starting state (warmup steps of mid-gray from the zero state), on
+	// state of its own: the streaming state of Predict and PredictStream is
+	// left as it was. It answers each candidate's mean response per neuron.
+	// The same candidate gets the same answer whatever the other candidates
+	// of the request are. Optional: a model that cannot answers
+	// UNIMPLEMENTED. See MODEL.md, "Batched evaluation".
+	Evaluate(ctx context.Context, in *EvaluateRequest, opts ...grpc.CallOption) (*EvaluateResponse, error)
 }
 
 type modelClient struct {
@@ -121,6 +130,16 @@ func (c *modelClient) Adapt(ctx context.Context, in *AdaptRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *modelClient) Evaluate(ctx context.Context, in *EvaluateRequest, opts ...grpc.CallOption) (*EvaluateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EvaluateResponse)
+	err := c.cc.Invoke(ctx, Model_Evaluate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModelServer is the server API for Model service.
 // All implementations must embed UnimplementedModelServer
 // for forward compatibility.
@@ -142,6 +161,14 @@ type ModelServer interface {
 	// new mouse, the core frozen) and uses it from then on. Optional: a
 	// model that cannot adapt answers UNIMPLEMENTED.
 	Adapt(context.Context, *AdaptRequest) (*AdaptResponse, error)
+	// Evaluate runs many candidate stimuli through the model, each from the
+	// same starting state (warmup steps of mid-gray from the zero state), on
+	// state of its own: the streaming state of Predict and PredictStream is
+	// left as it was. It answers each candidate's mean response per neuron.
+	// The same candidate gets the same answer whatever the other candidates
+	// of the request are. Optional: a model that cannot answers
+	// UNIMPLEMENTED. See MODEL.md, "Batched evaluation".
+	Evaluate(context.Context, *EvaluateRequest) (*EvaluateResponse, error)
 	mustEmbedUnimplementedModelServer()
 }
 
@@ -169,6 +196,9 @@ func (UnimplementedModelServer) PredictStream(grpc.BidiStreamingServer[PredictRe
 }
 func (UnimplementedModelServer) Adapt(context.Context, *AdaptRequest) (*AdaptResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Adapt not implemented")
+}
+func (UnimplementedModelServer) Evaluate(context.Context, *EvaluateRequest) (*EvaluateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Evaluate not implemented")
 }
 func (UnimplementedModelServer) mustEmbedUnimplementedModelServer() {}
 func (UnimplementedModelServer) testEmbeddedByValue()               {}
@@ -288,6 +318,24 @@ func _Model_Adapt_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Model_Evaluate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EvaluateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServer).Evaluate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Model_Evaluate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServer).Evaluate(ctx, req.(*EvaluateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Model_ServiceDesc is the grpc.ServiceDesc for Model service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -314,6 +362,10 @@ var Model_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Adapt",
 			Handler:    _Model_Adapt_Handler,
+		},
+		{
+			MethodName: "Evaluate",
+			Handler:    _Model_Evaluate_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
