@@ -9,7 +9,7 @@ PLUGINS   := $(BIN)/twinrig-stimulus $(BIN)/twinrig-acquisition $(BIN)/twinrig-m
 PROTOS    := $(wildcard rig/proto/twinrig/v1/*.proto)
 export PATH := $(CURDIR)/.deps/bin:$(PATH)
 
-.PHONY: all setup build run test vet generate check-generate bench fuzz clean FORCE
+.PHONY: all setup build run test test-exporter vet generate check-generate bench fuzz clean FORCE
 
 all: build
 
@@ -40,14 +40,26 @@ test: setup build vet check-generate
 
 vet:
 	$(GO) vet ./...
-	@out=$$(gofmt -l host plugins protocols rig sim tests); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@out=$$(gofmt -l host plugins protocols rig sim tests tools); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+## test-exporter: installs Debian's PyTorch (about 700 MB) and runs the fnn
+## exporter's test, which `make test` skips where PyTorch is missing.
+test-exporter: setup
+	@/usr/bin/python3 -c "import torch" 2>/dev/null || { sudo=$$(command -v sudo || true); $$sudo apt-get install -y python3-torch; }
+	TWINRIG_PYTHON=/usr/bin/python3 $(GO) test -count=1 -v ./tools/fnnexport
 
 generate:
 	protoc -I rig/proto --go_out=. --go_opt=module=github.com/twinrig/twinrig \
 		--go-grpc_out=. --go-grpc_opt=module=github.com/twinrig/twinrig $(PROTOS)
 
 # Regenerates into a scratch copy and fails if the committed code differs.
-check-generate:
+check-## test-exporter: installs Debian's PyTorch (about 700 MB) and runs the fnn
+## exporter's test, which `make test` skips where PyTorch is missing.
+test-exporter: setup
+	@/usr/bin/python3 -c "import torch" 2>/dev/null || { sudo=$$(command -v sudo || true); $$sudo apt-get install -y python3-torch; }
+	TWINRIG_PYTHON=/usr/bin/python3 $(GO) test -count=1 -v ./tools/fnnexport
+
+generate:
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	protoc -I rig/proto --go_out=$$tmp --go_opt=module=github.com/twinrig/twinrig \
 		--go-grpc_out=$$tmp --go-grpc_opt=module=github.com/twinrig/twinrig $(PROTOS) && \
