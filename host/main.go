@@ -6,6 +6,7 @@
 //
 //	twinrig run [flags] CONFIG       run a session
 //	twinrig validate CONFIG          check a config and its protocol
+//	twinrig control CONFIG COMMAND   pause, resume or abort a running session
 //	twinrig version                  print the version and plugin protocol
 package main
 
@@ -28,6 +29,7 @@ const (
 	exitOK          = 0
 	exitFailed      = 1
 	exitUsage       = 2
+	exitAborted     = 3
 	exitInterrupted = 130
 )
 
@@ -39,11 +41,13 @@ and records everything under the session's output directory.
 Usage:
   twinrig run [flags] CONFIG       run a session (Ctrl-C stops it cleanly)
   twinrig validate CONFIG          check a config and its protocol, report every problem
+  twinrig control CONFIG COMMAND   pause, resume or abort the session running on that rig
   twinrig version                  print the version and the plugin protocol version
   twinrig help                     this text
 
 Run "twinrig run -h" for the run flags. The simulated rig: configs/simulated.yaml.
-Exit status: 0 done, 1 the session failed, 2 bad usage or config, 130 interrupted.
+Exit status: 0 done, 1 the session failed, 2 bad usage or config, 3 aborted by
+the operator (twinrig control, or the MQTT control topic), 130 interrupted.
 `
 
 func main() {
@@ -60,6 +64,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return runCommand(args[1:], stdout, stderr)
 	case "validate":
 		return validateCommand(args[1:], stdout, stderr)
+	case "control":
+		return controlCommand(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "twinrig %s (plugin protocol %d)\n", version, rig.ProtocolVersion)
 		return exitOK

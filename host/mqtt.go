@@ -28,7 +28,7 @@ func (e emitter) Emit(ctx context.Context, kind string, fields map[string]any) e
 // With await > 0 and an embedded broker it waits that long for a client
 // to subscribe to the session's topics, so that a dashboard or a test sees
 // every event from the first.
-func startEvents(ctx context.Context, cfg *config.Config, name string, await time.Duration, h *hostRun) (session.Emitter, func(), error) {
+func startEvents(ctx context.Context, cfg *config.Config, name string, await time.Duration, h *hostRun) (emitter, string, func(), error) {
 	opts := events.Options{Rig: cfg.Rig, QoS: cfg.MQTT.QoS}
 	url := cfg.MQTT.Broker
 	var broker *events.Broker
@@ -38,7 +38,7 @@ func startEvents(ctx context.Context, cfg *config.Config, name string, await tim
 		quiet := slog.New(slog.NewTextHandler(h.stderr, &slog.HandlerOptions{Level: max(slog.LevelWarn, h.level)}))
 		broker, err = events.StartEmbedded(cfg.MQTT.Listen, events.WithBrokerLogger(quiet))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: mqtt: %w", cfg.File, err)
+			return emitter{}, "", nil, fmt.Errorf("%s: mqtt: %w", cfg.File, err)
 		}
 		opts.Broker = broker
 		url = broker.URL()
@@ -50,7 +50,7 @@ func startEvents(ctx context.Context, cfg *config.Config, name string, await tim
 		if broker != nil {
 			_ = broker.Close()
 		}
-		return nil, nil, fmt.Errorf("%s: mqtt: %w", cfg.File, err)
+		return emitter{}, "", nil, fmt.Errorf("%s: mqtt: %w", cfg.File, err)
 	}
 	closeFn := func() {
 		if err := pub.Close(); err != nil {
@@ -70,8 +70,46 @@ func startEvents(ctx context.Context, cfg *config.Config, name string, await tim
 			h.log.Warn("-await-subscriber applies to the embedded broker only; not waiting")
 		} else if err := broker.AwaitSubscriber(ctx, started, await); err != nil {
 			closeFn()
-			return nil, nil, err
+			return emitter{}, "", nil, err
 		}
 	}
-	return emitter{pub: pub, session: name}, closeFn, nil
+	return emitter{pub: pub, session: name}, url, closeFn, nil
+}
+
+// listenForCommands acts on the commands published on the rig's control
+// topic (see docs/mqtt.md): pause, resume or abort this session, each
+// acknowledged with a control event. Commands for another session are
+// ignored, and so are messages that do not decode (with a warning).
+func (e emitter) listenForCommands(ctx context.Context, c *session.Control, h *hostRun) (func(), error) {
+	return e.pub.Commands(func(cmd events.Command, err error) {
+		if err != nil {
+			h.log.Warn("ignored a control message", "err", err)
+			return
+		}
+		if cmd.Session != "" && cmd.Session != e.session {
+			h.log.Warn("ignored a control command for another session", "command", cmd.Command, "session", cmd.Session)
+			return
+		}
+		changed := false
+		switch cmd.Command {
+		case events.CommandPause:
+			changed = c.Pause()
+		case events.CommandResume:
+			changed = c.Resume()
+		case events.CommandAbort:
+			changed = c.Abort(cmd.Reason)
+		}
+		state := c.State()
+		if changed {
+			line := map[string]string{"paused": "pausing at the end of the trial on screen", "running": "resuming", "aborting": "aborting at the end of the trial on screen"}[state]
+			fmt.Fprintf(h.stdout, "control: %s (%s)\n", line, cmd.Command)
+		}
+		fields := map[string]any{"command": cmd.Command, "state": state}
+		if cmd.Reason != "" {
+			fields["reason"] = cmd.Reason
+		}
+		if err := e.Emit(context.WithoutCancel(ctx), "control", fields); err != nil {
+			h.log.Warn("publishing a control event", "err", err)
+		}
+	})
 }

@@ -61,16 +61,27 @@ type hostRun struct {
 
 func (h *hostRun) run(ctx context.Context) int {
 	name := fmt.Sprintf("%s-%s", h.cfg.Session.Name, time.Now().UTC().Format("20060102T150405Z"))
-	events, closeEvents, err := startEvents(ctx, h.cfg, name, h.await, h)
+	events, brokerURL, closeEvents, err := startEvents(ctx, h.cfg, name, h.await, h)
 	if err != nil {
 		fmt.Fprintf(h.stderr, "twinrig: %v\n", err)
 		return exitFailed
 	}
 	defer closeEvents()
+	control := session.NewControl()
+	stopCommands, err := events.listenForCommands(ctx, control, h)
+	if err != nil {
+		h.log.Warn("no control commands over MQTT for this session", "err", err)
+	} else {
+		defer stopCommands()
+	}
 	// fail reports a failed session; res is what was measured, or nil.
 	fail := func(err error, plugin string, res *session.Result) int {
 		// One plain line, not a log record: it is what the user reads.
-		fmt.Fprintf(h.stderr, "twinrig: session failed: %v\n", err)
+		if errors.Is(err, session.ErrAborted) {
+			fmt.Fprintf(h.stderr, "twinrig: %v; everything recorded until then is kept\n", err)
+		} else {
+			fmt.Fprintf(h.stderr, "twinrig: session failed: %v\n", err)
+		}
 		fields := map[string]any{"message": err.Error()}
 		if plugin != "" {
 			fields["plugin"] = plugin
@@ -78,7 +89,10 @@ func (h *hostRun) run(ctx context.Context) int {
 		bg := context.WithoutCancel(ctx)
 		_ = events.Emit(bg, "error", fields)
 		status, code := "error", exitFailed
-		if ctx.Err() != nil {
+		switch {
+		case errors.Is(err, session.ErrAborted):
+			status, code = "aborted", exitAborted
+		case ctx.Err() != nil:
 			status, code = "interrupted", exitInterrupted
 		}
 		_ = events.Emit(bg, "finished", finishedFields(status, res))
@@ -113,6 +127,11 @@ func (h *hostRun) run(ctx context.Context) int {
 	if err != nil {
 		return fail(err, "", nil)
 	}
+	if err := writeHostFile(rec.Path(), hostFile{
+		Session: name, Rig: h.cfg.Rig, PID: os.Getpid(), Broker: brokerURL, ControlTopic: eventsControlTopic(h.cfg.Rig),
+	}); err != nil {
+		h.log.Warn("writing host.json", "err", err)
+	}
 	defer func() {
 		if err := rec.Close(); err != nil {
 			h.log.Error("closing the recording", "err", err)
@@ -129,9 +148,12 @@ func (h *hostRun) run(ctx context.Context) int {
 		name, h.proto.Name, h.proto.Duration(), len(h.proto.Blocks), info.Acquisition.Neurons, clock, rec.Path())
 	res, runErr := session.Run(sessCtx, plugins, h.proto, session.Options{
 		Clock: clock, Events: events, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
+		Control: control,
 	})
 	status := "ok"
 	switch {
+	case errors.Is(runErr, session.ErrAborted):
+		status = "aborted"
 	case runErr != nil && ctx.Err() != nil:
 		status = "interrupted"
 	case runErr != nil:

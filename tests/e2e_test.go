@@ -510,3 +510,87 @@ func TestAdaptationEndToEnd(t *testing.T) {
 	require.Equal(t, "mapping", adapted["block"])
 	requireNoPlugins(t)
 }
+
+// TestPauseResumeAbortFromTheCommandLine: `twinrig control` pauses the
+// running session at a trial boundary (no new trial starts while paused),
+// resumes it, and aborts it: the host exits 3 with status "aborted", the
+// data recorded until then kept, no plugin left behind.
+func TestPauseResumeAbortFromTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{clock: "real", blocks: `
+  - name: trial
+    duration: 500ms
+    repeats: 200
+    stimulus: {family: grating, seed: 1}
+`}.write(t, dir)
+	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	m := h.readUntil(t, brokerLine)
+	msgs := subscribe(t, m[1], m[2]+"/#")
+	blocks := func() int {
+		n := 0
+		for _, k := range kinds(msgs()) {
+			if k == "block" {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			require.True(t, time.Now().Before(deadline), "timed out waiting for %s; stderr:\n%s", what, h.stderr)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("two trials", func() bool { return blocks() >= 2 })
+
+	code, out := runHost(t, "control", cfg, "pause")
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `session e2e-\S+: paused`, out)
+	// The trial on screen ends; then no trial starts while paused.
+	var before int
+	waitFor("the pause to take effect", func() bool {
+		before = blocks()
+		time.Sleep(1500 * time.Millisecond)
+		return blocks() == before
+	})
+	time.Sleep(time.Second)
+	require.Equal(t, before, blocks(), "a trial started while paused")
+
+	code, out = runHost(t, "control", cfg, "resume")
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `: running`, out)
+	waitFor("a trial after resume", func() bool { return blocks() > before })
+
+	code, out = runHost(t, "control", cfg, "abort", "enough", "data")
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `: aborting`, out)
+	require.Equal(t, 3, h.wait(t), "stderr:\n%s", h.stderr)
+	require.Contains(t, h.stderr.String(), "session aborted: enough data")
+	requireNoPlugins(t)
+
+	got := msgs()
+	var controls []string
+	for _, msg := range got {
+		if msg.payload["kind"] == "control" {
+			controls = append(controls, msg.payload["command"].(string)+"->"+msg.payload["state"].(string))
+		}
+	}
+	require.Equal(t, []string{"pause->paused", "resume->running", "abort->aborting"}, controls)
+	require.Equal(t, "aborted", got[len(got)-1].payload["status"])
+	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*"))
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	summary, err := os.ReadFile(filepath.Join(runs[0], "summary.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(summary), `"status": "aborted"`)
+	scans, err := os.ReadFile(filepath.Join(runs[0], "scans.csv"))
+	require.NoError(t, err)
+	require.Greater(t, strings.Count(string(scans), "\n"), 10, "the scans recorded before the abort are kept")
+
+	// Nothing is running now: control says so.
+	code, out = runHost(t, "control", cfg, "pause")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "no running session of rig \"e2e-rig\"")
+}

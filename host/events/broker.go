@@ -110,7 +110,8 @@ func StartEmbedded(addr string, opts ...BrokerOption) (*Broker, error) {
 }
 
 // openHook lets every client connect and subscribe, and publish outside
-// twinrig/ (the in-process host client bypasses it).
+// twinrig/ or on a rig's control topic (the in-process host client
+// bypasses it).
 type openHook struct{ mqtt.HookBase }
 
 func (*openHook) ID() string { return "twinrig-open" }
@@ -122,7 +123,7 @@ func (*openHook) Provides(b byte) bool {
 func (*openHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
 
 func (*openHook) OnACLCheck(_ *mqtt.Client, topic string, write bool) bool {
-	return !write || !strings.HasPrefix(topic, TopicRoot+"/")
+	return !write || !strings.HasPrefix(topic, TopicRoot+"/") || isControlTopic(topic)
 }
 
 // subscriptionHook remembers every filter clients subscribed to, so that

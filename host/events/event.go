@@ -42,10 +42,13 @@ const (
 	// KindAdapted: the model's readout was fitted to the recorded neurons.
 	// Payload [Adapted].
 	KindAdapted Kind = "adapted"
+	// KindControl: the host acted on a control command (pause, resume,
+	// abort). Payload [Control].
+	KindControl Kind = "control"
 )
 
 // Kinds lists every kind, in the order a session normally emits them.
-var Kinds = []Kind{KindStarted, KindBlock, KindTrial, KindAccuracy, KindAdapted, KindFinished, KindError}
+var Kinds = []Kind{KindStarted, KindBlock, KindTrial, KindAccuracy, KindAdapted, KindControl, KindFinished, KindError}
 
 var (
 	// ErrSchema is returned by DecodeEvent for a payload written with a
@@ -154,7 +157,36 @@ const (
 	StatusOK          Status = "ok"
 	StatusError       Status = "error"
 	StatusInterrupted Status = "interrupted"
+	// StatusAborted: an operator aborted the session (CommandAbort).
+	StatusAborted Status = "aborted"
 )
+
+// Control is the payload of control events: what the host did with a
+// command.
+type Control struct {
+	// Command is the command acted on (CommandPause, CommandResume,
+	// CommandAbort).
+	Command string `json:"command"`
+	// State is the session's state after it: "paused", "running" or
+	// "aborting".
+	State string `json:"state"`
+	// Reason is the command's reason, if any.
+	Reason string `json:"reason,omitempty"`
+}
+
+func (c Control) validate() error {
+	switch c.Command {
+	case CommandPause, CommandResume, CommandAbort:
+	default:
+		return fmt.Errorf("control: command %q, expected pause, resume or abort", c.Command)
+	}
+	switch c.State {
+	case "paused", "running", "aborting":
+	default:
+		return fmt.Errorf("control: state %q, expected paused, running or aborting", c.State)
+	}
+	return nil
+}
 
 // Finished is the payload of finished events.
 type Finished struct {
@@ -191,6 +223,7 @@ func (Accuracy) kinds() []Kind    { return []Kind{KindAccuracy} }
 func (Finished) kinds() []Kind    { return []Kind{KindFinished} }
 func (ErrorReport) kinds() []Kind { return []Kind{KindError} }
 func (Adapted) kinds() []Kind     { return []Kind{KindAdapted} }
+func (Control) kinds() []Kind     { return []Kind{KindControl} }
 
 func (s Started) validate() error {
 	switch {
@@ -244,8 +277,8 @@ func (a Accuracy) validate() error {
 
 func (f Finished) validate() error {
 	switch {
-	case f.Status != StatusOK && f.Status != StatusError && f.Status != StatusInterrupted:
-		return fmt.Errorf("finished: status %q is not ok, error or interrupted", f.Status)
+	case f.Status != StatusOK && f.Status != StatusError && f.Status != StatusInterrupted && f.Status != StatusAborted:
+		return fmt.Errorf("finished: status %q is not ok, error, interrupted or aborted", f.Status)
 	case !(f.DurationS >= 0) || math.IsInf(f.DurationS, 0):
 		return fmt.Errorf("finished: duration_s %v is not a finite time >= 0", f.DurationS)
 	case f.FramesShown < 0 || f.Scans < 0:
@@ -581,6 +614,8 @@ func decodePayload(kind Kind, data []byte) (payload, error) {
 		p, err = unmarshalAs[ErrorReport](data)
 	case KindAdapted:
 		p, err = unmarshalAs[Adapted](data)
+	case KindControl:
+		p, err = unmarshalAs[Control](data)
 	default:
 		return nil, fmt.Errorf("events: unknown kind %q: %w", kind, rig.ErrInvalid)
 	}

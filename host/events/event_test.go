@@ -140,7 +140,7 @@ func TestEncodeRejectsInvalidEvents(t *testing.T) {
 		{"not an object", Event{Kind: KindBlock, Session: "s", Payload: []int{1}}, "block payload must encode to a JSON object, not [1]"},
 		{"envelope field", Event{Kind: KindBlock, Session: "s", Payload: map[string]any{"block": "b", "seq": 1}}, `uses the envelope field "seq"`},
 		{"envelope field in other case", Event{Kind: KindBlock, Session: "s", Payload: map[string]any{"block": "b", "Schema": 2}}, `uses the envelope field "schema"`},
-		{"map failing validation", Event{Kind: KindFinished, Session: "s", Payload: map[string]any{"status": "done"}}, `finished: status "done" is not ok, error or interrupted`},
+		{"map failing validation", Event{Kind: KindFinished, Session: "s", Payload: map[string]any{"status": "done"}}, `finished: status "done" is not ok, error, interrupted or aborted`},
 		{"map of wrong types", Event{Kind: KindBlock, Session: "s", Payload: map[string]any{"block": 5}}, "decode block payload"},
 		{"bad typed payload", Event{Kind: KindAccuracy, Session: "s", Payload: Accuracy{Block: "b", Neurons: 1, PerNeuron: []float64{0.1, 0.2}}}, "per_neuron holds 2 values for 1 neurons"},
 		{"r out of range", Event{Kind: KindAccuracy, Session: "s", Payload: Accuracy{Block: "b", Neurons: 1, PerNeuron: []float64{1.5}}}, "per_neuron[0] 1.5 is not a correlation"},

@@ -34,6 +34,11 @@ type Publisher interface {
 	// the kind) gives an error matching rig.ErrInvalid and uses no seq.
 	// After Close, Publish returns ErrClosed.
 	Publish(ctx context.Context, ev Event) error
+	// Commands subscribes to the rig's control topic (ControlTopic) and
+	// calls handle for every message on it, decoded by DecodeCommand (a
+	// message that does not decode comes with the error), from the MQTT
+	// client's goroutine, until stop is called or the publisher closes.
+	Commands(handle func(Command, error)) (stop func(), err error)
 	// Close stops publishing; for an external broker it waits briefly for
 	// messages in flight and disconnects. Close is idempotent.
 	Close() error
@@ -79,7 +84,7 @@ func NewPublisher(ctx context.Context, o Options) (Publisher, error) {
 	if o.QoS > 2 {
 		return nil, fmt.Errorf("events: QoS %d is not 0, 1 or 2: %w", o.QoS, rig.ErrInvalid)
 	}
-	p := &publisher{rig: o.Rig, qos: o.QoS, seq: map[string]uint64{}}
+	p := &publisher{rig: o.Rig, qos: o.QoS, seq: map[string]uint64{}, broker: o.Broker}
 	if o.Broker != nil {
 		p.send = func(topic string, payload []byte, retain bool) (paho.Token, error) {
 			return nil, o.Broker.publish(topic, payload, retain, o.QoS)
@@ -186,6 +191,7 @@ type publisher struct {
 	rig    string
 	qos    byte
 	client paho.Client // nil for the embedded broker
+	broker *Broker     // nil for an external broker
 
 	// send starts delivering one message. It returns a token to wait on
 	// (nil when delivery is already complete) or an error.
@@ -248,6 +254,29 @@ func (p *publisher) Publish(ctx context.Context, ev Event) error {
 		}
 	}
 	return nil
+}
+
+func (p *publisher) Commands(handle func(Command, error)) (func(), error) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("events: subscribe to control: %w", ErrClosed)
+	}
+	if p.broker != nil {
+		return p.broker.subscribeControl(p.rig, handle)
+	}
+	topic := ControlTopic(p.rig)
+	tok := p.client.Subscribe(topic, p.qos, func(_ paho.Client, m paho.Message) {
+		handle(DecodeCommand(m.Payload()))
+	})
+	if !tok.WaitTimeout(DefaultConnectTimeout) {
+		return nil, fmt.Errorf("events: subscribe to %s: no answer from the broker within %v", topic, DefaultConnectTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("events: subscribe to %s: %w", topic, err)
+	}
+	return func() { p.client.Unsubscribe(topic).WaitTimeout(time.Second) }, nil
 }
 
 func (p *publisher) Close() error {

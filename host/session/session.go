@@ -58,6 +58,9 @@ type Options struct {
 	// ReadoutDir, when set, is where the model plugin saves each adapted
 	// readout (readout-<block>.json), for later sessions to load.
 	ReadoutDir string
+	// Control, when set, pauses, resumes or aborts the session between
+	// trials (see Control).
+	Control *Control
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -282,6 +285,21 @@ blocks:
 		br := BlockResult{Name: b.Name, Onset: onset, Repeats: repeats}
 		var onsets []time.Duration
 		for rep := range repeats {
+			paused := false
+			if err := r.opts.Control.Checkpoint(ctx, func() {
+				paused = true
+				r.log.Info("paused", "before_block", b.Name, "repeat", rep, "session_time", onset)
+			}); err != nil {
+				runErr = err
+				break blocks
+			}
+			if paused {
+				r.log.Info("resumed", "block", b.Name, "repeat", rep)
+				if r.opts.Clock == rig.RealClock {
+					// The session's time went on while paused.
+					onset = max(onset, time.Since(r.epoch))
+				}
+			}
 			r.emit(ctx, "block", map[string]any{"block": b.Name, "index": i, "frames": frames, "onset_s": onset.Seconds(),
 				"repeat": rep, "repeats": repeats})
 			shown, err := r.block(ctx, i, b, frames, onset)
