@@ -53,13 +53,7 @@ generate:
 		--go-grpc_out=. --go-grpc_opt=module=github.com/twinrig/twinrig $(PROTOS)
 
 # Regenerates into a scratch copy and fails if the committed code differs.
-check-## test-exporter: installs Debian's PyTorch (about 700 MB) and runs the fnn
-## exporter's test, which `make test` skips where PyTorch is missing.
-test-exporter: setup
-	@/usr/bin/python3 -c "import torch" 2>/dev/null || { sudo=$$(command -v sudo || true); $$sudo apt-get install -y python3-torch; }
-	TWINRIG_PYTHON=/usr/bin/python3 $(GO) test -count=1 -v ./tools/fnnexport
-
-generate:
+check-generate:
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	protoc -I rig/proto --go_out=$$tmp --go_opt=module=github.com/twinrig/twinrig \
 		--go-grpc_out=$$tmp --go-grpc_opt=module=github.com/twinrig/twinrig $(PROTOS) && \
