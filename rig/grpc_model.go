@@ -50,8 +50,8 @@ func (s *modelServer) Describe(ctx context.Context, _ *wire.DescribeRequest) (*w
 	}, nil
 }
 
-func (s *modelServer) Reset(ctx context.Context, _ *wire.ResetRequest) (*wire.ResetResponse, error) {
-	_, err := s.impl.Reset(ctx, ResetRequest{})
+func (s *modelServer) Reset(ctx context.Context, req *wire.ResetRequest) (*wire.ResetResponse, error) {
+	_, err := s.impl.Reset(ctx, ResetRequest{Trial: req.GetTrial()})
 	return &wire.ResetResponse{}, toStatus(err)
 }
 
@@ -263,8 +263,8 @@ func (c *modelClient) Describe(ctx context.Context, _ DescribeRequest) (ModelInf
 	}, nil
 }
 
-func (c *modelClient) Reset(ctx context.Context, _ ResetRequest) (ResetResponse, error) {
-	_, err := c.c.Reset(ctx, &wire.ResetRequest{})
+func (c *modelClient) Reset(ctx context.Context, req ResetRequest) (ResetResponse, error) {
+	_, err := c.c.Reset(ctx, &wire.ResetRequest{Trial: req.Trial})
 	return ResetResponse{}, fromStatus("model.Reset", err)
 }
 

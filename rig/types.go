@@ -202,7 +202,15 @@ type ModelInfo struct {
 }
 
 // ResetRequest resets the model's recurrent state to zero.
-type ResetRequest struct{}
+type ResetRequest struct {
+	// Trial, when true, resets only the recurrent state, at a trial
+	// boundary of a protocol that starts each trial from zero state (the
+	// first BurnInFrames steps after it are burn-in again): the step count
+	// goes on and the steps predicted so far stay available to Adapt.
+	// False: a new session, in which the step count restarts at 0 and
+	// earlier steps cannot be adapted on.
+	Trial bool
+}
 
 // ResetResponse is reserved for future fields.
 type ResetResponse struct{}

@@ -279,3 +279,42 @@ func mustBuild(b *testing.B) []byte {
 	require.NoError(b, err)
 	return m
 }
+
+// TestTrialResetKeepsTheSteps: a trial reset zeroes the recurrent state
+// (the same frames then give the same responses as after a session reset)
+// but the step count goes on, so a readout can still be fitted on steps
+// from before and after it; a session reset forgets them.
+func TestTrialResetKeepsTheSteps(t *testing.T) {
+	p := modelplugin.New()
+	defer p.Close()
+	_, err := p.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{"neurons": 3, "threads": 1}`)})
+	require.NoError(t, err)
+	frames := blocky(60, 7)
+	_, err = p.Predict(ctx, rig.PredictRequest{Frames: frames[:30]})
+	require.NoError(t, err)
+	_, err = p.Reset(ctx, rig.ResetRequest{Trial: true})
+	require.NoError(t, err)
+	afterTrial, err := p.Predict(ctx, rig.PredictRequest{Frames: frames[30:]})
+	require.NoError(t, err)
+
+	req := rig.AdaptRequest{}
+	for i := range 60 {
+		req.Steps = append(req.Steps, int64(i))
+		req.Responses = append(req.Responses, []float32{float32(i % 7), float32(i % 5)})
+	}
+	_, err = p.Adapt(ctx, req)
+	require.NoError(t, err, "steps 0..59 are all there after a trial reset")
+
+	_, err = p.Reset(ctx, rig.ResetRequest{})
+	require.NoError(t, err)
+	_, err = p.Adapt(ctx, req)
+	require.ErrorIs(t, err, rig.ErrInvalid, "a session reset forgets the steps")
+
+	q := modelplugin.New()
+	defer q.Close()
+	_, err = q.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{"neurons": 3, "threads": 1}`)})
+	require.NoError(t, err)
+	fresh, err := q.Predict(ctx, rig.PredictRequest{Frames: frames[30:]})
+	require.NoError(t, err)
+	require.Equal(t, fresh.Responses, afterTrial.Responses, "a trial reset starts from zero state")
+}

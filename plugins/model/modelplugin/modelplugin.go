@@ -270,14 +270,19 @@ func (m *Model) Describe(context.Context, rig.DescribeRequest) (rig.ModelInfo, e
 }
 
 // Reset sets the model's recurrent state to zero.
-func (m *Model) Reset(context.Context, rig.ResetRequest) (rig.ResetResponse, error) {
+func (m *Model) Reset(_ context.Context, req rig.ResetRequest) (rig.ResetResponse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.runner == nil {
 		return rig.ResetResponse{}, errNotConfigured
 	}
 	m.runner.Reset()
-	m.adapt.reset()
+	if !req.Trial {
+		// A new session: the log and the readout's indicator filter
+		// start again. A trial reset keeps both: the calcium indicator
+		// does not forget between trials, and the log is what Adapt fits.
+		m.adapt.reset()
+	}
 	return rig.ResetResponse{}, nil
 }
 

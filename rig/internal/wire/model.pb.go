@@ -455,7 +455,11 @@ func (x *ModelInfo) GetNeuronIds() []string {
 }
 
 type ResetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// true: reset only the recurrent state at a trial boundary; the step
+	// count goes on and earlier steps stay available to Adapt. false: a new
+	// session (steps count from 0 again).
+	Trial         bool `protobuf:"varint,1,opt,name=trial,proto3" json:"trial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -488,6 +492,13 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
 	return file_twinrig_v1_model_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ResetRequest) GetTrial() bool {
+	if x != nil {
+		return x.Trial
+	}
+	return false
 }
 
 type ResetResponse struct {
@@ -709,8 +720,9 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\x0eburn_in_frames\x18\x06 \x01(\x05R\fburnInFrames\x12\x16\n" +
 	"\x06device\x18\a \x01(\tR\x06device\x12\x1d\n" +
 	"\n" +
-	"neuron_ids\x18\b \x03(\tR\tneuronIds\"\x0e\n" +
-	"\fResetRequest\"\x0f\n" +
+	"neuron_ids\x18\b \x03(\tR\tneuronIds\"$\n" +
+	"\fResetRequest\x12\x14\n" +
+	"\x05trial\x18\x01 \x01(\bR\x05trial\"\x0f\n" +
 	"\rResetResponse\"p\n" +
 	"\x0ePredictRequest\x12)\n" +
 	"\x06frames\x18\x01 \x03(\v2\x11.twinrig.v1.FrameR\x06frames\x123\n" +
