@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -67,8 +70,10 @@ func (h *hostRun) run(ctx context.Context) int {
 		return exitFailed
 	}
 	defer closeEvents()
+	// Events go to MQTT, and to the session's journal once it exists.
+	emitTo := &journalEmitter{next: events, log: h.log}
 	control := session.NewControl()
-	stopCommands, err := events.listenForCommands(ctx, control, h)
+	stopCommands, err := events.listenForCommands(ctx, control, emitTo, h)
 	if err != nil {
 		h.log.Warn("no control commands over MQTT for this session", "err", err)
 	} else {
@@ -87,7 +92,7 @@ func (h *hostRun) run(ctx context.Context) int {
 			fields["plugin"] = plugin
 		}
 		bg := context.WithoutCancel(ctx)
-		_ = events.Emit(bg, "error", fields)
+		_ = emitTo.Emit(bg, "error", fields)
 		status, code := "error", exitFailed
 		switch {
 		case errors.Is(err, session.ErrAborted):
@@ -95,7 +100,7 @@ func (h *hostRun) run(ctx context.Context) int {
 		case ctx.Err() != nil:
 			status, code = "interrupted", exitInterrupted
 		}
-		_ = events.Emit(bg, "finished", finishedFields(status, res))
+		_ = emitTo.Emit(bg, "finished", finishedFields(status, res))
 		return code
 	}
 
@@ -127,12 +132,17 @@ func (h *hostRun) run(ctx context.Context) int {
 	if err != nil {
 		return fail(err, "", nil)
 	}
+	if err := h.keepInputs(rec); err != nil {
+		return fail(err, "", nil)
+	}
+	emitTo.record(rec)
 	if err := writeHostFile(rec.Path(), hostFile{
 		Session: name, Rig: h.cfg.Rig, PID: os.Getpid(), Broker: brokerURL, ControlTopic: eventsControlTopic(h.cfg.Rig),
 	}); err != nil {
 		h.log.Warn("writing host.json", "err", err)
 	}
 	defer func() {
+		emitTo.record(nil) // late control events go to MQTT only
 		if err := rec.Close(); err != nil {
 			h.log.Error("closing the recording", "err", err)
 		}
@@ -147,7 +157,7 @@ func (h *hostRun) run(ctx context.Context) int {
 	fmt.Fprintf(h.stdout, "session %s: protocol %s (%s, %d blocks), %d neurons, %s clock, recording to %s\n",
 		name, h.proto.Name, h.proto.Duration(), len(h.proto.Blocks), info.Acquisition.Neurons, clock, rec.Path())
 	res, runErr := session.Run(sessCtx, plugins, h.proto, session.Options{
-		Clock: clock, Events: events, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
+		Clock: clock, Events: emitTo, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
 		Control: control,
 	})
 	status := "ok"
@@ -171,7 +181,7 @@ func (h *hostRun) run(ctx context.Context) int {
 	}
 	fields := finishedFields(status, res)
 	fields["output"] = rec.Path()
-	_ = events.Emit(ctx, "finished", fields)
+	_ = emitTo.Emit(ctx, "finished", fields)
 	return exitOK
 }
 
@@ -286,4 +296,52 @@ func absPath(p string) string {
 		return a
 	}
 	return p
+}
+
+// keepInputs copies the config and the protocol into the session
+// directory and opens the journal with what produced the session.
+func (h *hostRun) keepInputs(rec *record.Dir) error {
+	fields := map[string]any{"version": version, "plugin_protocol": rig.ProtocolVersion, "rig": h.cfg.Rig}
+	for _, in := range []struct{ name, path string }{{"config.yaml", h.cfg.File}, {"protocol.yaml", h.cfg.Session.Protocol}} {
+		data, err := os.ReadFile(in.path)
+		if err != nil {
+			return fmt.Errorf("recording the session's inputs: %w", err)
+		}
+		if err := rec.Keep(in.name, data); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		fields[strings.TrimSuffix(in.name, ".yaml")] = map[string]any{"path": absPath(in.path), "sha256": hex.EncodeToString(sum[:])}
+	}
+	return rec.Journal("session", fields)
+}
+
+// journalEmitter records every event in the session's journal (synced to
+// disk), once there is one, before it goes out over MQTT: the journal is
+// the session's crash-safe record, MQTT its live view. Safe for concurrent
+// use.
+type journalEmitter struct {
+	next session.Emitter
+	log  *slog.Logger
+	mu   sync.Mutex
+	rec  *record.Dir
+}
+
+// record starts journaling into rec.
+func (j *journalEmitter) record(rec *record.Dir) {
+	j.mu.Lock()
+	j.rec = rec
+	j.mu.Unlock()
+}
+
+func (j *journalEmitter) Emit(ctx context.Context, kind string, fields map[string]any) error {
+	j.mu.Lock()
+	rec := j.rec
+	j.mu.Unlock()
+	if rec != nil {
+		if err := rec.Journal(kind, fields); err != nil {
+			j.log.Error("journal entry not recorded", "kind", kind, "err", err)
+		}
+	}
+	return j.next.Emit(ctx, kind, fields)
 }

@@ -312,6 +312,27 @@ func TestSessionEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &summary))
 	require.Equal(t, "ok", summary["status"])
+
+	// The journal holds what produced the session and every event, in
+	// order; the inputs are kept beside the data.
+	data, err = os.ReadFile(filepath.Join(runs[0], "journal.jsonl"))
+	require.NoError(t, err)
+	var journal []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+		journal = append(journal, e["kind"].(string))
+		if e["kind"] == "session" {
+			require.Regexp(t, `^[0-9a-f]{64}$`, e["protocol"].(map[string]any)["sha256"])
+		}
+	}
+	require.Equal(t, []string{"session", "started"}, journal[:2])
+	require.Equal(t, "finished", journal[len(journal)-1])
+	require.Equal(t, len(kinds(msgs())), len(journal)-1, "every MQTT event is journaled")
+	for _, kept := range []string{"config.yaml", "protocol.yaml"} {
+		_, err := os.Stat(filepath.Join(runs[0], kept))
+		require.NoError(t, err, kept)
+	}
 }
 
 // startLongSession starts a one-minute session on the real clock in dir,

@@ -3,11 +3,16 @@
 //
 //	frames.csv       index,time_s,dropped          one row per shown frame
 //	predictions.csv  step,time_s,n0,n1,...         one row per model frame
-//	scans.csv        index,time_s,source_time_s,host_unix_s,n0,n1,...
+//	scans.csv        index,time_s,source_time_s,host_unix_s,
+//	                 pupil_x,pupil_y,pupil_radius,treadmill,n0,n1,...
 //	                                               one row per imaging scan: its
 //	                                               sequence number, session time,
-//	                                               the source's own timestamp and
-//	                                               when the plugin had it
+//	                                               the source's own timestamp,
+//	                                               when the plugin had it, the
+//	                                               behaviour (z-scored, empty
+//	                                               when missing) and the responses
+//	journal.jsonl    one JSON object per session event (see Journal), in
+//	                 order, each written and synced to disk at once
 //	summary.json     written by the host when the session ends
 //
 // Rows are flushed after every batch, so a session that ends early keeps
@@ -34,6 +39,9 @@ import (
 type Dir struct {
 	path                string
 	frames, preds, scan *csvFile
+
+	jmu     sync.Mutex
+	journal *os.File
 }
 
 var _ session.Recorder = (*Dir)(nil)
@@ -72,7 +80,54 @@ func Create(path string, neurons int) (*Dir, error) {
 	if d.scan, err = newCSV(filepath.Join(path, "scans.csv"), scanHeader(neurons)); err != nil {
 		return nil, errors.Join(err, d.Close())
 	}
+	if d.journal, err = os.OpenFile(filepath.Join(path, "journal.jsonl"), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		return nil, errors.Join(fmt.Errorf("recording: %w", err), d.Close())
+	}
 	return d, nil
+}
+
+// Journal appends one entry to journal.jsonl: a JSON object with the
+// entry's kind, the wall-clock time and fields (which may not use the
+// names "kind" and "time"), written in one call and synced to disk before
+// Journal returns, so that a crash (even kill -9 of the host, or a power
+// cut) loses no entry that Journal returned for.
+func (d *Dir) Journal(kind string, fields map[string]any) error {
+	entry := make(map[string]any, len(fields)+2)
+	for k, v := range fields {
+		entry[k] = v
+	}
+	entry["kind"], entry["time"] = kind, time.Now().UTC().Format(time.RFC3339Nano)
+	line, err := json.Marshal(entry)
+	if err != nil {
+		return fmt.Errorf("recording journal: %s entry: %w", kind, err)
+	}
+	d.jmu.Lock()
+	defer d.jmu.Unlock()
+	if _, err := d.journal.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("recording journal: %w", err)
+	}
+	if err := d.journal.Sync(); err != nil {
+		return fmt.Errorf("recording journal: %w", err)
+	}
+	return nil
+}
+
+// Keep stores a copy of an input of the session (its config, its
+// protocol) in the session directory under name, synced to disk.
+func (d *Dir) Keep(name string, data []byte) error {
+	if name != filepath.Base(name) || name == "." || name == ".." {
+		return fmt.Errorf("recording: keep %q: expected a plain file name: %w", name, rig.ErrInvalid)
+	}
+	f, err := os.OpenFile(filepath.Join(d.path, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("recording: %w", err)
+	}
+	_, err = f.Write(data)
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err != nil {
+		return fmt.Errorf("recording %s: %w", name, err)
+	}
+	return nil
 }
 
 func newCSV(path, header string) (*csvFile, error) {
@@ -122,12 +177,18 @@ func (d *Dir) Scans(scans []rig.Scan) error {
 		if !s.HostTime.IsZero() {
 			b = strconv.AppendFloat(b, float64(s.HostTime.UnixNano())/1e9, 'f', 6, 64)
 		}
+		for _, v := range []float32{s.Behaviour.PupilX, s.Behaviour.PupilY, s.Behaviour.PupilRadius, s.Behaviour.Treadmill} {
+			b = append(b, ',')
+			if v == v { // NaN (missing) stays empty
+				b = strconv.AppendFloat(b, float64(v), 'g', 7, 32)
+			}
+		}
 		return appendValues(b, s.Values)
 	})
 }
 
 func scanHeader(neurons int) string {
-	h := "index,time_s,source_time_s,host_unix_s"
+	h := "index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill"
 	for n := range neurons {
 		h += ",n" + strconv.Itoa(n)
 	}
@@ -156,6 +217,11 @@ func (d *Dir) Close() error {
 		c.mu.Lock()
 		errs = append(errs, c.w.Flush(), c.f.Close())
 		c.mu.Unlock()
+	}
+	if d.journal != nil {
+		d.jmu.Lock()
+		errs = append(errs, d.journal.Close())
+		d.jmu.Unlock()
 	}
 	return errors.Join(errs...)
 }

@@ -2,8 +2,10 @@ package record_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,15 +31,16 @@ func TestDirRecordsRowsAsTheyArrive(t *testing.T) {
 	require.NoError(t, d.Predictions([]session.Prediction{{Step: 0, Time: 0, Values: []float32{1.5, 2}}}))
 	require.NoError(t, d.Scans([]rig.Scan{
 		{Index: 7, Time: 250 * time.Millisecond, Values: []float32{-0.25, 3e-7}},
-		{Index: 8, Time: 283 * time.Millisecond, SourceTime: 12500 * time.Millisecond, HostTime: time.Unix(1700000000, 500000000), Values: []float32{1, 2}},
+		{Index: 8, Time: 283 * time.Millisecond, SourceTime: 12500 * time.Millisecond, HostTime: time.Unix(1700000000, 500000000), Values: []float32{1, 2},
+			Behaviour: rig.Behaviour{PupilX: 0.5, PupilY: float32(math.NaN()), PupilRadius: -1.25, Treadmill: 2}},
 	}))
 
 	// Flushed per call: readable before Close, as after a crash.
 	require.Equal(t, "index,time_s,dropped\n0,0.000000,false\n1,0.033333,true\n", read(t, dir, "frames.csv"))
 	require.Equal(t, "step,time_s,n0,n1\n0,0.000000,1.5,2\n", read(t, dir, "predictions.csv"))
-	require.Equal(t, "index,time_s,source_time_s,host_unix_s,n0,n1\n"+
-		"7,0.250000,0.000000,,-0.25,3e-07\n"+
-		"8,0.283000,12.500000,1700000000.500000,1,2\n", read(t, dir, "scans.csv"))
+	require.Equal(t, "index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill,n0,n1\n"+
+		"7,0.250000,0.000000,,0,0,0,0,-0.25,3e-07\n"+
+		"8,0.283000,12.500000,1700000000.500000,0.5,,-1.25,2,1,2\n", read(t, dir, "scans.csv"))
 
 	require.NoError(t, d.WriteSummary(map[string]any{"status": "ok"}))
 	var got map[string]any
@@ -54,4 +57,29 @@ func TestCreateRefusesToOverwriteASession(t *testing.T) {
 	_, err = record.Create(dir, 1)
 	require.ErrorIs(t, err, os.ErrExist)
 	require.Contains(t, err.Error(), dir)
+}
+
+func TestJournalAndKeep(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s1")
+	d, err := record.Create(dir, 1)
+	require.NoError(t, err)
+	require.NoError(t, d.Journal("block", map[string]any{"block": "mapping", "stimulus": map[string]any{"family": "natural", "seed": 11}}))
+	require.NoError(t, d.Journal("control", map[string]any{"command": "pause"}))
+	// Synced per entry: readable before Close, as after kill -9.
+	lines := strings.Split(strings.TrimSpace(read(t, dir, "journal.jsonl")), "\n")
+	require.Len(t, lines, 2)
+	var first map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &first))
+	require.Equal(t, "block", first["kind"])
+	require.Equal(t, "mapping", first["block"])
+	require.Equal(t, map[string]any{"family": "natural", "seed": 11.0}, first["stimulus"])
+	_, err = time.Parse(time.RFC3339Nano, first["time"].(string))
+	require.NoError(t, err)
+
+	require.NoError(t, d.Keep("config.yaml", []byte("rig: r\n")))
+	require.Equal(t, "rig: r\n", read(t, dir, "config.yaml"))
+	require.ErrorIs(t, d.Keep("config.yaml", nil), os.ErrExist)
+	require.ErrorIs(t, d.Keep("../x", nil), rig.ErrInvalid)
+	require.Error(t, d.Journal("bad", map[string]any{"v": math.Inf(1)}))
+	require.NoError(t, d.Close())
 }
