@@ -117,7 +117,7 @@ func (s *modelServer) Adapt(ctx context.Context, req *wire.AdaptRequest) (*wire.
 		return nil, toStatus(fmt.Errorf("this model cannot adapt its readout: %w", ErrUnsupported))
 	}
 	r := AdaptRequest{
-		Steps: req.GetSteps(), NeuronIDs: req.GetNeuronIds(), SavePath: req.GetSavePath(),
+		Steps: req.GetSteps(), NeuronIDs: req.GetNeuronIds(), SavePath: req.GetSavePath(), PredictSteps: req.GetPredictSteps(),
 		IndicatorDecay: time.Duration(req.GetIndicatorDecayS() * float64(time.Second)),
 		Responses:      make([][]float32, len(req.GetResponses())),
 	}
@@ -128,7 +128,12 @@ func (s *modelServer) Adapt(ctx context.Context, req *wire.AdaptRequest) (*wire.
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &wire.AdaptResponse{Neurons: int32(resp.Neurons), CvScore: resp.CVScore, Samples: int32(resp.Samples)}, nil
+	out := &wire.AdaptResponse{Neurons: int32(resp.Neurons), CvScore: resp.CVScore, Samples: int32(resp.Samples),
+		Predictions: make([]*wire.Response, len(resp.Predictions))}
+	for i, v := range resp.Predictions {
+		out.Predictions[i] = &wire.Response{Values: v}
+	}
+	return out, nil
 }
 
 func (s *modelServer) Evaluate(ctx context.Context, req *wire.EvaluateRequest) (*wire.EvaluateResponse, error) {
@@ -280,7 +285,7 @@ var _ Adapter = (*modelClient)(nil)
 
 func (c *modelClient) Adapt(ctx context.Context, req AdaptRequest) (AdaptResponse, error) {
 	w := &wire.AdaptRequest{Steps: req.Steps, NeuronIds: req.NeuronIDs, IndicatorDecayS: req.IndicatorDecay.Seconds(), SavePath: req.SavePath,
-		Responses: make([]*wire.Response, len(req.Responses))}
+		PredictSteps: req.PredictSteps, Responses: make([]*wire.Response, len(req.Responses))}
 	for i, v := range req.Responses {
 		w.Responses[i] = &wire.Response{Values: v}
 	}
@@ -288,7 +293,12 @@ func (c *modelClient) Adapt(ctx context.Context, req AdaptRequest) (AdaptRespons
 	if err != nil {
 		return AdaptResponse{}, fromStatus("model.Adapt", err)
 	}
-	return AdaptResponse{Neurons: int(resp.GetNeurons()), CVScore: resp.GetCvScore(), Samples: int(resp.GetSamples())}, nil
+	out := AdaptResponse{Neurons: int(resp.GetNeurons()), CVScore: resp.GetCvScore(), Samples: int(resp.GetSamples()),
+		Predictions: make([][]float32, len(resp.GetPredictions()))}
+	for i, v := range resp.GetPredictions() {
+		out.Predictions[i] = v.GetValues()
+	}
+	return out, nil
 }
 
 var _ Evaluator = (*modelClient)(nil)

@@ -245,6 +245,11 @@ type AdaptRequest struct {
 	// the model's hash, so that a later session can load it ("" : not
 	// saved).
 	SavePath string
+	// PredictSteps lists steps predicted since the last session reset for
+	// which the adapted readout's predictions are wanted (in
+	// AdaptResponse.Predictions): held-out data recorded before the fit,
+	// scored with the adapted model. Optional.
+	PredictSteps []int64
 }
 
 // AdaptResponse reports a fit.
@@ -254,6 +259,9 @@ type AdaptResponse struct {
 	CVScore []float64
 	// Samples is how many steps entered the fit.
 	Samples int
+	// Predictions holds, per AdaptRequest.PredictSteps entry, the adapted
+	// readout's prediction at that step, one value per neuron.
+	Predictions [][]float32
 }
 
 // Candidate is one stimulus to evaluate (see Evaluator): frames at the

@@ -91,6 +91,12 @@ func (r *readout) respond(features []float32, b rig.Behaviour, dst []float32) {
 	for e, v := range behaviourRow(b) {
 		r.beh[e] = r.gamma*r.beh[e] + (1-r.gamma)*float64(v)
 	}
+	r.readState(dst)
+}
+
+// readState writes the neurons' responses to the filtered state (x, beh)
+// into dst.
+func (r *readout) readState(dst []float32) {
 	nc, np := r.fm.channels, r.fm.positions
 	for i, p := range r.position {
 		w := r.w.RawRowView(i)
@@ -275,6 +281,19 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 			s[j] += max(float64(v), 0)
 		}
 	}
+	// Bins whose filtered features the requested predictions need.
+	predictBin := map[int][]uint16{}
+	for _, step := range req.PredictSteps {
+		if step < 0 || step >= logged {
+			return rig.AdaptResponse{}, fmt.Errorf("adapt: predict step %d, expected one of the %d steps predicted since the last reset: %w",
+				step, logged, rig.ErrInvalid)
+		}
+		if len(a.rows) == 0 {
+			return rig.AdaptResponse{}, fmt.Errorf("adapt: predict step %d: no complete bin of %d steps logged: %w", step, BinSteps, rig.ErrInvalid)
+		}
+		predictBin[min(int(step/BinSteps), len(a.rows)-1)] = nil
+	}
+	predictBeh := map[int][behaviourValues]float64{}
 	gamma := 0.0
 	if req.IndicatorDecay > 0 {
 		gamma = math.Exp(-1 / (m.info.FrameRateHz * req.IndicatorDecay.Seconds()))
@@ -292,6 +311,13 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 		}
 		for e, v := range a.beh[bin] {
 			beh[e] = float64(gBin)*beh[e] + float64(1-gBin)*float64(v)
+		}
+		if _, ok := predictBin[bin]; ok {
+			r := make([]uint16, len(x))
+			for i, v := range x {
+				r[i] = toBfloat16(v)
+			}
+			predictBin[bin], predictBeh[bin] = r, beh
 		}
 		if count[bin] != BinSteps {
 			continue
@@ -331,7 +357,30 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 	fitted.x, fitted.beh = x, [behaviourValues]float64(beh)
 	a.readout = fitted
 	m.info.Neurons, m.info.NeuronIDs = neurons, req.NeuronIDs
+	var preds [][]float32
+	if len(req.PredictSteps) > 0 {
+		// The adapted readout at earlier steps, from the binned log: each
+		// step gets its bin's prediction.
+		scratch := fitted.clone()
+		cache := map[int][]float32{}
+		feats := make([]float32, a.fm.size())
+		for _, step := range req.PredictSteps {
+			bin := min(int(step/BinSteps), len(a.rows)-1)
+			p, ok := cache[bin]
+			if !ok {
+				for i, h := range predictBin[bin] {
+					feats[i] = fromBfloat16(h)
+				}
+				copy(scratch.x, feats)
+				scratch.beh = predictBeh[bin]
+				p = make([]float32, neurons)
+				scratch.readState(p)
+				cache[bin] = p
+			}
+			preds = append(preds, p)
+		}
+	}
 	slog.Info("readout adapted", "neurons", neurons, "steps", len(req.Steps), "bins", len(sel),
 		"channels", a.fm.channels, "positions", a.fm.positions, "indicator_decay", req.IndicatorDecay, "took", time.Since(started))
-	return rig.AdaptResponse{Neurons: neurons, CVScore: fit.CVScore, Samples: len(sel) * BinSteps}, nil
+	return rig.AdaptResponse{Neurons: neurons, CVScore: fit.CVScore, Samples: len(sel) * BinSteps, Predictions: preds}, nil
 }

@@ -119,9 +119,23 @@ func TestAdaptFitsAPlantedReadout(t *testing.T) {
 		}
 		req.Responses = append(req.Responses, row)
 	}
+	// Ask for the adapted readout's predictions over the steps already
+	// seen, as a session does for held-out data recorded before the fit.
+	for i := 100; i < train; i++ {
+		req.PredictSteps = append(req.PredictSteps, int64(i))
+	}
 	resp, err := p.Adapt(ctx, req)
 	require.NoError(t, err)
 	require.Equal(t, neurons, resp.Neurons)
+	require.Len(t, resp.Predictions, len(req.PredictSteps))
+	for j := range neurons {
+		a, b := make([]float64, len(req.PredictSteps)), make([]float64, len(req.PredictSteps))
+		for k, step := range req.PredictSteps {
+			require.Len(t, resp.Predictions[k], neurons)
+			a[k], b[k] = float64(resp.Predictions[k][j]), truth[step][j]
+		}
+		require.Greater(t, stat.Correlation(a, b, nil), 0.8, "the adapted readout's prediction of neuron %d at earlier steps", j)
+	}
 	require.InDelta(t, train-10, resp.Samples, modelplugin.BinSteps, "every complete bin of named steps")
 	for j, cv := range resp.CVScore {
 		require.Greater(t, cv, 0.8, "cross-validated r of neuron %d", j)
@@ -210,6 +224,7 @@ func TestAdaptRejectsBadRequests(t *testing.T) {
 		{rig.AdaptRequest{Steps: steps(0, 12), Responses: rows(11, 2)}, "12 steps and 11 responses"},
 		{rig.AdaptRequest{Steps: steps(15, 12), Responses: rows(12, 2)}, "step 20, expected one of the 20 steps predicted since the last reset"},
 		{rig.AdaptRequest{Steps: steps(0, 12), Responses: rows(12, 2), NeuronIDs: []string{"a"}}, "1 neuron ids for responses of 2 values"},
+		{rig.AdaptRequest{Steps: steps(0, 12), Responses: rows(12, 2), PredictSteps: []int64{3, 20}}, "predict step 20, expected one of the 20 steps"},
 	} {
 		_, err := p.Adapt(ctx, tc.req)
 		require.ErrorIs(t, err, rig.ErrInvalid)

@@ -221,7 +221,11 @@ type AdaptRequest struct {
 	IndicatorDecayS float64 `protobuf:"fixed64,4,opt,name=indicator_decay_s,json=indicatorDecayS,proto3" json:"indicator_decay_s,omitempty"`
 	// Where the plugin saves the fitted readout (a file it creates, on its
 	// machine), so a later session can load it; empty: not saved.
-	SavePath      string `protobuf:"bytes,5,opt,name=save_path,json=savePath,proto3" json:"save_path,omitempty"`
+	SavePath string `protobuf:"bytes,5,opt,name=save_path,json=savePath,proto3" json:"save_path,omitempty"`
+	// Steps predicted since the last session reset for which the adapted
+	// readout's predictions are wanted (held-out data recorded before the
+	// fit); answered in AdaptResponse.predictions, in this order.
+	PredictSteps  []int64 `protobuf:"varint,6,rep,packed,name=predict_steps,json=predictSteps,proto3" json:"predict_steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -291,12 +295,21 @@ func (x *AdaptRequest) GetSavePath() string {
 	return ""
 }
 
+func (x *AdaptRequest) GetPredictSteps() []int64 {
+	if x != nil {
+		return x.PredictSteps
+	}
+	return nil
+}
+
 type AdaptResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Neurons int32                  `protobuf:"varint,1,opt,name=neurons,proto3" json:"neurons,omitempty"`
 	// Per neuron, the cross-validated Pearson r of the fit.
-	CvScore       []float64 `protobuf:"fixed64,2,rep,packed,name=cv_score,json=cvScore,proto3" json:"cv_score,omitempty"`
-	Samples       int32     `protobuf:"varint,3,opt,name=samples,proto3" json:"samples,omitempty"`
+	CvScore []float64 `protobuf:"fixed64,2,rep,packed,name=cv_score,json=cvScore,proto3" json:"cv_score,omitempty"`
+	Samples int32     `protobuf:"varint,3,opt,name=samples,proto3" json:"samples,omitempty"`
+	// One prediction per AdaptRequest.predict_steps entry.
+	Predictions   []*Response `protobuf:"bytes,4,rep,name=predictions,proto3" json:"predictions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -350,6 +363,13 @@ func (x *AdaptResponse) GetSamples() int32 {
 		return x.Samples
 	}
 	return 0
+}
+
+func (x *AdaptResponse) GetPredictions() []*Response {
+	if x != nil {
+		return x.Predictions
+	}
+	return nil
 }
 
 type ModelInfo struct {
@@ -699,18 +719,20 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\x04skip\x18\x04 \x01(\x05R\x04skip\x12\x18\n" +
 	"\aneurons\x18\x05 \x03(\x05R\aneurons\"F\n" +
 	"\x10EvaluateResponse\x122\n" +
-	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\"\xc0\x01\n" +
+	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\"\xe5\x01\n" +
 	"\fAdaptRequest\x12\x14\n" +
 	"\x05steps\x18\x01 \x03(\x03R\x05steps\x122\n" +
 	"\tresponses\x18\x02 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\x12\x1d\n" +
 	"\n" +
 	"neuron_ids\x18\x03 \x03(\tR\tneuronIds\x12*\n" +
 	"\x11indicator_decay_s\x18\x04 \x01(\x01R\x0findicatorDecayS\x12\x1b\n" +
-	"\tsave_path\x18\x05 \x01(\tR\bsavePath\"^\n" +
+	"\tsave_path\x18\x05 \x01(\tR\bsavePath\x12#\n" +
+	"\rpredict_steps\x18\x06 \x03(\x03R\fpredictSteps\"\x96\x01\n" +
 	"\rAdaptResponse\x12\x18\n" +
 	"\aneurons\x18\x01 \x01(\x05R\aneurons\x12\x19\n" +
 	"\bcv_score\x18\x02 \x03(\x01R\acvScore\x12\x18\n" +
-	"\asamples\x18\x03 \x01(\x05R\asamples\"\xe8\x01\n" +
+	"\asamples\x18\x03 \x01(\x05R\asamples\x126\n" +
+	"\vpredictions\x18\x04 \x03(\v2\x14.twinrig.v1.ResponseR\vpredictions\"\xe8\x01\n" +
 	"\tModelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aneurons\x18\x02 \x01(\x05R\aneurons\x12\x14\n" +
@@ -777,28 +799,29 @@ var file_twinrig_v1_model_proto_depIdxs = []int32{
 	12, // 2: twinrig.v1.EvaluateRequest.behaviour:type_name -> twinrig.v1.Behaviour
 	9,  // 3: twinrig.v1.EvaluateResponse.responses:type_name -> twinrig.v1.Response
 	9,  // 4: twinrig.v1.AdaptRequest.responses:type_name -> twinrig.v1.Response
-	11, // 5: twinrig.v1.PredictRequest.frames:type_name -> twinrig.v1.Frame
-	12, // 6: twinrig.v1.PredictRequest.behaviour:type_name -> twinrig.v1.Behaviour
-	9,  // 7: twinrig.v1.PredictResponse.responses:type_name -> twinrig.v1.Response
-	13, // 8: twinrig.v1.Model.Configure:input_type -> twinrig.v1.ConfigureRequest
-	14, // 9: twinrig.v1.Model.Describe:input_type -> twinrig.v1.DescribeRequest
-	6,  // 10: twinrig.v1.Model.Reset:input_type -> twinrig.v1.ResetRequest
-	8,  // 11: twinrig.v1.Model.Predict:input_type -> twinrig.v1.PredictRequest
-	8,  // 12: twinrig.v1.Model.PredictStream:input_type -> twinrig.v1.PredictRequest
-	3,  // 13: twinrig.v1.Model.Adapt:input_type -> twinrig.v1.AdaptRequest
-	1,  // 14: twinrig.v1.Model.Evaluate:input_type -> twinrig.v1.EvaluateRequest
-	15, // 15: twinrig.v1.Model.Configure:output_type -> twinrig.v1.ConfigureResponse
-	5,  // 16: twinrig.v1.Model.Describe:output_type -> twinrig.v1.ModelInfo
-	7,  // 17: twinrig.v1.Model.Reset:output_type -> twinrig.v1.ResetResponse
-	10, // 18: twinrig.v1.Model.Predict:output_type -> twinrig.v1.PredictResponse
-	10, // 19: twinrig.v1.Model.PredictStream:output_type -> twinrig.v1.PredictResponse
-	4,  // 20: twinrig.v1.Model.Adapt:output_type -> twinrig.v1.AdaptResponse
-	2,  // 21: twinrig.v1.Model.Evaluate:output_type -> twinrig.v1.EvaluateResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 5: twinrig.v1.AdaptResponse.predictions:type_name -> twinrig.v1.Response
+	11, // 6: twinrig.v1.PredictRequest.frames:type_name -> twinrig.v1.Frame
+	12, // 7: twinrig.v1.PredictRequest.behaviour:type_name -> twinrig.v1.Behaviour
+	9,  // 8: twinrig.v1.PredictResponse.responses:type_name -> twinrig.v1.Response
+	13, // 9: twinrig.v1.Model.Configure:input_type -> twinrig.v1.ConfigureRequest
+	14, // 10: twinrig.v1.Model.Describe:input_type -> twinrig.v1.DescribeRequest
+	6,  // 11: twinrig.v1.Model.Reset:input_type -> twinrig.v1.ResetRequest
+	8,  // 12: twinrig.v1.Model.Predict:input_type -> twinrig.v1.PredictRequest
+	8,  // 13: twinrig.v1.Model.PredictStream:input_type -> twinrig.v1.PredictRequest
+	3,  // 14: twinrig.v1.Model.Adapt:input_type -> twinrig.v1.AdaptRequest
+	1,  // 15: twinrig.v1.Model.Evaluate:input_type -> twinrig.v1.EvaluateRequest
+	15, // 16: twinrig.v1.Model.Configure:output_type -> twinrig.v1.ConfigureResponse
+	5,  // 17: twinrig.v1.Model.Describe:output_type -> twinrig.v1.ModelInfo
+	7,  // 18: twinrig.v1.Model.Reset:output_type -> twinrig.v1.ResetResponse
+	10, // 19: twinrig.v1.Model.Predict:output_type -> twinrig.v1.PredictResponse
+	10, // 20: twinrig.v1.Model.PredictStream:output_type -> twinrig.v1.PredictResponse
+	4,  // 21: twinrig.v1.Model.Adapt:output_type -> twinrig.v1.AdaptResponse
+	2,  // 22: twinrig.v1.Model.Evaluate:output_type -> twinrig.v1.EvaluateResponse
+	16, // [16:23] is the sub-list for method output_type
+	9,  // [9:16] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_twinrig_v1_model_proto_init() }
