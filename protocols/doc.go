@@ -1,8 +1,54 @@
 // Package protocols holds twinrig's experiment protocols: the file format,
 // its loader and validator, and the shipped protocol files (*.yaml in this
-// directory).
+// directory). docs/protocols.md is the reference of every field, default
+// and limit.
 //
-// A protocol is a declarative YAML file:
+// # Version 2: experiments
+//
+// A version 2 file describes a closed-loop experiment as a list of blocks,
+// each of one kind: present (show stimuli, record the responses), adapt
+// (fit the model's readout to the recorded neurons), select (choose target
+// neurons, rank a candidate pool, synthesise most exciting inputs) and
+// verify (show each target's MEIs among controls):
+//
+//	version: 2
+//	name: inception-loop
+//	blank: {family: blank}        # shown between trials
+//	inter_trial: 0s               # default blank after each trial
+//	blocks:
+//	  - present:
+//	      name: mapping
+//	      trials: [{duration: 8m, stimulus: {family: natural, seed: 11}}]
+//	  - present:
+//	      name: test
+//	      trials:
+//	        - {duration: 5s, stimulus: {family: natural, seed: 101}}
+//	        - {duration: 5s, stimulus: {family: natural, seed: 102}}
+//	      repeats: 10
+//	      order: random           # reshuffled every repeat, from the seed
+//	      seed: 2
+//	  - adapt: {name: fit, from: [mapping], hold_out: [test], indicator_decay: 1.25s}
+//	  - select:
+//	      name: targets
+//	      neurons: {best: 20, by: cc_norm, from: test}
+//	      pool: {natural: {clips: 200}, gabor: {orientations: 8}}
+//	      synthesise: {images: 1}
+//	  - verify: {name: verify, select: targets, controls: [best_natural, best_gabor, blank], repeats: 10}
+//
+// [ParseExperiment] and [LoadExperiment] check everything before anything
+// runs and report every problem at once, each a [*Problem] printed as
+// "file:line:col: field: what is wrong": unknown keys and block kinds,
+// duplicate names, references to missing blocks, to blocks of the wrong
+// kind or to later ones, held-out blocks that do not repeat, impossible
+// repeats and durations, a select before any adapt, stimulus files that do
+// not exist. The stimulus specifications themselves belong to the stimulus
+// plugin; [Experiment.CheckStimuli] runs a stimulus library's validation
+// over them and reports its errors at their place in the file (twinrig
+// validate does so with the built-in library).
+//
+// # Version 1: protocols
+//
+// A version 1 file is a list of blocks shown back to back:
 //
 //	version: 1                 # the protocol format version
 //	name: gratings-60s
@@ -18,6 +64,7 @@
 //	      seed: 7
 //	      segment_frames: 30
 //
-// The stimulus mapping is validated by the stimulus plugin (it knows its
-// families); this package checks the structure around it.
+// [Load] and [Parse] read it into a [Protocol]; [LoadExperiment] reads it
+// too, converted by [FromProtocol] into the Experiment that runs the same
+// session.
 package protocols
