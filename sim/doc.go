@@ -143,4 +143,11 @@
 // same Config, session and sequence of calls give identical scans (within
 // one Go release), whatever the number of CPUs. The blocks are simulated
 // in parallel on Config.Workers goroutines (GOMAXPROCS by default).
+//
+// Observe only resamples a frame (and drops it if the screen did not
+// change); the receptive fields are applied when the simulation first
+// reaches a frame, to up to 8 queued frames in one pass over the weights
+// (vectors of 8 lanes). A frame's filter outputs are float32 sums
+// in a fixed order, so they do not depend on which frames share its pass:
+// the scans do not depend on how Observe and Scans calls are interleaved.
 package sim

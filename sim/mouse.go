@@ -32,6 +32,7 @@ type Mouse struct {
 	n       int
 	rfs     []RF
 	filters []filter
+	bank    *bank // the filters, packed for projecting frames
 
 	steps      int     // simulation steps per imaging frame
 	dt         float64 // step length, s
@@ -43,6 +44,7 @@ type Mouse struct {
 
 	// Per neuron.
 	lagGroups    [][]int   // neurons by lag in whole steps, 0..steps
+	groupCuts    [][]int   // per lag group: where each chunk's neurons start in it, and its length
 	sampleDecay  []float64 // decay from a neuron's sampling boundary to its sample time
 	sampleRise   []float64
 	rect0        []float64 // rectify(-th)
@@ -64,8 +66,7 @@ type Mouse struct {
 	gainEvery    int     // steps per gain-noise update
 	chunks       []chunk // neuron ranges simulated independently
 	spec         *spectrum
-	specBuf      []float32 // the spectrum of the frame on screen
-	specScratch  []float64
+	specBuf      []float32 // scratch: one frame's spectrum
 
 	// Session state, set by Reset.
 	noise       *rand.Rand
@@ -77,13 +78,21 @@ type Mouse struct {
 	acc         []float64
 	events      []event // frames observed but not yet reached, in time order
 	head        int
-	free        [][]float32
+	projected   int                // events[head:projected] have their filter outputs
+	free        [][]float32        // filter-output buffers to reuse
+	freeGrids   [][]float32        // grid buffers to reuse
+	segments    []segment          // scratch: this step's frames and their weights
+	batches     [][]vec            // scratch: the sources of this step's projection passes
+	batchOut    [][lanes][]float32 // per pass: its lanes' filter-output buffers
+	retired     [][]float32        // filter outputs the step in progress leaves behind
+	spentGrids  [][]float32        // grids the step in progress projects
 	rs          *resampler
 	grid, shown []float32 // scratch and the grid of the last observed frame
 	observed    bool
 	lastT       time.Duration
 	nextScan    int64
 	open        [2][]float32 // scans being sampled, by index parity
+	normals     []float64    // scratch: a sample's normal draws
 	late        int64
 
 	beh        *behaviour
@@ -116,6 +125,7 @@ const chunkSize = 1024
 type chunk struct {
 	lo, hi       int
 	spikes, gain *rand.Rand
+	spikeSrc     *rand.PCG // the source of spikes, drawn from directly for uniforms
 	planeSum     []float64 // this step's sum of dF/F per plane
 	complex, ds  []int32   // the chunk's complex and DS cells, from lo
 	drive        []float64 // scratch: this step's drive per neuron
@@ -137,9 +147,19 @@ func streamKey(session uint64, j uint64) uint64 { return 1<<63 | session<<24 | j
 // statsStream keys the behaviour statistics session.
 const statsStream = 1<<63 | 1<<62
 
-// event is an observed frame: when it appeared and its filter outputs.
+// event is an observed frame: when it appeared, its grid, and its filter
+// outputs (even then odd per neuron) once projected. Frames are projected
+// lazily, up to lanes at a time, when the simulation first needs them.
 type event struct {
 	t    float64
+	grid []float32
+	proj []float32
+}
+
+// segment is a stretch of a step during which one frame was on screen:
+// its filter outputs and the fraction of the step it lasted.
+type segment struct {
+	w    float64
 	proj []float32
 }
 
@@ -218,7 +238,6 @@ func New(cfg Config) (*Mouse, error) {
 		m.rfs[i] = rf
 		m.filters[i] = newFilter(rf, cfg.GridWidth, cfg.GridHeight)
 		makeSpectral(&m.filters[i], rf, m.spec)
-		m.filters[i].index()
 		m.threshold[i] = rf.Threshold
 		m.c50[i] = rf.C50
 		m.runGain[i] = rf.RunningGain
@@ -237,7 +256,17 @@ func New(cfg Config) (*Mouse, error) {
 			m.sampleRise[i] = math.Exp(-tau / tr)
 		}
 	}
+	m.groupCuts = make([][]int, len(m.lagGroups))
+	chunks := (n + chunkSize - 1) / chunkSize
+	for back, group := range m.lagGroups {
+		cuts := make([]int, chunks+1)
+		for c := range cuts {
+			cuts[c], _ = slices.BinarySearch(group, c*chunkSize) // group is in neuron order
+		}
+		m.groupCuts[back] = cuts
+	}
 	m.spec.restrict(m.filters)
+	m.bank = newBank(m.filters, cfg.GridWidth*cfg.GridHeight, m.spec.bins())
 	m.stats = behaviourStats(cfg.Behaviour, cfg.Seed)
 	m.Reset(0)
 	return m, nil
@@ -263,10 +292,11 @@ func (m *Mouse) Reset(session uint64) {
 			}
 		}
 		if c == 0 {
-			ch.spikes = rand.New(rand.NewPCG(m.cfg.Seed, 2*session+1))
+			ch.spikeSrc = rand.NewPCG(m.cfg.Seed, 2*session+1)
 		} else {
-			ch.spikes = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, uint64(16+2*c))))
+			ch.spikeSrc = rand.NewPCG(m.cfg.Seed, streamKey(session, uint64(16+2*c)))
 		}
+		ch.spikes = rand.New(ch.spikeSrc)
 		ch.gain = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, uint64(17+2*c))))
 		m.chunks = append(m.chunks, ch)
 	}
@@ -284,7 +314,7 @@ func (m *Mouse) Reset(session uint64) {
 	}
 	m.cur = make([]float32, 2*n)
 	m.acc = make([]float64, 2*n)
-	m.events, m.head, m.free = nil, 0, nil
+	m.events, m.head, m.projected, m.free, m.freeGrids = nil, 0, 0, nil, nil
 	gridLen := m.cfg.GridWidth * m.cfg.GridHeight
 	m.grid = make([]float32, gridLen)
 	m.shown = make([]float32, gridLen) // mean gray
@@ -380,25 +410,19 @@ func (m *Mouse) Observe(t time.Duration, pixels []byte, width, height int) error
 		return nil // the screen did not change
 	}
 	m.grid, m.shown = m.shown, m.grid
-	proj := m.buffer()
-	m.spec.transform32(m.shown, m.specBuf)
-	m.parallel(len(m.chunks), func(c int) {
-		for i := m.chunks[c].lo; i < m.chunks[c].hi; i++ {
-			proj[i], proj[m.n+i] = m.filters[i].apply(m.shown, m.specBuf)
-		}
-	})
-	m.events = append(m.events, event{t: ts, proj: proj})
+	m.events = append(m.events, event{t: ts, grid: append(pop(&m.freeGrids)[:0], m.shown...)})
 	return nil
 }
 
-// buffer returns a free filter-output buffer.
-func (m *Mouse) buffer() []float32 {
-	if k := len(m.free); k > 0 {
-		b := m.free[k-1]
-		m.free = m.free[:k-1]
-		return b
+// pop takes a buffer from a free list, or returns nil.
+func pop(free *[][]float32) []float32 {
+	k := len(*free)
+	if k == 0 {
+		return nil
 	}
-	return make([]float32, 2*m.n)
+	b := (*free)[k-1]
+	*free = (*free)[:k-1]
+	return b
 }
 
 // Scans simulates up to until and returns, in order, every scan (imaging
@@ -440,35 +464,30 @@ func (m *Mouse) step() {
 	t0 := float64(m.b) * m.dt
 	t1 := t0 + m.dt
 
-	// The filter outputs averaged over [t0, t1), weighted by how long each
-	// frame was on screen.
-	acc := m.acc
-	for i, v := range m.cur {
-		acc[i] = float64(v)
-	}
+	// The frames on screen during [t0, t1), each with the fraction of the
+	// step it lasted (none: the frame on screen stays for the whole step).
+	m.segments, m.retired = m.segments[:0], m.retired[:0]
 	if m.head < len(m.events) && m.events[m.head].t < t1 {
-		clear(acc)
+		last := m.head
+		for last < len(m.events) && m.events[last].t < t1 {
+			last++
+		}
+		m.prepare(last)
 		from := t0
-		for m.head < len(m.events) && m.events[m.head].t < t1 {
-			e := m.events[m.head]
-			m.events[m.head] = event{}
-			m.head++
+		for ; m.head < last; m.head++ {
+			e := &m.events[m.head]
 			at := max(e.t, from)
 			if w := (at - from) / m.dt; w > 0 {
-				for i, v := range m.cur {
-					acc[i] += w * float64(v)
-				}
+				m.segments = append(m.segments, segment{w: w, proj: m.cur})
 			}
 			from = at
-			m.free = append(m.free, m.cur)
+			m.retired = append(m.retired, m.cur)
 			m.cur = e.proj
+			*e = event{}
 		}
-		w := (t1 - from) / m.dt
-		for i, v := range m.cur {
-			acc[i] += w * float64(v)
-		}
+		m.segments = append(m.segments, segment{w: (t1 - from) / m.dt, proj: m.cur})
 		if m.head == len(m.events) {
-			m.events, m.head = m.events[:0], 0
+			m.events, m.head, m.projected = m.events[:0], 0, 0
 		}
 	}
 
@@ -481,7 +500,17 @@ func (m *Mouse) step() {
 
 	// The gain noise moves on every gainEvery steps.
 	updateGain := m.cfg.GainNoiseSD > 0 && (m.b%int64(m.gainEvery) == 0)
-	m.parallel(len(m.chunks), func(c int) { m.stepChunk(&m.chunks[c], acc, updateGain) })
+	m.parallel(len(m.chunks), func(c int) {
+		ch := &m.chunks[c]
+		for k, src := range m.batches[:len(m.batchOut)] {
+			m.bank.project(src, ch.lo, ch.hi, m.n, &m.batchOut[k])
+		}
+		m.average(ch)
+		m.stepChunk(ch, updateGain)
+	})
+	m.free = append(m.free, m.retired...)
+	m.freeGrids = append(m.freeGrids, m.spentGrids...)
+	m.batchOut, m.spentGrids = m.batchOut[:0], m.spentGrids[:0]
 	clear(m.planeSum)
 	for c := range m.chunks {
 		for p, v := range m.chunks[c].planeSum {
@@ -509,9 +538,61 @@ func (m *Mouse) step() {
 	}
 }
 
-// stepChunk runs one step of the neurons in chunk ch. acc holds the
+// prepare sets up this step's projection passes (batches, batchOut) for
+// the events before last not yet projected, filling each pass's lanes with
+// the events queued after them: each gets its filter-output buffer now,
+// filled during the step's parallel pass. Their grids are spent then.
+func (m *Mouse) prepare(last int) {
+	for pass := 0; m.projected < last; pass++ {
+		if pass == len(m.batches) {
+			m.batches = append(m.batches, make([]vec, m.bank.sourceLen()))
+		}
+		end := min(len(m.events), m.projected+lanes)
+		var out [lanes][]float32
+		first := len(m.spentGrids)
+		for l := range end - m.projected {
+			e := &m.events[m.projected+l]
+			e.proj = pop(&m.free)
+			if e.proj == nil {
+				e.proj = make([]float32, 2*m.n)
+			}
+			out[l] = e.proj
+			m.spentGrids = append(m.spentGrids, e.grid)
+			e.grid = nil
+		}
+		m.bank.frameSource(m.spentGrids[first:], m.spec, m.specBuf, m.batches[pass])
+		m.batchOut = append(m.batchOut, out)
+		m.projected = end
+	}
+}
+
+// average writes into m.acc, for chunk ch's neurons, the filter outputs
+// averaged over the step: the segments' outputs weighted by their
+// durations, or the outputs of the frame on screen when no frame began
+// during the step.
+func (m *Mouse) average(ch *chunk) {
+	n := m.n
+	for _, r := range [2][2]int{{ch.lo, ch.hi}, {n + ch.lo, n + ch.hi}} {
+		acc := m.acc[r[0]:r[1]]
+		if len(m.segments) == 0 {
+			for i, v := range m.cur[r[0]:r[1]][:len(acc)] {
+				acc[i] = float64(v)
+			}
+			continue
+		}
+		clear(acc)
+		for _, sg := range m.segments {
+			w := sg.w
+			for i, v := range sg.proj[r[0]:r[1]][:len(acc)] {
+				acc[i] += w * float64(v)
+			}
+		}
+	}
+}
+
+// stepChunk runs one step of the neurons in chunk ch. m.acc holds the
 // stimulus drive over the step.
-func (m *Mouse) stepChunk(ch *chunk, acc []float64, updateGain bool) {
+func (m *Mouse) stepChunk(ch *chunk, updateGain bool) {
 	lo, hi := ch.lo, ch.hi
 	keep, take := m.keep, 1-m.keep
 	gsd := m.cfg.GainNoiseSD
@@ -522,8 +603,9 @@ func (m *Mouse) stepChunk(ch *chunk, acc []float64, updateGain bool) {
 	baseline, maxRate, dt := m.cfg.BaselineRateHz, m.cfg.MaxRateHz, m.dt
 	decay, rise, spikeScale, spikeCap := m.decay, m.rise, m.spikeScale, m.spikeCap
 	run, modulation := m.run, m.modulation
+	spikeSrc := ch.spikeSrc
 	// Local views of this chunk's state: fewer loads, fewer bounds checks.
-	accE, accO := acc[lo:hi], acc[m.n+lo:m.n+hi]
+	accE, accO := m.acc[lo:hi], m.acc[m.n+lo:m.n+hi]
 	ye, yo := m.ye[lo:hi], m.yo[lo:hi]
 	ye, yo = ye[:len(accE)], yo[:len(accE)]
 	c50, th := m.c50[lo:hi][:len(accE)], m.threshold[lo:hi][:len(accE)]
@@ -595,7 +677,16 @@ func (m *Mouse) stepChunk(ch *chunk, acc []float64, updateGain bool) {
 			r = maxRate
 		}
 		rate[j] = r
-		k := poisson(ch.spikes, r*dt)
+		// poisson(spikeSrc, ch.spikes, r*dt), with its common case (lam
+		// <= 30, no spike: 1-u >= lam) inlined.
+		k := 0
+		if lam := r * dt; lam > 30 {
+			k = poisson(spikeSrc, ch.spikes, lam)
+		} else if lam > 0 {
+			if p := float64(spikeSrc.Uint64()<<11>>11) / (1 << 53); 1-p < lam {
+				k = poissonCount(spikeSrc, p, lam)
+			}
+		}
 		if k > 0 {
 			if spikeCap > 0 && k > spikeCap {
 				k = spikeCap
@@ -675,15 +766,40 @@ func (m *Mouse) sample(back int, k int64) {
 		}
 	}
 	cfg := &m.cfg
-	amp, sd, coef := cfg.SpikeAmplitude, cfg.NoiseSD, cfg.NeuropilCoef
 	driftDrive := cfg.DriftSD * math.Sqrt(1-m.driftKeep*m.driftKeep)
-	for _, i := range group {
+	// The noise stream serves the group in order, each neuron its drift's
+	// draw then its noise's: draw them here, then sample the chunks' parts
+	// of the group in parallel.
+	z := slices.Grow(m.normals[:0], 2*len(group))[:2*len(group)]
+	m.normals = z
+	for j := range group {
+		if driftDrive > 0 {
+			z[2*j] = m.noise.NormFloat64()
+		}
+		if cfg.NoiseSD > 0 {
+			z[2*j+1] = m.noise.NormFloat64()
+		}
+	}
+	cuts := m.groupCuts[back]
+	m.parallel(len(m.chunks), func(c int) {
+		m.sampleNeurons(group[cuts[c]:cuts[c+1]], z[2*cuts[c]:2*cuts[c+1]], driftDrive, buf, tr)
+	})
+}
+
+// sampleNeurons records the dF/F of neurons into buf (and their truth into
+// tr unless nil), with z holding each one's normal draws for its drift and
+// its noise.
+func (m *Mouse) sampleNeurons(neurons []int, z []float64, driftDrive float64, buf []float32, tr *Truth) {
+	cfg := &m.cfg
+	amp, sd, coef := cfg.SpikeAmplitude, cfg.NoiseSD, cfg.NeuropilCoef
+	z = z[:2*len(neurons)]
+	for j, i := range neurons {
 		c := m.cd[i] * m.sampleDecay[i]
 		if m.rise > 0 {
 			c -= m.cr[i] * m.sampleRise[i]
 		}
 		if driftDrive > 0 {
-			m.drift[i] = m.driftKeep*m.drift[i] + driftDrive*m.noise.NormFloat64()
+			m.drift[i] = m.driftKeep*m.drift[i] + driftDrive*z[2*j]
 		}
 		cell := amp * c
 		np := m.neuropil[m.plane[i]]
@@ -693,7 +809,7 @@ func (m *Mouse) sample(back int, k int64) {
 			if cfg.ShotNoise {
 				s *= math.Sqrt(max(0.05, 1+v))
 			}
-			v += s * m.noise.NormFloat64()
+			v += s * z[2*j+1]
 		}
 		buf[i] = float32(v)
 		if tr != nil {
@@ -714,25 +830,39 @@ func rectify(x float64) float64 {
 	return (x + math.Sqrt(x*x+rectifierKnee*rectifierKnee)) / 2
 }
 
-// poisson draws a Poisson count with mean lam: Knuth's product of uniforms
-// for small means, a rounded normal approximation above 30. The first
-// uniform decides "no spike" without computing exp(-lam) when it can: the
-// count is 0 when 1-u < 1-exp(-lam), which holds whenever 1-u >= lam.
-func poisson(rng *rand.Rand, lam float64) int {
+// poisson draws a Poisson count with mean lam, from src (rng draws from
+// src too): Knuth's product of uniforms for small means, a rounded normal
+// approximation above 30. The first uniform decides "no spike" without
+// computing exp(-lam) when it can: the count is 0 when 1-u < 1-exp(-lam),
+// which holds whenever 1-u >= lam. The uniforms are rand.Rand.Float64's,
+// drawn from src directly (a cheaper call, the same values).
+func poisson(src *rand.PCG, rng *rand.Rand, lam float64) int {
 	if lam <= 0 {
 		return 0
 	}
 	if lam > 30 {
 		return max(0, int(math.Round(lam+math.Sqrt(lam)*rng.NormFloat64())))
 	}
-	p := rng.Float64()
+	p := uniform(src)
 	if 1-p >= lam {
 		return 0
 	}
+	return poissonCount(src, p, lam)
+}
+
+// poissonCount finishes poisson's product of uniforms from its first
+// factor p.
+func poissonCount(src *rand.PCG, p, lam float64) int {
 	limit := math.Exp(-lam)
 	k := 0
-	for ; p > limit; p *= rng.Float64() {
+	for ; p > limit; p *= uniform(src) {
 		k++
 	}
 	return k
+}
+
+// uniform returns a uniform float64 in [0, 1) from src: the value
+// rand.Rand.Float64 would return, 53 random bits over 2^53.
+func uniform(src *rand.PCG) float64 {
+	return float64(src.Uint64()<<11>>11) / (1 << 53)
 }

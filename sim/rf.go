@@ -119,7 +119,9 @@ func drawRF(rng *rand.Rand, cfg Config) RF {
 
 // filter is one neuron's receptive field on the stimulus grid: the Gabor
 // weights inside the envelope's ellipse at envelopeReach s.d.s, packed row
-// by row. even holds the even filter, odd (complex cells only) the odd one.
+// by row. even holds the even filter, odd (complex and direction-selective
+// cells only) the odd one. The simulation applies the filters through a
+// bank.
 //
 // A filter moved to the frequency domain (makeSpectral, spectral true)
 // has the same layout over the grid's spectrum (see spectrum) instead:
@@ -128,7 +130,6 @@ type filter struct {
 	rows      []filterRow
 	even, odd []float32
 	spectral  bool
-	idx       []int32 // per weight, its position: the rows unrolled (index)
 }
 
 // filterRow is one grid row's run of weights: n cells from grid index
@@ -231,59 +232,6 @@ func finishFilter(w, env []float64, envSum float64, gc, gs []float64) []float32 
 		out[i] = float32(v * scale)
 	}
 	return out
-}
-
-// index fills f.idx from f.rows: the position of every weight.
-func (f *filter) index() {
-	f.idx = f.idx[:0]
-	for _, fr := range f.rows {
-		for q := range fr.n {
-			f.idx = append(f.idx, int32(fr.start+q))
-		}
-	}
-}
-
-// apply returns the filter's even and odd outputs for a grid, or for its
-// spectrum (spec) if the filter is spectral. The loops gather through
-// f.idx and keep several running sums so that additions do not wait on
-// each other: this is the simulator's innermost loop.
-func (f *filter) apply(grid, spec []float32) (even, odd float32) {
-	src := grid
-	if f.spectral {
-		src = spec
-	}
-	idx := f.idx
-	we := f.even[:len(idx)]
-	if f.odd == nil {
-		var e0, e1, e2, e3 float32
-		k := 0
-		for ; k < len(idx)-3; k += 4 {
-			e0 += src[idx[k]] * we[k]
-			e1 += src[idx[k+1]] * we[k+1]
-			e2 += src[idx[k+2]] * we[k+2]
-			e3 += src[idx[k+3]] * we[k+3]
-		}
-		for ; k < len(idx); k++ {
-			e0 += src[idx[k]] * we[k]
-		}
-		return (e0 + e1) + (e2 + e3), 0
-	}
-	wo := f.odd[:len(idx)]
-	var e0, e1, o0, o1 float32
-	k := 0
-	for ; k < len(idx)-1; k += 2 {
-		a, b := src[idx[k]], src[idx[k+1]]
-		e0 += a * we[k]
-		o0 += a * wo[k]
-		e1 += b * we[k+1]
-		o1 += b * wo[k+1]
-	}
-	if k < len(idx) {
-		a := src[idx[k]]
-		e0 += a * we[k]
-		o0 += a * wo[k]
-	}
-	return e0 + e1, o0 + o1
 }
 
 // resampler box-averages frames of one size onto the stimulus grid, in

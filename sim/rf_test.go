@@ -8,8 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// BenchmarkFilters applies 1000 neurons' receptive fields to one grid:
-// the per-frame cost of Observe beyond resampling.
+// BenchmarkFilters projects 8 random grids through 1000 neurons' receptive
+// fields (one pass of the bank): the per-frame cost of the simulation
+// beyond resampling, times lanes.
 func BenchmarkFilters(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Neurons = 1000
@@ -18,21 +19,11 @@ func BenchmarkFilters(b *testing.B) {
 		b.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	grid := make([]float32, cfg.GridWidth*cfg.GridHeight)
-	for i := range grid {
-		grid[i] = rng.Float32() - 0.5
-	}
-	spec := make([]float32, m.spec.bins())
-	m.spec.transform32(grid, spec)
+	src, out := randomPass(m, rng, lanes)
 	b.ReportAllocs()
-	var sink float32
 	for b.Loop() {
-		for i := range m.filters {
-			e, o := m.filters[i].apply(grid, spec)
-			sink += e + o
-		}
+		m.bank.project(src, 0, m.n, m.n, &out)
 	}
-	_ = sink
 }
 
 // TestSpectrum checks the half-plane DFT against the definition.
@@ -95,16 +86,12 @@ func TestSpectralFilters(t *testing.T) {
 	m, err := New(cfg)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
-	grid := make([]float32, cfg.GridWidth*cfg.GridHeight)
-	for i := range grid {
-		grid[i] = rng.Float32() - 0.5
-	}
-	spec := make([]float32, m.spec.bins())
-	m.spec.transform32(grid, spec)
+	grid := randomGrid(m, rng)
+	out := project(m, [][]float32{grid})[0]
 	spectral := 0
 	for i := range m.filters {
 		f := &m.filters[i]
-		e, o := f.apply(grid, spec)
+		e, o := out[i], out[m.n+i]
 		de, do := f.dense(m.spec)
 		var we, wo float64
 		for j, g := range grid {
