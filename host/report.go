@@ -27,7 +27,7 @@ func (h *hostRun) progress() func(session.Progress) {
 			pct = 100 * p.SessionTime.Seconds() / p.Total.Seconds()
 		}
 		fmt.Fprintf(h.stdout, "  %5.1f%%  block %d/%d %-12s t=%7.2fs  scans %d\n",
-			pct, p.BlockIndex+1, len(h.proto.Blocks), p.Block, p.SessionTime.Seconds(), p.Scans)
+			pct, p.BlockIndex+1, len(h.exp.Stages), p.Block, p.SessionTime.Seconds(), p.Scans)
 	}
 }
 
@@ -54,8 +54,20 @@ func (h *hostRun) printSummary(res *session.Result) {
 		if m := b.Repeated; m != nil {
 			fmt.Fprintf(h.stdout, "; %d repeats: median CC_norm %s (CC_abs %s, CC_max %s)", m.Repeats,
 				fmtR(m.CCNormSummary.Median), fmtR(m.CCAbsSummary.Median), fmtR(m.CCMaxSummary.Median))
+			if b.ScoredAfter != "" {
+				fmt.Fprintf(h.stdout, " with the readout of %s", b.ScoredAfter)
+			}
 		}
 		fmt.Fprintln(h.stdout)
+	}
+	for _, s := range res.Selections {
+		fmt.Fprintf(h.stdout, "  %s: %d targets, most exciting inputs ranked and synthesised in %.1f s\n", s.Stage, len(s.Targets), s.Took.Seconds())
+	}
+	for _, v := range res.Verifications {
+		fmt.Fprintf(h.stdout, "\nverification %s:\n", v.Stage)
+		if err := v.Result.WriteTable(h.stdout); err != nil {
+			h.log.Warn("printing the verification table", "err", err)
+		}
 	}
 	fmt.Fprintf(h.stdout, "per-neuron single-trial correlation (Pearson r, %d scans scored, burn-in %d frames):\n",
 		a.Scored, res.Info.Model.BurnInFrames)
@@ -95,9 +107,9 @@ type sessionSummary struct {
 	Adaptations   []map[string]any `json:"adaptations,omitempty"`
 }
 
-func summary(name, status string, proto *protocols.Protocol, res *session.Result, err error) sessionSummary {
+func summary(name, status string, exp *protocols.Experiment, res *session.Result, err error) sessionSummary {
 	s := sessionSummary{
-		Schema: 1, Session: name, Status: status, Protocol: proto.Name, Epoch: res.Epoch,
+		Schema: 1, Session: name, Status: status, Protocol: exp.Name, Epoch: res.Epoch,
 		DurationS: res.Duration.Seconds(), WallS: res.Wall.Seconds(),
 		FramesShown: res.FramesShown, FramesDropped: res.FramesDropped, ModelFrames: res.ModelFrames, Scans: res.Scans,
 		Plugins: map[string]any{

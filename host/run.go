@@ -38,21 +38,21 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg, proto, err := load(path)
+	cfg, exp, err := loadExperiment(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	h := &hostRun{cfg: cfg, proto: proto, log: log, level: level, logLevel: *logLevel, stdout: stdout, stderr: stderr, quiet: *quiet, await: *await}
+	h := &hostRun{cfg: cfg, exp: exp, log: log, level: level, logLevel: *logLevel, stdout: stdout, stderr: stderr, quiet: *quiet, await: *await}
 	return h.run(ctx)
 }
 
 // hostRun is one `twinrig run`.
 type hostRun struct {
 	cfg      *config.Config
-	proto    *protocols.Protocol
+	exp      *protocols.Experiment
 	log      *slog.Logger
 	level    slog.Level
 	logLevel string
@@ -122,7 +122,7 @@ func (h *hostRun) run(ctx context.Context) int {
 		return fail(err, pluginOf(err), nil)
 	}
 	info, _, err := session.Describe(ctx, plugins)
-	if info.Unpaired != nil && errors.Is(err, info.Unpaired) && h.proto.Adapts() {
+	if info.Unpaired != nil && errors.Is(err, info.Unpaired) && h.exp.Adapts() {
 		err = nil // the session scores the model once it has adapted
 	}
 	if err != nil {
@@ -155,10 +155,10 @@ func (h *hostRun) run(ctx context.Context) int {
 
 	clock := h.cfg.Session.Clock
 	fmt.Fprintf(h.stdout, "session %s: protocol %s (%s, %d blocks), %d neurons, %s clock, recording to %s\n",
-		name, h.proto.Name, h.proto.Duration(), len(h.proto.Blocks), info.Acquisition.Neurons, clock, rec.Path())
-	res, runErr := session.Run(sessCtx, plugins, h.proto, session.Options{
+		name, h.exp.Name, h.exp.Duration(), len(h.exp.Stages), info.Acquisition.Neurons, clock, rec.Path())
+	res, runErr := session.RunExperiment(sessCtx, plugins, h.exp, session.Options{
 		Clock: clock, Events: emitTo, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
-		Control: control,
+		Control: control, Selector: newSelector(h.log),
 	})
 	status := "ok"
 	switch {
@@ -172,7 +172,7 @@ func (h *hostRun) run(ctx context.Context) int {
 	}
 	if res != nil {
 		h.printSummary(res)
-		if err := rec.WriteSummary(summary(name, status, h.proto, res, runErr)); err != nil {
+		if err := rec.WriteSummary(summary(name, status, h.exp, res, runErr)); err != nil {
 			h.log.Error("writing the summary", "err", err)
 		}
 	}
@@ -344,4 +344,21 @@ func (j *journalEmitter) Emit(ctx context.Context, kind string, fields map[strin
 		}
 	}
 	return j.next.Emit(ctx, kind, fields)
+}
+
+// loadExperiment reads the config and its protocol (format 1 or 2) and
+// checks the one against the other (see checkAgainstRig).
+func loadExperiment(path string) (*config.Config, *protocols.Experiment, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	exp, err := protocols.LoadExperiment(cfg.Session.Protocol)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkAgainstRig(cfg, exp); err != nil {
+		return nil, nil, err
+	}
+	return cfg, exp, nil
 }

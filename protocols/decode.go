@@ -565,9 +565,9 @@ func (x *experimentDecoder) pool(parent *object) Pool {
 		p.Gabor = &GaborPool{
 			Orientations:   x.integer(k, "orientations", 8, 1, 360),
 			CyclesPerWidth: x.floats(k, "cycles_per_width", []float64{2.5, 4, 6.4}, 0, 100, 32),
-			Phases:         x.integer(k, "phases", 4, 1, 64),
-			Sigmas:         x.floats(k, "sigmas", []float64{0.05, 0.1}, 0, 1, 16),
-			Columns:        x.integer(k, "columns", 8, 1, 64),
+			Phases:         x.integer(k, "phases", 2, 1, 64),
+			Sigmas:         x.floats(k, "sigmas", []float64{0.4}, 0, 4, 16),
+			Columns:        x.integer(k, "columns", 7, 1, 64),
 			Rows:           x.integer(k, "rows", 4, 1, 64),
 			Seed:           x.seed(k, "seed"),
 		}
@@ -585,7 +585,7 @@ func (x *experimentDecoder) pool(parent *object) Pool {
 }
 
 func (x *experimentDecoder) synthesis(parent *object) Synthesis {
-	s := Synthesis{Images: 1, VideoDuration: time.Second, Contrast: 0.25, Mean: 128, Iterations: 60, Population: 16, Diversity: 0.5}
+	s := Synthesis{Images: 1, VideoDuration: time.Second, Contrast: 0.15, Mean: 128, Iterations: 20, Population: 16, Diversity: 0.5}
 	if !parent.has("synthesise") {
 		return s
 	}

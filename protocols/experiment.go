@@ -309,11 +309,11 @@ type GaborPool struct {
 	// CyclesPerWidth are the spatial frequencies, in cycles per screen
 	// width; default [2.5, 4, 6.4].
 	CyclesPerWidth []float64
-	Phases         int // evenly spaced over 360 degrees; default 4
-	// Sigmas are the Gaussian envelope's widths, as fractions of the screen
-	// width; default [0.05, 0.1].
+	Phases         int // evenly spaced over 360 degrees; default 2
+	// Sigmas are the Gaussian envelope's s.d.s, in carrier periods (so a
+	// patch has as many stripes at every spatial frequency); default [0.4].
 	Sigmas []float64
-	// Columns and Rows are the grid of positions; default 8 x 4.
+	// Columns and Rows are the grid of positions; default 7 x 4.
 	Columns, Rows int
 	Seed          uint64
 }
@@ -338,9 +338,9 @@ type Synthesis struct {
 	Images        int           // default 1
 	Videos        int           // default 0
 	VideoDuration time.Duration // default 1s
-	Contrast      float64       // RMS contrast, a fraction of 255; default 0.25
+	Contrast      float64       // RMS contrast, a fraction of 255; default 0.15
 	Mean          float64       // mean luminance, 0..255; default 128
-	Iterations    int           // default 60
+	Iterations    int           // default 20
 	Population    int           // default 16
 	Diversity     float64       // default 0.5
 }

@@ -67,13 +67,13 @@ func TestExperimentDefaults(t *testing.T) {
 
 	sel := e.Find("sel").Select
 	require.Equal(t, protocols.Targets{Best: 3, By: protocols.ScoreCCNorm, From: "test"}, sel.Neurons)
-	require.Equal(t, &protocols.GaborPool{Orientations: 8, CyclesPerWidth: []float64{2.5, 4, 6.4}, Phases: 4,
-		Sigmas: []float64{0.05, 0.1}, Columns: 8, Rows: 4}, sel.Pool.Gabor)
+	require.Equal(t, &protocols.GaborPool{Orientations: 8, CyclesPerWidth: []float64{2.5, 4, 6.4}, Phases: 2,
+		Sigmas: []float64{0.4}, Columns: 7, Rows: 4}, sel.Pool.Gabor)
 	require.Nil(t, sel.Pool.Natural)
 	require.Equal(t, 4, sel.Pool.Keep)
-	require.Equal(t, 8*3*4*2*8*4, sel.Pool.Size())
-	require.Equal(t, protocols.Synthesis{Images: 1, VideoDuration: time.Second, Contrast: 0.25, Mean: 128,
-		Iterations: 60, Population: 16, Diversity: 0.5}, sel.Synthesise)
+	require.Equal(t, 8*3*2*1*7*4, sel.Pool.Size())
+	require.Equal(t, protocols.Synthesis{Images: 1, VideoDuration: time.Second, Contrast: 0.15, Mean: 128,
+		Iterations: 20, Population: 16, Diversity: 0.5}, sel.Synthesise)
 
 	ver := e.Find("ver").Verify
 	require.Equal(t, &protocols.VerifyBlock{Select: "sel", Controls: []protocols.Control{protocols.ControlBestGabor, protocols.ControlBlank},
@@ -332,7 +332,7 @@ blocks:
 			{"10:50", "blocks[6].select.neurons.best", "given with ids; want best (with by and from) or ids"},
 			{"10:84", "blocks[6].select.pool.natural.clips", "100001 out of range: want 1 to 100000"},
 			{"11:24", "blocks[7].select.neurons", "missing: want best (with by and from) or ids"},
-			{"11:46", "blocks[7].select.pool", "786432 candidates; at most 100000"},
+			{"11:46", "blocks[7].select.pool", "196608 candidates; at most 100000"},
 			{"11:86", "blocks[7].select.synthesise", "images and videos are both 0: want at least one MEI per target"},
 			{"12:56", "blocks[8].select.neurons.from", "\"ghost\" names no block"},
 			{"12:96", "blocks[8].select.pool.keep", "0 out of range: want 1 to 100"},

@@ -60,6 +60,7 @@ type rigConfig struct {
 	neurons   int
 	clock     string
 	blocks    string // the protocol's blocks, YAML
+	version2  bool   // blocks are in protocol format 2
 	model     string // plugin binary paths
 	modelFile string
 	stimulus  string
@@ -102,6 +103,9 @@ func (c rigConfig) write(t *testing.T, dir string) string {
 		acqSettings = fmt.Sprintf("{neurons: %d, seed: 5}", c.neurons)
 	}
 	proto := "version: 1\nname: e2e\nblocks:" + c.blocks
+	if c.version2 {
+		proto = "version: 2\nname: e2e\nblank: {family: blank}\nblocks:" + c.blocks
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "protocol.yaml"), []byte(proto), 0o644))
 	cfg := fmt.Sprintf(`rig: e2e-rig
 session:
@@ -273,7 +277,7 @@ func TestSessionEndToEnd(t *testing.T) {
 	requireNoPlugins(t)
 
 	got := msgs()
-	require.Equal(t, []string{"started", "block", "accuracy", "block", "accuracy", "accuracy", "finished"}, kinds(got))
+	require.Equal(t, []string{"started", "block", "trial", "accuracy", "block", "trial", "accuracy", "accuracy", "finished"}, kinds(got))
 	for i, msg := range got {
 		require.EqualValues(t, 1, msg.payload["schema"], "schema of %s", msg.topic)
 		require.EqualValues(t, i+1, msg.payload["seq"], "events arrive in order with consecutive seq")
@@ -282,16 +286,18 @@ func TestSessionEndToEnd(t *testing.T) {
 	started := got[0].payload
 	require.EqualValues(t, 12, started["neurons"])
 	require.Equal(t, "virtual", started["clock"])
-	require.Equal(t, "gratings", got[3].payload["block"])
-	require.InDelta(t, 0.5, got[3].payload["onset_s"], 1e-9)
-	acc := got[5].payload
+	require.Equal(t, "gratings", got[4].payload["block"])
+	require.InDelta(t, 0.5, got[4].payload["onset_s"], 1e-9)
+	require.Equal(t, map[string]any{"family": "grating", "seed": 3.0, "segment_frames": 15.0}, got[5].payload["stimulus"],
+		"a trial event carries the stimulus specification it showed")
+	acc := got[7].payload
 	require.Equal(t, "session", acc["block"])
 	require.EqualValues(t, 12, acc["neurons"])
 	require.Len(t, acc["per_neuron"], 12)
 	for _, r := range acc["per_neuron"].([]any) {
 		require.InDelta(t, 0, r, 1, "r is a correlation")
 	}
-	fin := got[6].payload
+	fin := got[8].payload
 	require.Equal(t, "ok", fin["status"])
 	require.EqualValues(t, 105, fin["frames_shown"], "3.5 s at 30 Hz")
 	require.EqualValues(t, 105, fin["scans"], "3.5 s at 30 Hz")
@@ -550,7 +556,7 @@ func TestPauseResumeAbortFromTheCommandLine(t *testing.T) {
 	blocks := func() int {
 		n := 0
 		for _, k := range kinds(msgs()) {
-			if k == "block" {
+			if k == "trial" {
 				n++
 			}
 		}
@@ -614,4 +620,103 @@ func TestPauseResumeAbortFromTheCommandLine(t *testing.T) {
 	code, out = runHost(t, "control", cfg, "pause")
 	require.Equal(t, 1, code)
 	require.Contains(t, out, "no running session of rig \"e2e-rig\"")
+}
+
+// TestInceptionLoopEndToEnd: a small closed loop on the simulated rig (map,
+// test, adapt, select targets by CC_norm, rank a pool and synthesise MEIs,
+// verify them among controls) runs through the real plugins, prints the
+// verification table, and leaves the selection, the grades and the events
+// in the session's record.
+func TestInceptionLoopEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{neurons: 12, version2: true, blocks: `
+  - present:
+      name: mapping
+      trials: [{duration: 60s, stimulus: {family: natural, seed: 4}}]
+  - present:
+      name: test
+      trials:
+        - {duration: 3s, stimulus: {family: natural, seed: 5}}
+        - {duration: 3s, stimulus: {family: natural, seed: 6}}
+      repeats: 3
+      order: random
+      seed: 1
+  - adapt:
+      name: fit
+      from: [mapping]
+      hold_out: [test]
+      indicator_decay: 1.25s
+  - select:
+      name: targets
+      neurons: {best: 3, by: cc_norm, from: test}
+      pool:
+        natural: {clips: 6, duration: 500ms, seed: 7}
+        gabor: {orientations: 4, cycles_per_width: [4], phases: 2, columns: 3, rows: 2, seed: 1}
+      synthesise: {images: 1, iterations: 4, population: 6}
+  - verify:
+      name: check
+      select: targets
+      controls: [best_natural, best_gabor, blank]
+      duration: 1s
+      repeats: 2
+      seed: 3
+      inter_trial: 500ms
+`}.write(t, dir)
+	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	m := h.readUntil(t, brokerLine)
+	msgs := subscribe(t, m[1], m[2]+"/#")
+	code := h.wait(t)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", strings.Join(h.lines, "\n"), h.stderr)
+	out := strings.Join(h.lines, "\n")
+	require.Regexp(t, `block test .* median CC_norm [+-]\d\.\d{3} .* with the readout of fit`, out)
+	require.Regexp(t, `targets: 3 targets, most exciting inputs ranked and synthesised`, out)
+	require.Contains(t, out, "verification check:")
+	require.Regexp(t, `targets 3, evaluated 3, driven \d`, out)
+
+	var selected, verified map[string]any
+	for _, msg := range msgs() {
+		switch msg.payload["kind"] {
+		case "selected":
+			selected = msg.payload
+		case "verified":
+			verified = msg.payload
+		}
+	}
+	require.NotNil(t, selected)
+	require.Len(t, selected["targets"], 3)
+	require.NotNil(t, verified)
+	require.EqualValues(t, 3, verified["evaluated"])
+
+	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*"))
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	var sel struct {
+		Targets []struct {
+			ID   string
+			MEIs []struct {
+				Spec  json.RawMessage
+				Image string
+			} `json:"meis"`
+			Controls map[string]json.RawMessage
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(runs[0], "selection-targets.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &sel))
+	require.Len(t, sel.Targets, 3)
+	for _, tg := range sel.Targets {
+		require.Len(t, tg.MEIs, 1, "target %s", tg.ID)
+		var spec struct{ Family string }
+		require.NoError(t, json.Unmarshal(tg.MEIs[0].Spec, &spec))
+		require.Equal(t, "frames", spec.Family, "an MEI is shown as frames")
+		_, err := os.Stat(filepath.Join(runs[0], tg.MEIs[0].Image))
+		require.NoError(t, err, "the MEI's picture")
+		require.Contains(t, tg.Controls, "best_natural")
+		require.Contains(t, tg.Controls, "best_gabor")
+	}
+	for _, f := range []string{"verify-check.json", "verify-check.csv"} {
+		_, err := os.Stat(filepath.Join(runs[0], f))
+		require.NoError(t, err, f)
+	}
+	requireNoPlugins(t)
 }

@@ -45,10 +45,16 @@ const (
 	// KindControl: the host acted on a control command (pause, resume,
 	// abort). Payload [Control].
 	KindControl Kind = "control"
+	// KindSelected: a select stage chose its target neurons and their
+	// most exciting inputs. Payload [Selected].
+	KindSelected Kind = "selected"
+	// KindVerified: a verify stage graded its targets (sent after each
+	// repeat). Payload [Verified].
+	KindVerified Kind = "verified"
 )
 
 // Kinds lists every kind, in the order a session normally emits them.
-var Kinds = []Kind{KindStarted, KindBlock, KindTrial, KindAccuracy, KindAdapted, KindControl, KindFinished, KindError}
+var Kinds = []Kind{KindStarted, KindBlock, KindTrial, KindAccuracy, KindAdapted, KindSelected, KindVerified, KindControl, KindFinished, KindError}
 
 var (
 	// ErrSchema is returned by DecodeEvent for a payload written with a
@@ -161,6 +167,50 @@ const (
 	StatusAborted Status = "aborted"
 )
 
+// Selected is the payload of selected events.
+type Selected struct {
+	// Block names the select stage.
+	Block string `json:"block"`
+	// Targets are the chosen neurons' ids, best first.
+	Targets []string `json:"targets"`
+	// Seconds is how long ranking and synthesis took.
+	Seconds float64 `json:"seconds"`
+}
+
+func (s Selected) validate() error {
+	if s.Block == "" || !(s.Seconds >= 0) || math.IsInf(s.Seconds, 0) {
+		return fmt.Errorf("selected: block %q, seconds %v: expected a block and a time >= 0", s.Block, s.Seconds)
+	}
+	return nil
+}
+
+// Verified is the payload of verified events: the verification so far.
+type Verified struct {
+	// Block names the verify stage.
+	Block string `json:"block"`
+	// Targets counts the targets; Evaluated those with MEI and control
+	// trials; Driven those whose MEI beat every control (mean over
+	// repeats); Significant those that did so significantly.
+	Targets     int `json:"targets"`
+	Evaluated   int `json:"evaluated"`
+	Driven      int `json:"driven"`
+	Significant int `json:"significant"`
+	// DrivenFraction is Driven / Evaluated (null when none evaluated).
+	DrivenFraction *float64 `json:"driven_fraction"`
+	// MedianZ is the median over targets of the MEI's z against the
+	// controls (null when undefined).
+	MedianZ *float64 `json:"median_z"`
+}
+
+func (v Verified) validate() error {
+	if v.Block == "" || v.Targets < 0 || v.Evaluated < 0 || v.Driven < 0 || v.Significant < 0 ||
+		v.Evaluated > v.Targets || v.Driven > v.Evaluated || v.Significant > v.Driven {
+		return fmt.Errorf("verified: block %q, targets %d, evaluated %d, driven %d, significant %d: expected a block and counts with significant <= driven <= evaluated <= targets",
+			v.Block, v.Targets, v.Evaluated, v.Driven, v.Significant)
+	}
+	return nil
+}
+
 // Control is the payload of control events: what the host did with a
 // command.
 type Control struct {
@@ -224,6 +274,8 @@ func (Finished) kinds() []Kind    { return []Kind{KindFinished} }
 func (ErrorReport) kinds() []Kind { return []Kind{KindError} }
 func (Adapted) kinds() []Kind     { return []Kind{KindAdapted} }
 func (Control) kinds() []Kind     { return []Kind{KindControl} }
+func (Selected) kinds() []Kind    { return []Kind{KindSelected} }
+func (Verified) kinds() []Kind    { return []Kind{KindVerified} }
 
 func (s Started) validate() error {
 	switch {
@@ -616,6 +668,10 @@ func decodePayload(kind Kind, data []byte) (payload, error) {
 		p, err = unmarshalAs[Adapted](data)
 	case KindControl:
 		p, err = unmarshalAs[Control](data)
+	case KindSelected:
+		p, err = unmarshalAs[Selected](data)
+	case KindVerified:
+		p, err = unmarshalAs[Verified](data)
 	default:
 		return nil, fmt.Errorf("events: unknown kind %q: %w", kind, rig.ErrInvalid)
 	}

@@ -13,6 +13,10 @@
 //	                                               when missing) and the responses
 //	journal.jsonl    one JSON object per session event (see Journal), in
 //	                 order, each written and synced to disk at once
+//	selection-<stage>.json, <stage>-<target>-<name>.png
+//	                 a select stage's targets, MEIs and controls
+//	verify-<stage>.json, verify-<stage>.csv
+//	                 a verify stage's grades, replaced after every repeat
 //	summary.json     written by the host when the session ends
 //
 // Rows are flushed after every batch, so a session that ends early keeps
@@ -21,9 +25,13 @@ package record
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,6 +39,7 @@ import (
 	"time"
 
 	"github.com/twinrig/twinrig/host/session"
+	"github.com/twinrig/twinrig/host/verify"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -258,4 +267,128 @@ func appendValues(b []byte, values []float32) []byte {
 		b = strconv.AppendFloat(b, float64(v), 'g', 7, 32)
 	}
 	return b
+}
+
+// selectionFile is the JSON a select stage leaves: selection-<stage>.json.
+type selectionFile struct {
+	Stage   string            `json:"stage"`
+	Seconds float64           `json:"seconds"`
+	Targets []selectionTarget `json:"targets"`
+}
+
+type selectionTarget struct {
+	Neuron   int                      `json:"neuron"`
+	ID       string                   `json:"id"`
+	Score    *float64                 `json:"score"`
+	MEIs     []selectionStim          `json:"meis"`
+	Controls map[string]selectionStim `json:"controls"`
+}
+
+type selectionStim struct {
+	Name      string          `json:"name"`
+	Predicted float64         `json:"predicted"`
+	Spec      json.RawMessage `json:"spec"`
+	// Image is the PNG of its first frame, beside the JSON.
+	Image string `json:"image,omitempty"`
+}
+
+// Selection records a select stage's targets with their MEIs and controls
+// (selection-<stage>.json, written atomically) and a PNG of the first frame
+// of each MEI and control (<stage>-<target>-<name>.png), for a look.
+func (d *Dir) Selection(sel session.Selection) error {
+	f := selectionFile{Stage: sel.Stage, Seconds: sel.Took.Seconds()}
+	for _, t := range sel.Targets {
+		st := selectionTarget{Neuron: t.Neuron, ID: t.ID, Controls: map[string]selectionStim{}}
+		if !math.IsNaN(t.Score) {
+			st.Score = &t.Score
+		}
+		keep := func(s session.Stimulus) (selectionStim, error) {
+			out := selectionStim{Name: s.Name, Predicted: s.Predicted, Spec: s.Spec}
+			if len(s.Frames) > 0 {
+				out.Image = fileName(sel.Stage + "-" + t.ID + "-" + s.Name + ".png")
+				if err := writePNG(filepath.Join(d.path, out.Image), s.Frames[0]); err != nil {
+					return out, err
+				}
+			}
+			return out, nil
+		}
+		for _, m := range t.MEIs {
+			s, err := keep(m)
+			if err != nil {
+				return err
+			}
+			st.MEIs = append(st.MEIs, s)
+		}
+		for name, c := range t.Controls {
+			s, err := keep(c)
+			if err != nil {
+				return err
+			}
+			st.Controls[string(name)] = s
+		}
+		f.Targets = append(f.Targets, st)
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("recording selection %s: %w", sel.Stage, err)
+	}
+	return writeAtomic(filepath.Join(d.path, fileName("selection-"+sel.Stage+".json")), append(data, '\n'))
+}
+
+// Verification records a verify stage's grades as verify-<stage>.json and
+// verify-<stage>.csv, each replaced atomically.
+func (d *Dir) Verification(stage string, r *verify.Result) error {
+	base := filepath.Join(d.path, fileName("verify-"+stage))
+	if err := r.SaveJSON(base + ".json"); err != nil {
+		return fmt.Errorf("recording verification %s: %w", stage, err)
+	}
+	if err := r.SaveCSV(base + ".csv"); err != nil {
+		return fmt.Errorf("recording verification %s: %w", stage, err)
+	}
+	return nil
+}
+
+// fileName makes s safe as a file name: anything but letters, digits,
+// '-', '_' and '.' becomes '_'.
+func fileName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// writeAtomic writes data to path through a synced temporary file and a
+// rename, so that path holds either the old or the new content.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("recording: %w", err)
+	}
+	_, err = f.Write(data)
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("recording %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("recording: %w", err)
+	}
+	return nil
+}
+
+// writePNG writes a gray frame as a PNG file.
+func writePNG(path string, f rig.Frame) error {
+	if f.Width < 1 || f.Height < 1 || len(f.Pixels) != f.Width*f.Height {
+		return fmt.Errorf("recording %s: a %dx%d frame with %d pixels: %w", path, f.Width, f.Height, len(f.Pixels), rig.ErrInvalid)
+	}
+	img := &image.Gray{Pix: f.Pixels, Stride: f.Width, Rect: image.Rect(0, 0, f.Width, f.Height)}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return fmt.Errorf("recording %s: %w", path, err)
+	}
+	return writeAtomic(path, buf.Bytes())
 }

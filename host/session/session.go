@@ -2,12 +2,12 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/twinrig/twinrig/host/metrics"
+	"github.com/twinrig/twinrig/host/verify"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
 )
@@ -40,6 +41,12 @@ type Recorder interface {
 	Frames([]rig.ShownFrame) error
 	Predictions([]Prediction) error
 	Scans([]rig.Scan) error
+	// Selection stores a select stage's targets and their stimuli (MEIs
+	// and controls).
+	Selection(Selection) error
+	// Verification stores a verify stage's grades (called after each
+	// repeat and at the end).
+	Verification(stage string, r *verify.Result) error
 }
 
 // Options configure a session.
@@ -61,6 +68,9 @@ type Options struct {
 	// Control, when set, pauses, resumes or aborts the session between
 	// trials (see Control).
 	Control *Control
+	// Selector chooses MEIs in select stages (required by protocols that
+	// have one).
+	Selector Selector
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -109,6 +119,10 @@ type Result struct {
 	Repeated *metrics.Result
 	// Adaptations lists the readout fits, in order.
 	Adaptations []Adaptation
+	// Selections and Verifications are the select and verify stages'
+	// outcomes, in order.
+	Selections    []Selection
+	Verifications []Verification
 }
 
 // Adaptation is one readout fit.
@@ -134,6 +148,9 @@ type BlockResult struct {
 	// Repeated holds the trial-averaged measures over the block's repeats
 	// (nil for a block shown once).
 	Repeated *metrics.Result
+	// ScoredAfter names the adapt stage whose readout scored Repeated, for
+	// a block held out of that fit ("": the predictions made live).
+	ScoredAfter string
 }
 
 // PluginError is an error that one plugin returned or caused.
@@ -223,155 +240,6 @@ func mapNeurons(info *Info) error {
 	return nil
 }
 
-// Run runs the protocol. The plugins must be configured already. On error
-// or cancellation it returns what was measured so far along with the error.
-func Run(ctx context.Context, p Plugins, proto *protocols.Protocol, opts Options) (*Result, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	started := time.Now()
-	info, subsample, err := Describe(ctx, p)
-	if info.Unpaired != nil && errors.Is(err, info.Unpaired) && proto.Adapts() {
-		log.Warn("predictions are not scored until the model adapts", "why", info.Unpaired)
-		err = nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if opts.Clock == rig.VirtualClock && !info.Acquisition.Simulated && !info.Acquisition.Offline {
-		return nil, fmt.Errorf("acquisition %q records a live microscope: it cannot run on the virtual clock (set session.clock: real): %w",
-			info.Acquisition.Name, ErrMismatch)
-	}
-	rate := info.Stimulus.RefreshRateHz
-	batch := opts.BatchFrames
-	if batch <= 0 {
-		batch = max(1, int(rate/3))
-	}
-	r := &runner{p: p, opts: opts, log: log, info: info, subsample: subsample, rate: rate, batch: batch, proto: proto}
-	res := &Result{Info: info, Epoch: time.Now()}
-	r.epoch = res.Epoch
-
-	if _, err := p.Model.Reset(ctx, rig.ResetRequest{}); err != nil {
-		return nil, pluginErr(rig.KindModel, err)
-	}
-	if _, err := p.Acquisition.Start(ctx, rig.StartRequest{Clock: opts.Clock, Epoch: res.Epoch}); err != nil {
-		return nil, pluginErr(rig.KindAcquisition, err)
-	}
-	r.emit(ctx, "started", map[string]any{
-		"protocol": proto.Name, "clock": opts.Clock.String(), "neurons": info.Acquisition.Neurons,
-		"plugins": map[string]any{
-			"stimulus": info.Stimulus.Name, "acquisition": info.Acquisition.Name, "model": info.Model.Name,
-		},
-		"refresh_hz": rate, "imaging_rate_hz": info.Acquisition.ImagingRateHz,
-		"model_rate_hz": info.Model.FrameRateHz, "model_device": info.Model.Device,
-		"duration_s": proto.Duration().Seconds(),
-	})
-
-	var runErr error
-	onset := time.Duration(0)
-	neurons := info.Acquisition.Neurons
-	sessionAcc, err := metrics.NewAccumulator(neurons, info.Model.BurnInFrames)
-	if err != nil {
-		return nil, err
-	}
-	repeatedBlocks := 0
-blocks:
-	for i, b := range proto.Blocks {
-		frames := b.Frames(rate)
-		dur := time.Duration(float64(frames) / rate * float64(time.Second))
-		repeats := max(b.Repeats, 1)
-		predStart, scanStart := len(r.preds), len(r.scans)
-		br := BlockResult{Name: b.Name, Onset: onset, Repeats: repeats}
-		var onsets []time.Duration
-		for rep := range repeats {
-			paused := false
-			if err := r.opts.Control.Checkpoint(ctx, func() {
-				paused = true
-				r.log.Info("paused", "before_block", b.Name, "repeat", rep, "session_time", onset)
-			}); err != nil {
-				runErr = err
-				break blocks
-			}
-			if paused {
-				r.log.Info("resumed", "block", b.Name, "repeat", rep)
-				if r.opts.Clock == rig.RealClock {
-					// The session's time went on while paused.
-					onset = max(onset, time.Since(r.epoch))
-				}
-			}
-			r.emit(ctx, "block", map[string]any{"block": b.Name, "index": i, "frames": frames, "onset_s": onset.Seconds(),
-				"repeat": rep, "repeats": repeats})
-			shown, err := r.block(ctx, i, b, frames, onset)
-			br.Frames += shown.Frames
-			br.Dropped += shown.Dropped
-			res.FramesShown += shown.Frames
-			res.FramesDropped += shown.Dropped
-			if err != nil {
-				runErr = fmt.Errorf("block %q: %w", b.Name, err)
-				if repeats > 1 {
-					runErr = fmt.Errorf("block %q repeat %d: %w", b.Name, rep, err)
-				}
-				break blocks
-			}
-			onsets = append(onsets, onset)
-			onset += dur
-		}
-		br.Accuracy = Score(r.preds[predStart:], r.scans[scanStart:], info.Model.BurnInFrames, neurons)
-		if repeats > 1 {
-			br.Repeated = r.repeated(b.Name, onsets, dur, sessionAcc)
-			repeatedBlocks++
-			for _, o := range onsets {
-				r.heldOut = append(r.heldOut, [2]time.Duration{o, o + dur})
-			}
-		}
-		res.Blocks = append(res.Blocks, br)
-		r.emit(ctx, "accuracy", AccuracyFields(b.Name, br.Accuracy, br.Repeated))
-		if b.Adapt != nil {
-			ad, err := r.adapt(ctx, b.Name, *b.Adapt)
-			if err != nil {
-				runErr = fmt.Errorf("block %q: adapting the model: %w", b.Name, err)
-				break
-			}
-			res.Adaptations = append(res.Adaptations, ad)
-			info = r.info
-			res.Info = info
-		}
-	}
-	if runErr == nil {
-		// The last frame stays on screen for one period: collect the scans
-		// taken while it was visible, up to (not including) the session's end.
-		scans, err := p.Acquisition.Read(ctx, rig.ReadRequest{Until: onset - 1})
-		if err != nil {
-			runErr = pluginErr(rig.KindAcquisition, err)
-		} else {
-			runErr = r.addScans(scans.Scans)
-		}
-	}
-	// Stop even when cancelled, so the acquisition closes its files.
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if _, err := p.Acquisition.Stop(stopCtx, rig.StopRequest{}); err != nil && runErr == nil {
-		runErr = pluginErr(rig.KindAcquisition, err)
-	}
-	res.Duration = max(onset, r.end)
-	res.Wall = time.Since(started)
-	res.ModelFrames = len(r.preds)
-	res.Scans = len(r.scans)
-	res.Accuracy = Score(r.preds, r.scans, info.Model.BurnInFrames, info.Acquisition.Neurons)
-	if repeatedBlocks > 0 {
-		m, err := sessionAcc.Result()
-		if err != nil {
-			log.Warn("the repeated blocks cannot be scored together", "err", err)
-		}
-		res.Repeated = &m
-	}
-	if runErr == nil {
-		r.emit(ctx, "accuracy", AccuracyFields("session", res.Accuracy, res.Repeated))
-	}
-	return res, runErr
-}
-
 // AccuracyFields is the payload of an accuracy event (see docs/mqtt.md);
 // rep adds the trial-averaged measures of repeated blocks (nil: none).
 func AccuracyFields(scope string, a Accuracy, rep *metrics.Result) map[string]any {
@@ -411,11 +279,13 @@ type runner struct {
 	opts      Options
 	log       *slog.Logger
 	info      Info
-	proto     *protocols.Protocol
+	exp       *protocols.Experiment
+	total     time.Duration // the experiment's planned session time
 	epoch     time.Time
 	subsample int
 	rate      float64
 	batch     int
+	res       *Result
 
 	// Owned by the model stage during a block.
 	preds []Prediction
@@ -424,11 +294,24 @@ type runner struct {
 	// Display frames shown before the current block (for the model's
 	// subsampling phase).
 	shown int
-	// end is the session time just after the last frame shown.
-	end time.Duration
-	// heldOut lists the windows of repeated blocks (test clips), which
-	// adaptation does not fit on.
-	heldOut [][2]time.Duration
+	// onset is where the next stimulus starts; end the session time just
+	// after the last frame shown.
+	onset, end time.Duration
+	// windows lists every stimulus shown; spans each present or verify
+	// stage's [start, end).
+	windows []trialWindow
+	spans   map[string][2]time.Duration
+	// scored holds each repeated present stage's trial-averaged measures
+	// (with the adapted readout for held-out stages).
+	scored map[string]*metrics.Result
+	// rescored marks the stages scored with the adapted readout's
+	// predictions (held out of a fit).
+	rescored map[string]bool
+	// heldOutSteps maps held-out model steps to the adapted readout's
+	// predictions for them (acquisition order).
+	heldOutSteps map[int][]float32
+	// selections holds each select stage's targets.
+	selections map[string][]Target
 }
 
 func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
@@ -440,9 +323,10 @@ func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
 	}
 }
 
-// block presents one block through the pipeline.
-func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames int, onset time.Duration) (BlockResult, error) {
-	br := BlockResult{Name: b.Name, Onset: onset}
+// block presents one stimulus (spec) for frames display frames from onset
+// through the pipeline: stimulus, acquisition, model.
+func (r *runner) block(ctx context.Context, index int, name string, spec json.RawMessage, frames int, onset time.Duration) (BlockResult, error) {
+	br := BlockResult{Name: name, Onset: onset}
 	shownBefore := r.shown
 	g, ctx := errgroup.WithContext(ctx)
 	stream, err := rig.OpenPredictStream(ctx, r.p.Model)
@@ -470,7 +354,7 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 			}
 		}
 		resp, err := r.p.Stimulus.Present(ctx, rig.PresentRequest{
-			BlockID: b.Name, Spec: b.Stimulus, Frames: frames,
+			BlockID: name, Spec: spec, Frames: frames,
 			Width: r.info.Model.Width, Height: r.info.Model.Height,
 			Clock: r.opts.Clock, Epoch: r.epoch, Start: onset,
 		}, func(f rig.ShownFrame) error {
@@ -490,7 +374,7 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 		}
 		if resp.Shown != br.Frames || resp.Dropped != br.Dropped {
 			r.log.Warn("stimulus plugin's summary disagrees with the frames it reported",
-				"block", b.Name, "shown", resp.Shown, "reported", br.Frames, "dropped", resp.Dropped, "reported_dropped", br.Dropped)
+				"block", name, "shown", resp.Shown, "reported", br.Frames, "dropped", resp.Dropped, "reported_dropped", br.Dropped)
 		}
 		return flush()
 	})
@@ -595,7 +479,7 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 			}
 			if r.opts.Progress != nil {
 				r.opts.Progress(Progress{
-					Block: b.Name, BlockIndex: index, SessionTime: last.Time, Total: r.proto.Duration(),
+					Block: name, BlockIndex: index, SessionTime: last.Time, Total: r.total,
 					Frames: int(last.Index) + 1, Scans: len(r.scans),
 				})
 			}
@@ -605,56 +489,6 @@ func (r *runner) block(ctx context.Context, index int, b protocols.Block, frames
 	err = g.Wait()
 	r.shown = shownBefore + br.Frames
 	return br, err
-}
-
-// adapt fits the model's readout to the recorded neurons on every scan so
-// far outside the held-out windows and after the burn-in, each paired with
-// the model step on screen when it was taken; then it describes the model
-// again and pairs the neurons anew.
-func (r *runner) adapt(ctx context.Context, block string, cfg protocols.Adapt) (Adaptation, error) {
-	adapter, ok := r.p.Model.(rig.Adapter)
-	if !ok {
-		return Adaptation{}, pluginErr(rig.KindModel, fmt.Errorf("the model cannot adapt its readout: %w", rig.ErrUnsupported))
-	}
-	req := rig.AdaptRequest{NeuronIDs: r.info.Acquisition.NeuronIDs, IndicatorDecay: cfg.IndicatorDecay}
-	if r.opts.ReadoutDir != "" {
-		req.SavePath = filepath.Join(r.opts.ReadoutDir, "readout-"+block+".json")
-	}
-	j := -1
-scans:
-	for _, s := range r.scans {
-		j = onScreen(r.preds, j, s.Time)
-		if j < 0 || r.preds[j].Step < r.info.Model.BurnInFrames {
-			continue
-		}
-		for _, w := range r.heldOut {
-			if s.Time >= w[0] && s.Time < w[1] {
-				continue scans
-			}
-		}
-		req.Steps = append(req.Steps, int64(r.preds[j].Step))
-		req.Responses = append(req.Responses, s.Values)
-	}
-	started := time.Now()
-	r.log.Info("adapting the model's readout", "after", block, "scans", len(req.Steps), "neurons", r.info.Acquisition.Neurons)
-	resp, err := adapter.Adapt(ctx, req)
-	if err != nil {
-		return Adaptation{}, pluginErr(rig.KindModel, err)
-	}
-	took := time.Since(started)
-	if r.info.Model, err = r.p.Model.Describe(ctx, rig.DescribeRequest{}); err != nil {
-		return Adaptation{}, pluginErr(rig.KindModel, err)
-	}
-	r.info.Columns, r.info.Unpaired = nil, nil
-	if err := mapNeurons(&r.info); err != nil {
-		return Adaptation{}, err
-	}
-	cv := slices.Clone(resp.CVScore)
-	ad := Adaptation{After: block, Samples: resp.Samples, Neurons: resp.Neurons, Took: took, MedianCV: quantile(sortedDefined(cv), 0.5),
-		SavedTo: req.SavePath}
-	r.emit(ctx, "adapted", map[string]any{"block": block, "neurons": ad.Neurons, "samples": ad.Samples, "seconds": took.Seconds(),
-		"median_cv_r": finite(ad.MedianCV)})
-	return ad, nil
 }
 
 // sortedDefined returns the values that are not NaN, sorted.
@@ -667,42 +501,6 @@ func sortedDefined(v []float64) []float64 {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// repeated scores a block's repeats with the trial-averaged measures and
-// adds them to the session's accumulator. Each repeat contributes the same
-// number of scans (those of its first imaging periods, leaving out the last
-// scan, which may not have been read yet), each paired with the prediction
-// for the frame on screen.
-func (r *runner) repeated(name string, onsets []time.Duration, dur time.Duration, session *metrics.Accumulator) *metrics.Result {
-	n := int(dur.Seconds()*r.info.Acquisition.ImagingRateHz) - 1
-	acc, err := metrics.NewAccumulator(r.info.Acquisition.Neurons, r.info.Model.BurnInFrames)
-	if err != nil || n < 2 {
-		r.log.Warn("block too short for trial-averaged measures", "block", name, "scans_per_repeat", n)
-		return nil
-	}
-	for rep, onset := range onsets {
-		rows := 0
-		j := sort.Search(len(r.preds), func(k int) bool { return r.preds[k].Time > onset }) - 1
-		for _, s := range r.scans[sort.Search(len(r.scans), func(k int) bool { return r.scans[k].Time >= onset }):] {
-			if rows == n || s.Time >= onset+dur {
-				break
-			}
-			j = onScreen(r.preds, j, s.Time)
-			if j < 0 {
-				continue
-			}
-			if err := acc.Add(name, rep, r.preds[j].Values, s.Values); err == nil {
-				_ = session.Add(name, rep, r.preds[j].Values, s.Values)
-			}
-			rows++
-		}
-	}
-	res, err := acc.Result()
-	if err != nil {
-		r.log.Warn("trial-averaged measures undefined", "block", name, "err", err)
-	}
-	return &res
 }
 
 // modelBatch is a batch of shown frames with the behaviour for each.

@@ -30,10 +30,16 @@ func (s *fakeStimulus) Describe(context.Context, rig.DescribeRequest) (rig.Stimu
 }
 
 func (s *fakeStimulus) Present(ctx context.Context, req rig.PresentRequest, emit func(rig.ShownFrame) error) (rig.PresentResponse, error) {
+	// A spec with a "level" shows that gray level throughout.
+	var spec struct{ Level *int }
+	_ = json.Unmarshal(req.Spec, &spec)
 	for i := range req.Frames {
 		px := make([]byte, req.Width*req.Height)
 		for j := range px {
 			px[j] = level(int64(i)) // the same spec gives the same frames
+			if spec.Level != nil {
+				px[j] = byte(*spec.Level)
+			}
 		}
 		t := req.Start + time.Duration(i)*time.Second/time.Duration(s.rate)
 		if err := emit(rig.ShownFrame{Index: int64(i), Time: t, Frame: rig.Frame{Width: req.Width, Height: req.Height, Pixels: px}}); err != nil {
@@ -110,6 +116,7 @@ type fakeModel struct {
 	signs     []float32 // per-column sign, overriding sign (optional)
 	fail      error
 	treadmill []float32 // the treadmill input of every frame predicted
+	pixels    []float32 // the first pixel of every frame predicted, per step
 	adapted   *rig.AdaptRequest
 }
 
@@ -118,7 +125,15 @@ type fakeModel struct {
 func (m *fakeModel) Adapt(_ context.Context, req rig.AdaptRequest) (rig.AdaptResponse, error) {
 	m.adapted = &req
 	m.ids, m.neurons, m.sign, m.signs = req.NeuronIDs, len(req.Responses[0]), 1, nil
-	return rig.AdaptResponse{Neurons: m.neurons, CVScore: []float64{0.9, 0.7}, Samples: len(req.Steps)}, nil
+	resp := rig.AdaptResponse{Neurons: m.neurons, CVScore: []float64{0.9, 0.7}, Samples: len(req.Steps)}
+	for _, step := range req.PredictSteps {
+		v := make([]float32, m.neurons)
+		for n := range v {
+			v[n] = 1000 + m.pixels[step]
+		}
+		resp.Predictions = append(resp.Predictions, v)
+	}
+	return resp, nil
 }
 
 func (m *fakeModel) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
@@ -142,6 +157,7 @@ func (m *fakeModel) Predict(_ context.Context, req rig.PredictRequest) (rig.Pred
 		if req.Behaviour != nil {
 			m.treadmill = append(m.treadmill, req.Behaviour[i].Treadmill)
 		}
+		m.pixels = append(m.pixels, float32(f.Pixels[0]))
 		v := make([]float32, m.neurons)
 		for n := range v {
 			sign := m.sign
@@ -214,9 +230,10 @@ func TestRunScoresAPerfectAndAnInvertedModel(t *testing.T) {
 			for _, e := range events.events {
 				kinds = append(kinds, e.kind)
 			}
-			require.Equal(t, []string{"started", "block", "accuracy", "block", "accuracy", "accuracy"}, kinds)
-			require.Equal(t, "session", events.events[5].fields["block"])
-			require.Equal(t, 2.0, events.events[3].fields["onset_s"])
+			require.Equal(t, []string{"started", "block", "trial", "accuracy", "block", "trial", "accuracy", "accuracy"}, kinds)
+			require.Equal(t, "session", events.events[7].fields["block"])
+			require.Equal(t, 2.0, events.events[4].fields["onset_s"])
+			require.Equal(t, 2.0, events.events[5].fields["onset_s"])
 			// Each model frame carries the behaviour of the scan taken when
 			// it appeared (scan k at k/30 s, model frame k at k/30 s).
 			require.Len(t, model.treadmill, 120)
@@ -268,14 +285,14 @@ func TestRunScoresRepeatedBlocksWithTrialAveragedMeasures(t *testing.T) {
 		require.InDelta(t, 1, m.CCNorm[i], 1e-6)
 	}
 	require.NotNil(t, res.Repeated, "the session scores its repeated blocks together")
-	var blocks int
+	var trials int
 	for _, e := range events.events {
-		if e.kind == "block" {
-			require.Equal(t, blocks, e.fields["repeat"])
-			blocks++
+		if e.kind == "trial" {
+			require.Equal(t, trials, e.fields["repeat"])
+			trials++
 		}
 	}
-	require.Equal(t, 3, blocks, "one block event per repeat")
+	require.Equal(t, 3, trials, "one trial event per repeat")
 	last := events.events[len(events.events)-1]
 	require.Equal(t, "session", last.fields["block"])
 	require.InDelta(t, 1, last.fields["cc_norm_median"], 1e-6)
