@@ -74,6 +74,7 @@ func BenchmarkTraces512(b *testing.B) {
 	}
 	f, fneu, fc, f0, dff := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if err := ex.Extract(f, fneu, frame); err != nil {
 			b.Fatal(err)
@@ -85,5 +86,7 @@ func BenchmarkTraces512(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu := cpuTime() - cpu0
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+	b.ReportMetric(cpu.Seconds()*1e3/float64(b.N), "cpu-ms/frame")
 }

@@ -208,8 +208,9 @@ func (p *Pipeline) Process(frame []uint16, sourceTime time.Duration) (Sample, er
 			return Sample{}, err
 		}
 	} else {
+		dst := p.corrected[:len(frame)]
 		for i, v := range frame {
-			p.corrected[i] = float32(v)
+			dst[i] = float32(v)
 		}
 	}
 	if err := p.ex.Extract(p.f, p.fneu, p.corrected); err != nil {

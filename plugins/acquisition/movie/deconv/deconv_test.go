@@ -115,3 +115,12 @@ func TestConfigErrors(t *testing.T) {
 	}
 	require.InDelta(t, math.Exp(-1/(1.25*30)), GammaFromTau(1.25, 30), 1e-15)
 }
+
+func TestPowerTable(t *testing.T) {
+	d, err := New(Config{Gamma: 0.97})
+	require.NoError(t, err)
+	for _, k := range []int{-3, 0, 1, 7, powTable - 1, powTable, 2000} {
+		want := math.Pow(0.97, float64(k))
+		require.InDelta(t, want, d.pow(k), 1e-12*want, "gamma^%d", k)
+	}
+}

@@ -12,12 +12,18 @@
 //     (edge pixels repeated beyond the frame), its mean removed and its
 //     edges tapered (a cosine ramp Config.Taper pixels wide) so that
 //     content entering and leaving the field of view does not correlate.
-//  2. Its 2-D Fourier transform F is computed as real FFTs of the rows and
-//     complex FFTs of the resulting columns (gonum's dsp/fourier).
+//  2. Its 2-D Fourier transform F is computed as FFTs of the rows (real,
+//     so two rows go through one complex FFT) and complex FFTs of the
+//     resulting columns (gonum's dsp/fourier).
 //  3. The cross-power spectrum F * conj(T) with the template's transform T
 //     is whitened (divided by its magnitude) and multiplied by a Gaussian
 //     (Config.Smooth pixels s.d. in space), so that the inverse transform
 //     is a smooth peak, close to a sampled Gaussian, centred on the shift.
+//     Frequencies where that Gaussian is below 1.1 % of its peak (beyond
+//     3 s.d., along either axis) are dropped, so only the columns of the
+//     half spectrum inside that band are transformed along y (32 of 65 for
+//     the default 128-pixel window and Smooth 2), and only the correlation
+//     rows searched in step 4 are transformed back.
 //  4. The integer peak is searched among shifts within Config.MaxShift
 //     pixels of zero.
 //  5. When that peak is not at zero, a second pass cuts the window
@@ -26,8 +32,8 @@
 //     toward zero) and correlates again. Slow motion thus costs one pass
 //     per frame and jumps two. The residual peak is refined by maximising the
 //     continuous, band-limited correlation, evaluated exactly from the
-//     cross-power spectrum one axis at a time, by golden-section search
-//     within a pixel (two alternations of the axes).
+//     (cut) cross-power spectrum one axis at a time, by golden-section
+//     search within a pixel (two alternations of the axes).
 //
 // On simulated 128x128 to 176x176 movies with shot noise and active somas,
 // planted shifts of up to 8 px are recovered to 0.03-0.05 px rms (tests).
