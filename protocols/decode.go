@@ -258,7 +258,7 @@ func (x *experimentDecoder) block(item ast.Node, field string) (*Stage, *stageIn
 	var o *object
 	switch s.Kind {
 	case KindPresent:
-		o = x.object(k.value, info.field, k.at, "a present block", "name", "trials", "repeats", "order", "seed", "inter_trial")
+		o = x.object(k.value, info.field, k.at, "a present block", "name", "trials", "repeats", "order", "seed", "inter_trial", "model_reset")
 		s.Present = x.present(o)
 	case KindAdapt:
 		o = x.object(k.value, info.field, k.at, "an adapt block", "name", "from", "hold_out", "indicator_decay")
@@ -319,6 +319,15 @@ func (x *experimentDecoder) present(o *object) *PresentBlock {
 		Order:      x.order(o, OrderFixed),
 		Seed:       x.seed(o, "seed"),
 		InterTrial: x.duration(o, "inter_trial", x.e.InterTrial, false, MaxInterTrial),
+	}
+	if s, at, ok := x.str(o, "model_reset", "trial or session"); ok {
+		switch s {
+		case "trial":
+			b.ResetPerTrial = true
+		case "session":
+		default:
+			x.addf(at, join(o.field, "model_reset"), "%q: want trial (reset the model's state before every trial) or session (the default: never within the session)", s)
+		}
 	}
 	if !x.required(o, "trials", "want a list of trials, each {duration: 10s, stimulus: {family: ...}}") {
 		return b

@@ -115,6 +115,12 @@ type PresentBlock struct {
 	Seed uint64
 	// InterTrial is the blank after each trial (default the experiment's).
 	InterTrial time.Duration
+	// ResetPerTrial (model_reset: trial) resets the model's recurrent
+	// state before every trial, so that each trial's prediction starts from
+	// zero state like the model's training clips; its first burn-in frames
+	// are then not scored. Default (model_reset: session): the state runs
+	// on through the session.
+	ResetPerTrial bool
 }
 
 // Trial is one stimulus shown for a duration.

@@ -10,10 +10,13 @@ import (
 
 // Prediction is the model's response vector for one model frame.
 type Prediction struct {
-	// Step counts model frames since the model's reset, from 0.
+	// Step counts model frames since the session's reset, from 0.
 	Step   int
 	Time   time.Duration
 	Values []float32
+	// BurnIn marks the burn-in frames after a trial reset of the model
+	// (model_reset: trial), which are not scored.
+	BurnIn bool
 }
 
 // Accuracy summarises per-neuron single-trial correlations.
@@ -37,7 +40,7 @@ func Score(preds []Prediction, scans []rig.Scan, burnIn, neurons int) Accuracy {
 	j := -1
 	for _, s := range scans {
 		j = onScreen(preds, j, s.Time)
-		if j < 0 || preds[j].Step < burnIn || len(s.Values) != neurons || len(preds[j].Values) != neurons {
+		if j < 0 || preds[j].Step < burnIn || preds[j].BurnIn || len(s.Values) != neurons || len(preds[j].Values) != neurons {
 			continue
 		}
 		px = append(px, preds[j].Values)

@@ -203,6 +203,12 @@ func (r *runner) present(ctx context.Context, index int, st *protocols.Stage, re
 		}
 		t := b.Trials[sh.Trial]
 		frames := t.Frames(r.rate)
+		if b.ResetPerTrial {
+			if _, err := r.p.Model.Reset(ctx, rig.ResetRequest{Trial: true}); err != nil {
+				return pluginErr(rig.KindModel, err)
+			}
+			r.burnInUntil = len(r.preds) + r.info.Model.BurnInFrames
+		}
 		r.emit(ctx, "trial", map[string]any{"block": st.Name, "index": index, "frames": frames, "onset_s": r.onset.Seconds(),
 			"repeat": sh.Repeat, "repeats": b.Repeats, "trial": sh.Trial, "stimulus": t.Stimulus.Spec})
 		if err := r.show(ctx, index, st.Name, sh.Trial, sh.Repeat, t.Stimulus.Spec, frames, &br); err != nil {
@@ -348,7 +354,7 @@ func (r *runner) adaptStage(ctx context.Context, st *protocols.Stage, res *Resul
 	j := -1
 	for _, s := range r.scans {
 		j = onScreen(r.preds, j, s.Time)
-		if j < 0 || r.preds[j].Step < r.info.Model.BurnInFrames || !r.inSpans(s.Time, from) || r.inSpans(s.Time, a.HoldOut) {
+		if j < 0 || r.preds[j].Step < r.info.Model.BurnInFrames || r.preds[j].BurnIn || !r.inSpans(s.Time, from) || r.inSpans(s.Time, a.HoldOut) {
 			continue
 		}
 		req.Steps = append(req.Steps, int64(r.preds[j].Step))

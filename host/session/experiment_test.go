@@ -176,3 +176,32 @@ func (a *abortAfter) Emit(ctx context.Context, kind string, fields map[string]an
 func (m *fakeModel) Evaluate(context.Context, rig.EvaluateRequest) (rig.EvaluateResponse, error) {
 	return rig.EvaluateResponse{}, nil
 }
+
+// TestRunExperimentResetsTheModelPerTrial: with model_reset: trial the
+// model's state is reset before every trial and each trial's burn-in frames
+// are left out of the score.
+func TestRunExperimentResetsTheModelPerTrial(t *testing.T) {
+	for _, perTrial := range []bool{false, true} {
+		model := &fakeModel{neurons: 2, sign: 1}
+		p := session.Plugins{
+			Stimulus:    &fakeStimulus{rate: 30},
+			Acquisition: &fakeAcquisition{neurons: 2, rate: 30},
+			Model:       model,
+		}
+		spec := protocols.Stimulus{Family: "levels", Spec: json.RawMessage(`{"family":"levels"}`)}
+		exp := &protocols.Experiment{Version: 2, Name: "reset", Blank: protocols.Stimulus{Family: "levels", Spec: levelSpec(128)},
+			Stages: []protocols.Stage{{Kind: protocols.KindPresent, Name: "clips", Present: &protocols.PresentBlock{
+				Trials:  []protocols.Trial{{Duration: time.Second, Stimulus: spec}, {Duration: time.Second, Stimulus: spec}},
+				Repeats: 2, Order: protocols.OrderFixed, ResetPerTrial: perTrial}}}}
+		res, err := session.RunExperiment(context.Background(), p, exp, session.Options{})
+		require.NoError(t, err)
+		scored := res.Blocks[0].Accuracy.Scored
+		if perTrial {
+			require.Equal(t, 4, model.trialResets, "one reset per trial")
+			require.Equal(t, 120-4*10, scored, "the 10 burn-in frames of every trial are not scored")
+		} else {
+			require.Equal(t, 0, model.trialResets)
+			require.Equal(t, 120-10, scored, "only the session's burn-in")
+		}
+	}
+}

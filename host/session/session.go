@@ -312,6 +312,9 @@ type runner struct {
 	heldOutSteps map[int][]float32
 	// selections holds each select stage's targets.
 	selections map[string][]Target
+	// burnInUntil is the model step up to which predictions are burn-in
+	// after the latest trial reset of the model.
+	burnInUntil int
 }
 
 func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
@@ -439,7 +442,7 @@ func (r *runner) block(ctx context.Context, index int, name string, spec json.Ra
 					}
 					v = mapped
 				}
-				r.preds = append(r.preds, Prediction{Step: start + i, Time: times[i], Values: v})
+				r.preds = append(r.preds, Prediction{Step: start + i, Time: times[i], Values: v, BurnIn: start+i < r.burnInUntil})
 			}
 			if r.opts.Recorder != nil && r.info.Unpaired == nil {
 				if err := r.opts.Recorder.Predictions(r.preds[start:]); err != nil {

@@ -117,7 +117,9 @@ type fakeModel struct {
 	fail      error
 	treadmill []float32 // the treadmill input of every frame predicted
 	pixels    []float32 // the first pixel of every frame predicted, per step
-	adapted   *rig.AdaptRequest
+	// trialResets counts Reset calls with Trial set.
+	trialResets int
+	adapted     *rig.AdaptRequest
 }
 
 // Adapt "learns" the recorded neurons: it predicts them, by id, with the
@@ -144,7 +146,10 @@ func (m *fakeModel) Describe(context.Context, rig.DescribeRequest) (rig.ModelInf
 	return rig.ModelInfo{Name: "fake-model", Neurons: m.neurons, Width: 4, Height: 2, FrameRateHz: 30, BurnInFrames: 10, NeuronIDs: m.ids}, nil
 }
 
-func (m *fakeModel) Reset(context.Context, rig.ResetRequest) (rig.ResetResponse, error) {
+func (m *fakeModel) Reset(_ context.Context, req rig.ResetRequest) (rig.ResetResponse, error) {
+	if req.Trial {
+		m.trialResets++
+	}
 	return rig.ResetResponse{}, nil
 }
 
