@@ -128,10 +128,9 @@ func (s *modelServer) Adapt(ctx context.Context, req *wire.AdaptRequest) (*wire.
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	out := &wire.AdaptResponse{Neurons: int32(resp.Neurons), CvScore: resp.CVScore, Samples: int32(resp.Samples),
-		Predictions: make([]*wire.Response, len(resp.Predictions))}
-	for i, v := range resp.Predictions {
-		out.Predictions[i] = &wire.Response{Values: v}
+	out := &wire.AdaptResponse{Neurons: int32(resp.Neurons), CvScore: resp.CVScore, Samples: int32(resp.Samples)}
+	for _, v := range resp.Predictions {
+		out.Predictions = append(out.Predictions, &wire.Response{Values: v})
 	}
 	return out, nil
 }
@@ -293,10 +292,9 @@ func (c *modelClient) Adapt(ctx context.Context, req AdaptRequest) (AdaptRespons
 	if err != nil {
 		return AdaptResponse{}, fromStatus("model.Adapt", err)
 	}
-	out := AdaptResponse{Neurons: int(resp.GetNeurons()), CVScore: resp.GetCvScore(), Samples: int(resp.GetSamples()),
-		Predictions: make([][]float32, len(resp.GetPredictions()))}
-	for i, v := range resp.GetPredictions() {
-		out.Predictions[i] = v.GetValues()
+	out := AdaptResponse{Neurons: int(resp.GetNeurons()), CVScore: resp.GetCvScore(), Samples: int(resp.GetSamples())}
+	for _, v := range resp.GetPredictions() {
+		out.Predictions = append(out.Predictions, v.GetValues())
 	}
 	return out, nil
 }

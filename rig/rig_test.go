@@ -64,7 +64,11 @@ type adaptingModel struct {
 
 func (m *adaptingModel) Adapt(_ context.Context, req rig.AdaptRequest) (rig.AdaptResponse, error) {
 	m.got = req
-	return rig.AdaptResponse{Neurons: len(req.NeuronIDs), CVScore: []float64{0.5, 0.25}, Samples: len(req.Steps)}, nil
+	resp := rig.AdaptResponse{Neurons: len(req.NeuronIDs), CVScore: []float64{0.5, 0.25}, Samples: len(req.Steps)}
+	for _, s := range req.PredictSteps {
+		resp.Predictions = append(resp.Predictions, []float32{float32(s), -float32(s)})
+	}
+	return resp, nil
 }
 
 func TestAdaptOverTheWire(t *testing.T) {
@@ -86,4 +90,11 @@ func TestAdaptOverTheWire(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, req, m.got)
 	require.Equal(t, rig.AdaptResponse{Neurons: 2, CVScore: []float64{0.5, 0.25}, Samples: 2}, resp)
+
+	// Predictions for earlier steps travel both ways, in order.
+	req.PredictSteps = []int64{3, 1}
+	resp, err = c.(rig.Adapter).Adapt(t.Context(), req)
+	require.NoError(t, err)
+	require.Equal(t, []int64{3, 1}, m.got.PredictSteps)
+	require.Equal(t, [][]float32{{3, -3}, {1, -1}}, resp.Predictions)
 }
