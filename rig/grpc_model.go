@@ -118,6 +118,7 @@ func (s *modelServer) Adapt(ctx context.Context, req *wire.AdaptRequest) (*wire.
 	}
 	r := AdaptRequest{
 		Steps: req.GetSteps(), NeuronIDs: req.GetNeuronIds(), SavePath: req.GetSavePath(), PredictSteps: req.GetPredictSteps(),
+		LoadPath: req.GetLoadPath(),
 		IndicatorDecay: time.Duration(req.GetIndicatorDecayS() * float64(time.Second)),
 		Responses:      make([][]float32, len(req.GetResponses())),
 	}
@@ -284,7 +285,7 @@ var _ Adapter = (*modelClient)(nil)
 
 func (c *modelClient) Adapt(ctx context.Context, req AdaptRequest) (AdaptResponse, error) {
 	w := &wire.AdaptRequest{Steps: req.Steps, NeuronIds: req.NeuronIDs, IndicatorDecayS: req.IndicatorDecay.Seconds(), SavePath: req.SavePath,
-		PredictSteps: req.PredictSteps, Responses: make([]*wire.Response, len(req.Responses))}
+		PredictSteps: req.PredictSteps, LoadPath: req.LoadPath, Responses: make([]*wire.Response, len(req.Responses))}
 	for i, v := range req.Responses {
 		w.Responses[i] = &wire.Response{Values: v}
 	}

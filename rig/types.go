@@ -245,6 +245,11 @@ type AdaptRequest struct {
 	// the model's hash, so that a later session can load it ("" : not
 	// saved).
 	SavePath string
+	// LoadPath, when set, restores a readout the plugin saved earlier
+	// (SavePath) instead of fitting one: Steps and Responses are then
+	// ignored and may be empty, and NeuronIDs, when given, must match the
+	// file's. A session resumed after a crash uses it.
+	LoadPath string
 	// PredictSteps lists steps predicted since the last session reset for
 	// which the adapted readout's predictions are wanted (in
 	// AdaptResponse.Predictions): held-out data recorded before the fit,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -241,6 +242,9 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 	if a.fm == nil {
 		return rig.AdaptResponse{}, fmt.Errorf("adapt: model %q has no %q output to fit a readout on: %w", m.info.Name, "features", rig.ErrUnsupported)
 	}
+	if req.LoadPath != "" {
+		return m.restoreReadout(req)
+	}
 	if len(req.Steps) != len(req.Responses) || len(req.Steps) < 10 {
 		return rig.AdaptResponse{}, fmt.Errorf("adapt: %d steps and %d responses, expected as many of each and at least 10: %w",
 			len(req.Steps), len(req.Responses), rig.ErrInvalid)
@@ -383,4 +387,28 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 	slog.Info("readout adapted", "neurons", neurons, "steps", len(req.Steps), "bins", len(sel),
 		"channels", a.fm.channels, "positions", a.fm.positions, "indicator_decay", req.IndicatorDecay, "took", time.Since(started))
 	return rig.AdaptResponse{Neurons: neurons, CVScore: fit.CVScore, Samples: len(sel) * BinSteps, Predictions: preds}, nil
+}
+
+// restoreReadout is Adapt with a LoadPath: it loads a readout saved for
+// this model (refusing one for another model, for other features or for
+// other neurons than req.NeuronIDs) and uses it from then on, with the
+// indicator filter starting from zero. Called with m.mu held.
+func (m *Model) restoreReadout(req rig.AdaptRequest) (rig.AdaptResponse, error) {
+	a := &m.adapt
+	if len(req.PredictSteps) > 0 {
+		return rig.AdaptResponse{}, fmt.Errorf("adapt: predict steps with a restored readout (load path %s): the steps it was fitted on are gone: %w",
+			req.LoadPath, rig.ErrInvalid)
+	}
+	r, err := loadReadout(req.LoadPath, a.modelSHA256, a.fm)
+	if err != nil {
+		return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", err)
+	}
+	if req.NeuronIDs != nil && !slices.Equal(req.NeuronIDs, r.ids) {
+		return rig.AdaptResponse{}, fmt.Errorf("adapt: readout %s predicts neurons %v..., the request names %v...: %w",
+			req.LoadPath, r.ids[:min(3, len(r.ids))], req.NeuronIDs[:min(3, len(req.NeuronIDs))], rig.ErrInvalid)
+	}
+	a.readout = r
+	m.info.Neurons, m.info.NeuronIDs = len(r.b), r.ids
+	slog.Info("readout restored", "path", req.LoadPath, "neurons", len(r.b))
+	return rig.AdaptResponse{Neurons: len(r.b)}, nil
 }

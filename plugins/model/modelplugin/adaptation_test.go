@@ -185,6 +185,29 @@ func TestAdaptFitsAPlantedReadout(t *testing.T) {
 		}
 	}
 
+	// Adapt can restore it too (a resumed session), from the start of a
+	// new run: the same predictions once the indicator filter has warmed
+	// up, and a readout for other neurons is refused.
+	rr := modelplugin.New()
+	defer rr.Close()
+	_, err = rr.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{"neurons": 5, "threads": 1}`)})
+	require.NoError(t, err)
+	_, err = rr.Adapt(ctx, rig.AdaptRequest{LoadPath: saved, NeuronIDs: []string{"a", "b", "x", "d"}})
+	require.ErrorIs(t, err, rig.ErrInvalid)
+	require.ErrorContains(t, err, "the request names")
+	restored, err := rr.Adapt(ctx, rig.AdaptRequest{LoadPath: saved, NeuronIDs: req.NeuronIDs})
+	require.NoError(t, err)
+	require.Equal(t, neurons, restored.Neurons)
+	_, err = rr.Predict(ctx, rig.PredictRequest{Frames: frames[:train]})
+	require.NoError(t, err)
+	again, err = rr.Predict(ctx, rig.PredictRequest{Frames: frames[train:]})
+	require.NoError(t, err)
+	for i := 60; i < len(again.Responses); i++ {
+		for j := range again.Responses[i] {
+			require.InEpsilon(t, pred.Responses[i][j], again.Responses[i][j], 1e-5, "frame %d neuron %d", i, j)
+		}
+	}
+
 	// A readout fitted for another model (other readout weights: another
 	// hash) is refused.
 	_, err = q.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(fmt.Sprintf(`{"neurons": 5, "seed": 2, "readout": %q}`, saved))})

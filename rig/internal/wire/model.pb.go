@@ -225,7 +225,10 @@ type AdaptRequest struct {
 	// Steps predicted since the last session reset for which the adapted
 	// readout's predictions are wanted (held-out data recorded before the
 	// fit); answered in AdaptResponse.predictions, in this order.
-	PredictSteps  []int64 `protobuf:"varint,6,rep,packed,name=predict_steps,json=predictSteps,proto3" json:"predict_steps,omitempty"`
+	PredictSteps []int64 `protobuf:"varint,6,rep,packed,name=predict_steps,json=predictSteps,proto3" json:"predict_steps,omitempty"`
+	// A readout file saved earlier (save_path) to restore instead of fitting:
+	// steps and responses are then ignored.
+	LoadPath      string `protobuf:"bytes,7,opt,name=load_path,json=loadPath,proto3" json:"load_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +303,13 @@ func (x *AdaptRequest) GetPredictSteps() []int64 {
 		return x.PredictSteps
 	}
 	return nil
+}
+
+func (x *AdaptRequest) GetLoadPath() string {
+	if x != nil {
+		return x.LoadPath
+	}
+	return ""
 }
 
 type AdaptResponse struct {
@@ -719,7 +729,7 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\x04skip\x18\x04 \x01(\x05R\x04skip\x12\x18\n" +
 	"\aneurons\x18\x05 \x03(\x05R\aneurons\"F\n" +
 	"\x10EvaluateResponse\x122\n" +
-	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\"\xe5\x01\n" +
+	"\tresponses\x18\x01 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\"\x82\x02\n" +
 	"\fAdaptRequest\x12\x14\n" +
 	"\x05steps\x18\x01 \x03(\x03R\x05steps\x122\n" +
 	"\tresponses\x18\x02 \x03(\v2\x14.twinrig.v1.ResponseR\tresponses\x12\x1d\n" +
@@ -727,7 +737,8 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"neuron_ids\x18\x03 \x03(\tR\tneuronIds\x12*\n" +
 	"\x11indicator_decay_s\x18\x04 \x01(\x01R\x0findicatorDecayS\x12\x1b\n" +
 	"\tsave_path\x18\x05 \x01(\tR\bsavePath\x12#\n" +
-	"\rpredict_steps\x18\x06 \x03(\x03R\fpredictSteps\"\x96\x01\n" +
+	"\rpredict_steps\x18\x06 \x03(\x03R\fpredictSteps\x12\x1b\n" +
+	"\tload_path\x18\a \x01(\tR\bloadPath\"\x96\x01\n" +
 	"\rAdaptResponse\x12\x18\n" +
 	"\aneurons\x18\x01 \x01(\x05R\aneurons\x12\x19\n" +
 	"\bcv_score\x18\x02 \x03(\x01R\acvScore\x12\x18\n" +
