@@ -327,6 +327,9 @@ func TestSessionEndToEnd(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var e map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+		if e["kind"] == "stage_done" {
+			continue // journal only: completed stages, for a resume
+		}
 		journal = append(journal, e["kind"].(string))
 		if e["kind"] == "session" {
 			require.Regexp(t, `^[0-9a-f]{64}$`, e["protocol"].(map[string]any)["sha256"])
@@ -718,5 +721,20 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
 		_, err := os.Stat(filepath.Join(runs[0], f))
 		require.NoError(t, err, f)
 	}
+	// The journal records each stage as it completes.
+	data, err = os.ReadFile(filepath.Join(runs[0], "journal.jsonl"))
+	require.NoError(t, err)
+	var done []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &e))
+		if e["kind"] == "stage_done" {
+			done = append(done, e["stage"].(string))
+			if e["stage"] == "fit" {
+				require.Regexp(t, `readout-mapping\.json$`, e["readout"])
+			}
+		}
+	}
+	require.Equal(t, []string{"mapping", "test", "fit", "targets", "check"}, done)
 	requireNoPlugins(t)
 }

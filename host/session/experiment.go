@@ -89,6 +89,7 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 	var runErr error
 	for i := range exp.Stages {
 		st := &exp.Stages[i]
+		stageStart := r.onset
 		switch st.Kind {
 		case protocols.KindPresent:
 			runErr = r.present(ctx, i, st, res)
@@ -107,6 +108,7 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 			}
 			break
 		}
+		r.stageDone(i, st, stageStart, res)
 	}
 	info = r.info
 	res.Info = info
@@ -784,4 +786,48 @@ func (r *runner) gradeVerify(stage string, acc *verify.Accumulator, res *Result)
 type Verification struct {
 	Stage  string
 	Result *verify.Result
+}
+
+// stageDone records in the session's journal that a stage completed, with
+// what a resumed session needs to skip it: its span of session time, the
+// per-neuron scores a later select stage reads, the readout file an adapt
+// stage saved, the targets a select stage chose.
+func (r *runner) stageDone(index int, st *protocols.Stage, start time.Duration, res *Result) {
+	if r.opts.Recorder == nil {
+		return
+	}
+	f := map[string]any{"stage": st.Name, "stage_kind": string(st.Kind), "index": index,
+		"start_s": start.Seconds(), "end_s": r.onset.Seconds(), "model_steps": len(r.preds), "scans": len(r.scans)}
+	scores := map[string]any{}
+	for name, m := range r.scored {
+		scores[name] = map[string]any{"cc_norm": finiteAll(m.CCNorm), "cc_abs": finiteAll(m.CCAbs), "r": finiteAll(m.SingleTrial)}
+	}
+	switch st.Kind {
+	case protocols.KindPresent, protocols.KindAdapt:
+		if len(scores) > 0 {
+			f["scores"] = scores
+		}
+	}
+	if st.Kind == protocols.KindAdapt && len(res.Adaptations) > 0 {
+		f["readout"] = res.Adaptations[len(res.Adaptations)-1].SavedTo
+	}
+	if st.Kind == protocols.KindSelect {
+		ids := []string{}
+		for _, t := range r.selections[st.Name] {
+			ids = append(ids, t.ID)
+		}
+		f["targets"] = ids
+	}
+	if err := r.opts.Recorder.Journal("stage_done", f); err != nil {
+		r.log.Error("journal entry not recorded", "stage", st.Name, "err", err)
+	}
+}
+
+// finiteAll maps NaN and infinities to nil, for JSON.
+func finiteAll(v []float64) []any {
+	out := make([]any, len(v))
+	for i, x := range v {
+		out[i] = finite(x)
+	}
+	return out
 }

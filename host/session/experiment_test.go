@@ -43,6 +43,16 @@ type fakeRecorder struct {
 	selections    []session.Selection
 	verifications int
 	last          *verify.Result
+	journal       []map[string]any
+}
+
+func (r *fakeRecorder) Journal(kind string, fields map[string]any) error {
+	f := map[string]any{"kind": kind}
+	for k, v := range fields {
+		f[k] = v
+	}
+	r.journal = append(r.journal, f)
+	return nil
 }
 
 func (r *fakeRecorder) Frames([]rig.ShownFrame) error          { return nil }
@@ -114,6 +124,18 @@ func TestRunExperimentVerifiesMEIs(t *testing.T) {
 		require.Equal(t, tr.ID == "a", tr.Driven, "target %s", tr.ID)
 	}
 	require.Equal(t, 3+1, rec.verifications, "graded after each repeat and at the end")
+	// Every completed stage is in the journal, with what a resumed session
+	// needs.
+	var done []string
+	for _, e := range rec.journal {
+		if e["kind"] == "stage_done" {
+			done = append(done, e["stage"].(string))
+			if e["stage"] == "targets" {
+				require.Equal(t, []string{"b", "a"}, e["targets"])
+			}
+		}
+	}
+	require.Equal(t, []string{"map", "fit", "targets", "verify"}, done)
 
 	// 3 repeats x (2 targets x 3 stimuli + 1 shared blank), each 1 s plus
 	// 0.5 s of blank, after the 2 s of mapping.

@@ -47,6 +47,9 @@ type Recorder interface {
 	// Verification stores a verify stage's grades (called after each
 	// repeat and at the end).
 	Verification(stage string, r *verify.Result) error
+	// Journal appends an entry to the session's crash-safe journal (the
+	// runner records each completed stage there).
+	Journal(kind string, fields map[string]any) error
 }
 
 // Options configure a session.
