@@ -28,6 +28,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "lowest log level shown: debug, info, warn or error")
 	quiet := fs.Bool("quiet", false, "print no progress lines, only the summary")
 	await := fs.Duration("await-subscriber", 0, "with the embedded broker, wait up to this long for an MQTT client to subscribe to the session's topics before starting (0: don't wait)")
+	resume := fs.String("resume", "", "continue the interrupted session recorded in this session directory (runs/<session>): completed blocks are not run again")
 	path, code := parseArgs(fs, args)
 	if code >= 0 {
 		return code
@@ -45,25 +46,37 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	h := &hostRun{cfg: cfg, exp: exp, log: log, level: level, logLevel: *logLevel, stdout: stdout, stderr: stderr, quiet: *quiet, await: *await}
+	h := &hostRun{cfg: cfg, exp: exp, resumeDir: *resume, log: log, level: level, logLevel: *logLevel, stdout: stdout, stderr: stderr, quiet: *quiet, await: *await}
 	return h.run(ctx)
 }
 
 // hostRun is one `twinrig run`.
 type hostRun struct {
-	cfg      *config.Config
-	exp      *protocols.Experiment
-	log      *slog.Logger
-	level    slog.Level
-	logLevel string
-	stdout   io.Writer
-	stderr   io.Writer
-	quiet    bool
-	await    time.Duration
+	cfg *config.Config
+	exp *protocols.Experiment
+	// resumeDir is the session directory of the session to continue ("":
+	// a new session).
+	resumeDir string
+	log       *slog.Logger
+	level     slog.Level
+	logLevel  string
+	stdout    io.Writer
+	stderr    io.Writer
+	quiet     bool
+	await     time.Duration
 }
 
 func (h *hostRun) run(ctx context.Context) int {
 	name := fmt.Sprintf("%s-%s", h.cfg.Session.Name, time.Now().UTC().Format("20060102T150405Z"))
+	var resume *session.Resume
+	if h.resumeDir != "" {
+		var err error
+		if resume, err = h.readResume(); err != nil {
+			fmt.Fprintf(h.stderr, "twinrig: %v\n", err)
+			return exitUsage
+		}
+		name = filepath.Base(filepath.Clean(h.resumeDir))
+	}
 	events, brokerURL, closeEvents, err := startEvents(ctx, h.cfg, name, h.await, h)
 	if err != nil {
 		fmt.Fprintf(h.stderr, "twinrig: %v\n", err)
@@ -128,11 +141,25 @@ func (h *hostRun) run(ctx context.Context) int {
 	if err != nil {
 		return fail(err, pluginOf(err), nil)
 	}
-	rec, err := record.Create(filepath.Join(h.cfg.Session.Output, name), info.Acquisition.Neurons)
-	if err != nil {
-		return fail(err, "", nil)
+	var rec *record.Dir
+	if resume != nil {
+		rec, err = record.Open(h.resumeDir)
+		if err == nil {
+			done := make([]string, 0, len(resume.Done))
+			for _, st := range h.exp.Stages {
+				if _, ok := resume.Done[st.Name]; ok {
+					done = append(done, st.Name)
+				}
+			}
+			err = rec.Journal("resumed", map[string]any{"version": version, "from_s": resume.From.Seconds(), "completed": done})
+		}
+	} else {
+		rec, err = record.Create(filepath.Join(h.cfg.Session.Output, name), info.Acquisition.Neurons)
+		if err == nil {
+			err = h.keepInputs(rec)
+		}
 	}
-	if err := h.keepInputs(rec); err != nil {
+	if err != nil {
 		return fail(err, "", nil)
 	}
 	emitTo.record(rec)
@@ -158,7 +185,7 @@ func (h *hostRun) run(ctx context.Context) int {
 		name, h.exp.Name, h.exp.Duration(), len(h.exp.Stages), info.Acquisition.Neurons, clock, rec.Path())
 	res, runErr := session.RunExperiment(sessCtx, plugins, h.exp, session.Options{
 		Clock: clock, Events: emitTo, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
-		Control: control, Selector: newSelector(h.log),
+		Control: control, Selector: newSelector(h.log), Resume: resume,
 	})
 	status := "ok"
 	switch {
@@ -361,4 +388,35 @@ func loadExperiment(path string) (*config.Config, *protocols.Experiment, error) 
 		return nil, nil, err
 	}
 	return cfg, exp, nil
+}
+
+// readResume reads what the interrupted session in h.resumeDir completed:
+// its journal (which must be of this protocol) and the selections of its
+// completed select stages.
+func (h *hostRun) readResume() (*session.Resume, error) {
+	protocol, err := os.ReadFile(h.cfg.Session.Protocol)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	sum := sha256.Sum256(protocol)
+	f, err := os.Open(filepath.Join(h.resumeDir, "journal.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("resume: %s is not a session directory: %w", h.resumeDir, err)
+	}
+	defer f.Close()
+	rs, err := session.ReadResume(f, h.exp, hex.EncodeToString(sum[:]))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", h.resumeDir, err)
+	}
+	for _, st := range h.exp.Stages {
+		if _, done := rs.Done[st.Name]; !done || st.Kind != protocols.KindSelect {
+			continue
+		}
+		targets, err := record.ReadSelection(h.resumeDir, st.Name)
+		if err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+		rs.Selections[st.Name] = targets
+	}
+	return rs, nil
 }

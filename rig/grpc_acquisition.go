@@ -2,6 +2,7 @@ package rig
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -124,4 +125,92 @@ func (c *acquisitionClient) Read(ctx context.Context, req ReadRequest) (ReadResp
 func (c *acquisitionClient) Stop(ctx context.Context, _ StopRequest) (StopResponse, error) {
 	_, err := c.c.Stop(ctx, &wire.StopRequest{})
 	return StopResponse{}, fromStatus("acquisition.Stop", err)
+}
+
+func (s *acquisitionServer) OptimalStimuli(ctx context.Context, req *wire.OptimalStimuliRequest) (*wire.OptimalStimuliResponse, error) {
+	tt, ok := s.impl.(TruthTeller)
+	if !ok {
+		return nil, toStatus(fmt.Errorf("this acquisition does not know its neurons' optimal stimuli: %w", ErrUnsupported))
+	}
+	r := OptimalStimuliRequest{
+		Width: int(req.GetWidth()), Height: int(req.GetHeight()),
+		Frames: int(req.GetFrames()), FrameRateHz: req.GetFrameRateHz(),
+	}
+	if len(req.GetNeurons()) > 0 {
+		r.Neurons = make([]int, len(req.GetNeurons()))
+		for i, n := range req.GetNeurons() {
+			r.Neurons[i] = int(n)
+		}
+	}
+	resp, err := tt.OptimalStimuli(ctx, r)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &wire.OptimalStimuliResponse{Stimuli: make([]*wire.OptimalStimulus, len(resp.Stimuli))}
+	for i, st := range resp.Stimuli {
+		out.Stimuli[i] = optimalStimulusToWire(st)
+	}
+	return out, nil
+}
+
+var _ TruthTeller = (*acquisitionClient)(nil)
+
+func (c *acquisitionClient) OptimalStimuli(ctx context.Context, req OptimalStimuliRequest) (OptimalStimuliResponse, error) {
+	w := &wire.OptimalStimuliRequest{
+		Width: clampInt32(req.Width), Height: clampInt32(req.Height),
+		Frames: clampInt32(req.Frames), FrameRateHz: req.FrameRateHz,
+	}
+	if len(req.Neurons) > 0 {
+		w.Neurons = make([]int32, len(req.Neurons))
+		for i, n := range req.Neurons {
+			w.Neurons[i] = clampInt32(n)
+		}
+	}
+	resp, err := c.c.OptimalStimuli(ctx, w)
+	if err != nil {
+		return OptimalStimuliResponse{}, fromStatus("acquisition.OptimalStimuli", err)
+	}
+	out := OptimalStimuliResponse{Stimuli: make([]OptimalStimulus, len(resp.GetStimuli()))}
+	for i, st := range resp.GetStimuli() {
+		out.Stimuli[i] = optimalStimulusFromWire(st)
+	}
+	return out, nil
+}
+
+func optimalStimulusToWire(s OptimalStimulus) *wire.OptimalStimulus {
+	w := &wire.OptimalStimulus{
+		Neuron: clampInt32(s.Neuron), Frames: make([]*wire.Frame, len(s.Frames)),
+		Support: make([]byte, len(s.Support)), PhaseInvariant: s.PhaseInvariant,
+		TemporalFreqHz: s.TemporalFreqHz, DirectionDeg: s.DirectionDeg,
+	}
+	if s.Kind == DriftingStimulus {
+		w.Kind = wire.StimulusKind_STIMULUS_KIND_DRIFTING
+	}
+	for i, f := range s.Frames {
+		w.Frames[i] = frameToWire(f)
+	}
+	for i, in := range s.Support {
+		if in {
+			w.Support[i] = 1
+		}
+	}
+	return w
+}
+
+func optimalStimulusFromWire(w *wire.OptimalStimulus) OptimalStimulus {
+	s := OptimalStimulus{
+		Neuron: int(w.GetNeuron()), Frames: make([]Frame, len(w.GetFrames())),
+		Support: make([]bool, len(w.GetSupport())), PhaseInvariant: w.GetPhaseInvariant(),
+		TemporalFreqHz: w.GetTemporalFreqHz(), DirectionDeg: w.GetDirectionDeg(),
+	}
+	if w.GetKind() == wire.StimulusKind_STIMULUS_KIND_DRIFTING {
+		s.Kind = DriftingStimulus
+	}
+	for i, f := range w.GetFrames() {
+		s.Frames[i] = frameFromWire(f)
+	}
+	for i, b := range w.GetSupport() {
+		s.Support[i] = b != 0
+	}
+	return s
 }

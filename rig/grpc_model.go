@@ -118,7 +118,7 @@ func (s *modelServer) Adapt(ctx context.Context, req *wire.AdaptRequest) (*wire.
 	}
 	r := AdaptRequest{
 		Steps: req.GetSteps(), NeuronIDs: req.GetNeuronIds(), SavePath: req.GetSavePath(), PredictSteps: req.GetPredictSteps(),
-		LoadPath: req.GetLoadPath(),
+		LoadPath:       req.GetLoadPath(),
 		IndicatorDecay: time.Duration(req.GetIndicatorDecayS() * float64(time.Second)),
 		Responses:      make([][]float32, len(req.GetResponses())),
 	}

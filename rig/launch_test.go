@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	case "model":
 		rig.ServeModel(&echoModel{neurons: 3})
 		os.Exit(0)
+	case "truthful-acquisition":
+		rig.ServeAcquisition(&truthfulAcquisition{idleAcquisition: idleAcquisition{neurons: 4}})
+		os.Exit(0)
 	case "model-v2":
 		// A plugin built against a future contract version.
 		plugin.Serve(&plugin.ServeConfig{

@@ -19,7 +19,9 @@ type Stimulus interface {
 // Acquisition records neural activity.
 //
 // Call order: Configure, Describe, Start, then any interleaving of Observe
-// and Read, then Stop. Observe and Read are not called concurrently.
+// and Read, then Stop. Observe and Read are not called concurrently. A
+// simulated acquisition may also tell its neurons' optimal stimuli
+// (TruthTeller).
 type Acquisition interface {
 	Configure(context.Context, ConfigureRequest) (ConfigureResponse, error)
 	Describe(context.Context, DescribeRequest) (AcquisitionInfo, error)

@@ -1,9 +1,11 @@
 package rig
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -55,6 +57,7 @@ func serve(kind Kind, p plugin.Plugin, opts []ServeOption) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	go exitWithParent(kind, os.Getppid(), orphanCheckInterval)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake,
 		Plugins:         plugin.PluginSet{string(kind): p},
@@ -66,6 +69,24 @@ func serve(kind Kind, p plugin.Plugin, opts []ServeOption) {
 			Name: string(kind), Level: hclog.Info, Output: os.Stderr, JSONFormat: true,
 		}),
 	})
+}
+
+// orphanCheckInterval is how often a plugin checks that its host lives.
+const orphanCheckInterval = 250 * time.Millisecond
+
+// exitWithParent ends the plugin process when the process that started it
+// (the host) is gone: a host killed with SIGKILL cannot stop its plugins,
+// and an orphaned stimulus plugin would keep the display, an acquisition
+// plugin the microscope stream. The orphan is re-parented, so its parent
+// pid changes.
+func exitWithParent(kind Kind, parent int, every time.Duration) {
+	for {
+		time.Sleep(every)
+		if os.Getppid() != parent {
+			fmt.Fprintf(os.Stderr, "twinrig %s plugin: the host (pid %d) is gone; exiting\n", kind, parent)
+			os.Exit(3)
+		}
+	}
 }
 
 // Logger returns a slog logger for use inside a plugin process. It writes

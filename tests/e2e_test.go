@@ -738,3 +738,103 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
 	require.Equal(t, []string{"mapping", "test", "fit", "targets", "check"}, done)
 	requireNoPlugins(t)
 }
+
+// TestResumeAfterKill9: the host is killed (SIGKILL) during verification;
+// `twinrig run -resume` continues the session from its record: the
+// completed blocks (mapping, test, adaptation, selection) are not run again,
+// the readout is restored, and verification completes, in the same session
+// directory.
+func TestResumeAfterKill9(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{neurons: 12, version2: true, blocks: `
+  - present:
+      name: mapping
+      trials: [{duration: 60s, stimulus: {family: natural, seed: 4}}]
+  - present:
+      name: test
+      trials:
+        - {duration: 3s, stimulus: {family: natural, seed: 5}}
+        - {duration: 3s, stimulus: {family: natural, seed: 6}}
+      repeats: 3
+      seed: 1
+  - adapt: {name: fit, from: [mapping], hold_out: [test], indicator_decay: 1.25s}
+  - select:
+      name: targets
+      neurons: {best: 3, by: cc_norm, from: test}
+      pool:
+        natural: {clips: 6, duration: 500ms, seed: 7}
+        gabor: {orientations: 4, cycles_per_width: [4], phases: 2, columns: 3, rows: 2, seed: 1}
+      synthesise: {images: 1, iterations: 4, population: 6}
+  - verify:
+      name: check
+      select: targets
+      controls: [best_natural, best_gabor, blank]
+      duration: 1s
+      repeats: 30
+      seed: 3
+      inter_trial: 1s
+`}.write(t, dir)
+	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	m := h.readUntil(t, brokerLine)
+	msgs := subscribe(t, m[1], m[2]+"/#")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		selected := false
+		for _, msg := range msgs() {
+			selected = selected || msg.payload["kind"] == "selected"
+		}
+		if selected {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no selected event; stderr:\n%s", h.stderr)
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // into the verification
+	require.NoError(t, h.cmd.Process.Signal(syscall.SIGKILL))
+	_ = h.cmd.Wait()
+	requireNoPlugins(t)
+
+	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*"))
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	code, out := runHost(t, "run", "-quiet", "-resume", runs[0], cfg)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "verification check:")
+	require.Regexp(t, `targets 3, evaluated 3`, out)
+
+	data, err := os.ReadFile(filepath.Join(runs[0], "journal.jsonl"))
+	require.NoError(t, err)
+	var done []string
+	resumed := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue // a line torn by the kill
+		}
+		switch e["kind"] {
+		case "stage_done":
+			done = append(done, e["stage"].(string))
+		case "resumed":
+			resumed++
+			require.Equal(t, []any{"mapping", "test", "fit", "targets"}, e["completed"])
+		}
+	}
+	require.Equal(t, 1, resumed)
+	require.Equal(t, []string{"mapping", "test", "fit", "targets", "check"}, done, "no completed block ran twice")
+	_, err = os.Stat(filepath.Join(runs[0], "verify-check.json"))
+	require.NoError(t, err)
+	requireNoPlugins(t)
+
+	// A journal of another protocol is refused.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "protocol.yaml"), append(mustRead(t, filepath.Join(dir, "protocol.yaml")), '\n', '#'), 0o644))
+	code, out = runHost(t, "run", "-resume", runs[0], cfg)
+	require.Equal(t, 2, code, out)
+	require.Contains(t, out, "another version of the protocol")
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return data
+}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/host/verify"
+	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -137,6 +138,65 @@ func (d *Dir) Keep(name string, data []byte) error {
 		return fmt.Errorf("recording %s: %w", name, err)
 	}
 	return nil
+}
+
+// Open reopens the session directory of an interrupted session (see
+// Create) for a resumed session: rows and journal entries are appended to
+// the existing files, which must all be there.
+func Open(path string) (*Dir, error) {
+	d := &Dir{path: path}
+	open := func(name string) (*os.File, error) {
+		f, err := os.OpenFile(filepath.Join(path, name), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return nil, fmt.Errorf("recording: resuming %s: %w", path, err)
+		}
+		return f, nil
+	}
+	for _, c := range []struct {
+		name string
+		dst  **csvFile
+	}{{"frames.csv", &d.frames}, {"predictions.csv", &d.preds}, {"scans.csv", &d.scan}} {
+		f, err := open(c.name)
+		if err != nil {
+			return nil, errors.Join(err, d.Close())
+		}
+		*c.dst = &csvFile{f: f, w: bufio.NewWriterSize(f, 1<<16)}
+	}
+	var err error
+	if d.journal, err = open("journal.jsonl"); err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return d, nil
+}
+
+// ReadSelection reads back the targets a select stage recorded
+// (Selection): ids, scores and the specifications of their MEIs and
+// controls (not their frames).
+func ReadSelection(dir, stage string) ([]session.Target, error) {
+	path := filepath.Join(dir, fileName("selection-"+stage+".json"))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
+	}
+	var f selectionFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("recording %s: %v: %w", path, err, rig.ErrInvalid)
+	}
+	out := make([]session.Target, 0, len(f.Targets))
+	for _, t := range f.Targets {
+		st := session.Target{Neuron: t.Neuron, ID: t.ID, Score: math.NaN(), Controls: map[protocols.Control]session.Stimulus{}}
+		if t.Score != nil {
+			st.Score = *t.Score
+		}
+		for _, m := range t.MEIs {
+			st.MEIs = append(st.MEIs, session.Stimulus{Name: m.Name, Spec: m.Spec, Predicted: m.Predicted})
+		}
+		for name, c := range t.Controls {
+			st.Controls[protocols.Control(name)] = session.Stimulus{Name: c.Name, Spec: c.Spec, Predicted: c.Predicted}
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 func newCSV(path, header string) (*csvFile, error) {

@@ -87,8 +87,20 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 	})
 
 	var runErr error
+	if opts.Resume != nil {
+		runErr = r.restore(ctx, res)
+	}
 	for i := range exp.Stages {
+		if runErr != nil {
+			break
+		}
 		st := &exp.Stages[i]
+		if opts.Resume != nil {
+			if _, done := opts.Resume.Done[st.Name]; done {
+				r.log.Info("resumed: stage already completed", "stage", st.Name)
+				continue
+			}
+		}
 		stageStart := r.onset
 		switch st.Kind {
 		case protocols.KindPresent:

@@ -74,6 +74,8 @@ type Options struct {
 	// Selector chooses MEIs in select stages (required by protocols that
 	// have one).
 	Selector Selector
+	// Resume, when set, continues an interrupted session (see Resume).
+	Resume *Resume
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -318,6 +320,9 @@ type runner struct {
 	// burnInUntil is the model step up to which predictions are burn-in
 	// after the latest trial reset of the model.
 	burnInUntil int
+	// resumeFrom is the session time a resumed session starts at: scans
+	// before it belong to the interrupted run and are not recorded again.
+	resumeFrom time.Duration
 }
 
 func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
@@ -538,6 +543,15 @@ func (r *runner) addScans(scans []rig.Scan) error {
 		if len(s.Values) != r.info.Acquisition.Neurons {
 			return pluginErr(rig.KindAcquisition, fmt.Errorf("scan %d has %d values for %d neurons: %w", s.Index, len(s.Values), r.info.Acquisition.Neurons, rig.ErrContract))
 		}
+	}
+	if r.resumeFrom > 0 {
+		kept := scans[:0:0]
+		for _, s := range scans {
+			if s.Time >= r.resumeFrom {
+				kept = append(kept, s)
+			}
+		}
+		scans = kept
 	}
 	r.scans = append(r.scans, scans...)
 	if r.opts.Recorder != nil && len(scans) > 0 {

@@ -114,7 +114,10 @@ func Stimulus(t *testing.T, impl rig.Stimulus, opts ...Option) {
 // Acquisition checks an acquisition plugin: Configure, Describe, Read
 // before Start wraps rig.ErrState, and (simulated plugins) one second of
 // observed gray frames yields scans in time order, each with one finite
-// value per neuron, none returned twice.
+// value per neuron, none returned twice. An acquisition that tells its
+// neurons' optimal stimuli (rig.TruthTeller; one that answers
+// rig.ErrUnsupported is let be) is checked with optimalStimuli (see
+// there), and answers the same during the session.
 func Acquisition(t *testing.T, impl rig.Acquisition, opts ...Option) {
 	o := apply(opts)
 	a := loopback[rig.Acquisition](t, impl)
@@ -129,6 +132,8 @@ func Acquisition(t *testing.T, impl rig.Acquisition, opts ...Option) {
 	if info.NeuronIDs != nil {
 		require.Len(t, info.NeuronIDs, info.Neurons, "AcquisitionInfo.NeuronIDs")
 	}
+	var truth *rig.OptimalStimuliResponse
+	t.Run("optimal stimuli", func(t *testing.T) { truth = optimalStimuli(t, a, info) })
 	_, err = a.Read(ctx, rig.ReadRequest{Until: time.Second})
 	require.ErrorIs(t, err, rig.ErrState, "Read before Start")
 	if !info.Simulated && !info.Offline {
@@ -148,6 +153,11 @@ func Acquisition(t *testing.T, impl rig.Acquisition, opts ...Option) {
 	}
 	_, err = a.Observe(ctx, rig.ObserveRequest{Frames: frames})
 	require.NoError(t, err, "Observe")
+	if truth != nil {
+		again, err := a.(rig.TruthTeller).OptimalStimuli(ctx, optimalStimuliRequest(info))
+		require.NoError(t, err, "OptimalStimuli during a session")
+		require.Equal(t, *truth, again, "OptimalStimuli must not depend on the session")
+	}
 	resp, err := a.Read(ctx, rig.ReadRequest{Until: time.Second})
 	require.NoError(t, err, "Read")
 	require.NotEmpty(t, resp.Scans, "one second of imaging gave no scans")
@@ -166,6 +176,78 @@ func Acquisition(t *testing.T, impl rig.Acquisition, opts ...Option) {
 	require.Empty(t, again.Scans, "scans returned twice")
 	_, err = a.Stop(ctx, rig.StopRequest{})
 	require.NoError(t, err, "Stop")
+}
+
+// optimalStimuliRequest asks for the last and the first neuron (in that
+// order), 64 x 36 pixels, 5 frames at 30 Hz.
+func optimalStimuliRequest(info rig.AcquisitionInfo) rig.OptimalStimuliRequest {
+	neurons := []int{info.Neurons - 1}
+	if info.Neurons > 1 {
+		neurons = append(neurons, 0)
+	}
+	return rig.OptimalStimuliRequest{Neurons: neurons, Width: 64, Height: 36, Frames: 5, FrameRateHz: 30}
+}
+
+// optimalStimuli checks Acquisition.OptimalStimuli, unless the plugin
+// answers rig.ErrUnsupported (then it returns nil): one stimulus per
+// requested neuron, in request order; a static one has one frame and no
+// temporal frequency, a drifting one the requested number of frames and a
+// positive temporal frequency; frames of the requested size; a support
+// mask of one entry per pixel with at least one pixel marked; a neuron's
+// answer does not depend on the other neurons of the request; and a bad
+// request wraps rig.ErrInvalid. It returns the answer to
+// optimalStimuliRequest.
+func optimalStimuli(t *testing.T, a rig.Acquisition, info rig.AcquisitionInfo) *rig.OptimalStimuliResponse {
+	ctx := context.Background()
+	tt := a.(rig.TruthTeller) // a plugin client always is one
+	req := optimalStimuliRequest(info)
+	resp, err := tt.OptimalStimuli(ctx, req)
+	if errors.Is(err, rig.ErrUnsupported) {
+		t.Logf("the plugin does not tell optimal stimuli: %v", err)
+		return nil
+	}
+	require.NoError(t, err, "OptimalStimuli")
+	require.Len(t, resp.Stimuli, len(req.Neurons), "one stimulus per requested neuron")
+	for i, s := range resp.Stimuli {
+		require.Equal(t, req.Neurons[i], s.Neuron, "stimulus %d: neuron", i)
+		switch s.Kind {
+		case rig.StaticStimulus:
+			require.Len(t, s.Frames, 1, "neuron %d: a static stimulus has one frame", s.Neuron)
+			require.Zero(t, s.TemporalFreqHz, "neuron %d: a static stimulus's temporal frequency", s.Neuron)
+		case rig.DriftingStimulus:
+			require.Len(t, s.Frames, req.Frames, "neuron %d: a drifting stimulus has the requested frames", s.Neuron)
+			require.Greater(t, s.TemporalFreqHz, 0.0, "neuron %d: a drifting stimulus's temporal frequency", s.Neuron)
+		default:
+			require.Failf(t, "unknown kind", "neuron %d: kind %d", s.Neuron, s.Kind)
+		}
+		for k, f := range s.Frames {
+			require.Equal(t, req.Width, f.Width, "neuron %d frame %d: width", s.Neuron, k)
+			require.Equal(t, req.Height, f.Height, "neuron %d frame %d: height", s.Neuron, k)
+			require.Len(t, f.Pixels, req.Width*req.Height, "neuron %d frame %d: pixels", s.Neuron, k)
+		}
+		require.Len(t, s.Support, req.Width*req.Height, "neuron %d: one support entry per pixel", s.Neuron)
+		require.Contains(t, s.Support, true, "neuron %d: an empty support", s.Neuron)
+	}
+	one := req
+	one.Neurons = req.Neurons[len(req.Neurons)-1:]
+	alone, err := tt.OptimalStimuli(ctx, one)
+	require.NoError(t, err, "OptimalStimuli of one neuron")
+	require.Equal(t, resp.Stimuli[len(resp.Stimuli)-1:], alone.Stimuli, "a neuron's answer must not depend on the others requested")
+
+	for name, bad := range map[string]func(*rig.OptimalStimuliRequest){
+		"no neurons":          func(r *rig.OptimalStimuliRequest) { r.Neurons = nil },
+		"neuron out of range": func(r *rig.OptimalStimuliRequest) { r.Neurons = []int{info.Neurons} },
+		"repeated neuron":     func(r *rig.OptimalStimuliRequest) { r.Neurons = []int{0, 0} },
+		"zero width":          func(r *rig.OptimalStimuliRequest) { r.Width = 0 },
+		"zero frames":         func(r *rig.OptimalStimuliRequest) { r.Frames = 0 },
+		"zero rate":           func(r *rig.OptimalStimuliRequest) { r.FrameRateHz = 0 },
+	} {
+		r := req
+		bad(&r)
+		_, err := tt.OptimalStimuli(ctx, r)
+		require.ErrorIs(t, err, rig.ErrInvalid, name)
+	}
+	return &resp
 }
 
 // Model checks a model plugin: Configure, Describe, Predict returns one

@@ -47,4 +47,9 @@
 // the same mouse: time restarts at zero and the spike and noise streams move
 // on to the next session's, so repeated sessions differ like repeated
 // recordings while the receptive fields stay put.
+//
+// The acquisition also tells its ground truth (rig.TruthTeller):
+// OptimalStimuli answers each neuron's analytic most exciting stimulus
+// (sim.Mouse.OptimalStimulus) with the pixels of its receptive field, so
+// that the host can score the stimuli it synthesises.
 package simacq

@@ -27,7 +27,10 @@ import (
 func Names() []string { return []string{"sim", "movie"} }
 
 // Switch is a rig.Acquisition that delegates to the source its settings
-// name. Its methods are safe for concurrent use.
+// name. It is a rig.TruthTeller too: OptimalStimuli goes to a source that
+// knows its neurons' optimal stimuli (the simulated mouse) and returns an
+// error wrapping rig.ErrUnsupported for the others (the movie). Its methods
+// are safe for concurrent use.
 type Switch struct {
 	log *slog.Logger
 
@@ -36,7 +39,10 @@ type Switch struct {
 	current rig.Acquisition
 }
 
-var _ rig.Acquisition = (*Switch)(nil)
+var (
+	_ rig.Acquisition = (*Switch)(nil)
+	_ rig.TruthTeller = (*Switch)(nil)
+)
 
 // New returns a Switch with no source chosen yet.
 func New(log *slog.Logger) *Switch {
@@ -138,4 +144,20 @@ func (s *Switch) Stop(ctx context.Context, req rig.StopRequest) (rig.StopRespons
 		return rig.StopResponse{}, err
 	}
 	return src.Stop(ctx, req)
+}
+
+// OptimalStimuli delegates to the chosen source if it is a rig.TruthTeller;
+// otherwise it returns an error wrapping rig.ErrUnsupported.
+func (s *Switch) OptimalStimuli(ctx context.Context, req rig.OptimalStimuliRequest) (rig.OptimalStimuliResponse, error) {
+	s.mu.Lock()
+	src, name := s.current, s.name
+	s.mu.Unlock()
+	if src == nil {
+		return rig.OptimalStimuliResponse{}, fmt.Errorf("acquisition: not configured, call Configure first: %w", rig.ErrState)
+	}
+	tt, ok := src.(rig.TruthTeller)
+	if !ok {
+		return rig.OptimalStimuliResponse{}, fmt.Errorf("acquisition: the %q source does not know its neurons' optimal stimuli: %w", name, rig.ErrUnsupported)
+	}
+	return tt.OptimalStimuli(ctx, req)
 }

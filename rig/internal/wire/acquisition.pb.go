@@ -21,6 +21,54 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type StimulusKind int32
+
+const (
+	// One image, to be held.
+	StimulusKind_STIMULUS_KIND_STATIC StimulusKind = 0
+	// A pattern that changes over time (a drifting grating or Gabor).
+	StimulusKind_STIMULUS_KIND_DRIFTING StimulusKind = 1
+)
+
+// Enum value maps for StimulusKind.
+var (
+	StimulusKind_name = map[int32]string{
+		0: "STIMULUS_KIND_STATIC",
+		1: "STIMULUS_KIND_DRIFTING",
+	}
+	StimulusKind_value = map[string]int32{
+		"STIMULUS_KIND_STATIC":   0,
+		"STIMULUS_KIND_DRIFTING": 1,
+	}
+)
+
+func (x StimulusKind) Enum() *StimulusKind {
+	p := new(StimulusKind)
+	*p = x
+	return p
+}
+
+func (x StimulusKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StimulusKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_twinrig_v1_acquisition_proto_enumTypes[0].Descriptor()
+}
+
+func (StimulusKind) Type() protoreflect.EnumType {
+	return &file_twinrig_v1_acquisition_proto_enumTypes[0]
+}
+
+func (x StimulusKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StimulusKind.Descriptor instead.
+func (StimulusKind) EnumDescriptor() ([]byte, []int) {
+	return file_twinrig_v1_acquisition_proto_rawDescGZIP(), []int{0}
+}
+
 type AcquisitionInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -524,6 +572,235 @@ func (*StopResponse) Descriptor() ([]byte, []int) {
 	return file_twinrig_v1_acquisition_proto_rawDescGZIP(), []int{9}
 }
 
+type OptimalStimuliRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Neuron indices in acquisition order (the order of Scan.values), at
+	// least one, no repeats.
+	Neurons []int32 `protobuf:"varint,1,rep,packed,name=neurons,proto3" json:"neurons,omitempty"`
+	// Frame size of the stimuli, pixels.
+	Width  int32 `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	Height int32 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	// How many frames a drifting stimulus gets, frame k at time
+	// k / frame_rate_hz from its onset; a static stimulus gets one.
+	Frames        int32   `protobuf:"varint,4,opt,name=frames,proto3" json:"frames,omitempty"`
+	FrameRateHz   float64 `protobuf:"fixed64,5,opt,name=frame_rate_hz,json=frameRateHz,proto3" json:"frame_rate_hz,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OptimalStimuliRequest) Reset() {
+	*x = OptimalStimuliRequest{}
+	mi := &file_twinrig_v1_acquisition_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OptimalStimuliRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OptimalStimuliRequest) ProtoMessage() {}
+
+func (x *OptimalStimuliRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_acquisition_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OptimalStimuliRequest.ProtoReflect.Descriptor instead.
+func (*OptimalStimuliRequest) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_acquisition_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *OptimalStimuliRequest) GetNeurons() []int32 {
+	if x != nil {
+		return x.Neurons
+	}
+	return nil
+}
+
+func (x *OptimalStimuliRequest) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *OptimalStimuliRequest) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *OptimalStimuliRequest) GetFrames() int32 {
+	if x != nil {
+		return x.Frames
+	}
+	return 0
+}
+
+func (x *OptimalStimuliRequest) GetFrameRateHz() float64 {
+	if x != nil {
+		return x.FrameRateHz
+	}
+	return 0
+}
+
+// One neuron's most exciting stimulus.
+type OptimalStimulus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The neuron's index, as requested.
+	Neuron int32        `protobuf:"varint,1,opt,name=neuron,proto3" json:"neuron,omitempty"`
+	Kind   StimulusKind `protobuf:"varint,2,opt,name=kind,proto3,enum=twinrig.v1.StimulusKind" json:"kind,omitempty"`
+	// At the requested size: one frame for a static stimulus, the requested
+	// number for a drifting one.
+	Frames []*Frame `protobuf:"bytes,3,rep,name=frames,proto3" json:"frames,omitempty"`
+	// width*height bytes, row-major: 1 for a pixel inside the neuron's
+	// receptive field (where the stimulus is compared with others), 0
+	// outside.
+	Support []byte `protobuf:"bytes,4,opt,name=support,proto3" json:"support,omitempty"`
+	// The neuron responds alike to every spatial phase of the pattern (a
+	// complex or direction-selective cell): frames is one optimum among many.
+	PhaseInvariant bool `protobuf:"varint,5,opt,name=phase_invariant,json=phaseInvariant,proto3" json:"phase_invariant,omitempty"`
+	// A drifting stimulus's temporal frequency and drift direction (degrees,
+	// counter-clockwise from rightward); 0 for a static one.
+	TemporalFreqHz float64 `protobuf:"fixed64,6,opt,name=temporal_freq_hz,json=temporalFreqHz,proto3" json:"temporal_freq_hz,omitempty"`
+	DirectionDeg   float64 `protobuf:"fixed64,7,opt,name=direction_deg,json=directionDeg,proto3" json:"direction_deg,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *OptimalStimulus) Reset() {
+	*x = OptimalStimulus{}
+	mi := &file_twinrig_v1_acquisition_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OptimalStimulus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OptimalStimulus) ProtoMessage() {}
+
+func (x *OptimalStimulus) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_acquisition_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OptimalStimulus.ProtoReflect.Descriptor instead.
+func (*OptimalStimulus) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_acquisition_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *OptimalStimulus) GetNeuron() int32 {
+	if x != nil {
+		return x.Neuron
+	}
+	return 0
+}
+
+func (x *OptimalStimulus) GetKind() StimulusKind {
+	if x != nil {
+		return x.Kind
+	}
+	return StimulusKind_STIMULUS_KIND_STATIC
+}
+
+func (x *OptimalStimulus) GetFrames() []*Frame {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
+func (x *OptimalStimulus) GetSupport() []byte {
+	if x != nil {
+		return x.Support
+	}
+	return nil
+}
+
+func (x *OptimalStimulus) GetPhaseInvariant() bool {
+	if x != nil {
+		return x.PhaseInvariant
+	}
+	return false
+}
+
+func (x *OptimalStimulus) GetTemporalFreqHz() float64 {
+	if x != nil {
+		return x.TemporalFreqHz
+	}
+	return 0
+}
+
+func (x *OptimalStimulus) GetDirectionDeg() float64 {
+	if x != nil {
+		return x.DirectionDeg
+	}
+	return 0
+}
+
+type OptimalStimuliResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In request order.
+	Stimuli       []*OptimalStimulus `protobuf:"bytes,1,rep,name=stimuli,proto3" json:"stimuli,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OptimalStimuliResponse) Reset() {
+	*x = OptimalStimuliResponse{}
+	mi := &file_twinrig_v1_acquisition_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OptimalStimuliResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OptimalStimuliResponse) ProtoMessage() {}
+
+func (x *OptimalStimuliResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_acquisition_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OptimalStimuliResponse.ProtoReflect.Descriptor instead.
+func (*OptimalStimuliResponse) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_acquisition_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *OptimalStimuliResponse) GetStimuli() []*OptimalStimulus {
+	if x != nil {
+		return x.Stimuli
+	}
+	return nil
+}
+
 var File_twinrig_v1_acquisition_proto protoreflect.FileDescriptor
 
 const file_twinrig_v1_acquisition_proto_rawDesc = "" +
@@ -557,14 +834,34 @@ const file_twinrig_v1_acquisition_proto_rawDesc = "" +
 	"\fReadResponse\x12&\n" +
 	"\x05scans\x18\x01 \x03(\v2\x10.twinrig.v1.ScanR\x05scans\"\r\n" +
 	"\vStopRequest\"\x0e\n" +
-	"\fStopResponse2\x95\x03\n" +
+	"\fStopResponse\"\x9b\x01\n" +
+	"\x15OptimalStimuliRequest\x12\x18\n" +
+	"\aneurons\x18\x01 \x03(\x05R\aneurons\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\x12\x16\n" +
+	"\x06frames\x18\x04 \x01(\x05R\x06frames\x12\"\n" +
+	"\rframe_rate_hz\x18\x05 \x01(\x01R\vframeRateHz\"\x94\x02\n" +
+	"\x0fOptimalStimulus\x12\x16\n" +
+	"\x06neuron\x18\x01 \x01(\x05R\x06neuron\x12,\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x18.twinrig.v1.StimulusKindR\x04kind\x12)\n" +
+	"\x06frames\x18\x03 \x03(\v2\x11.twinrig.v1.FrameR\x06frames\x12\x18\n" +
+	"\asupport\x18\x04 \x01(\fR\asupport\x12'\n" +
+	"\x0fphase_invariant\x18\x05 \x01(\bR\x0ephaseInvariant\x12(\n" +
+	"\x10temporal_freq_hz\x18\x06 \x01(\x01R\x0etemporalFreqHz\x12#\n" +
+	"\rdirection_deg\x18\a \x01(\x01R\fdirectionDeg\"O\n" +
+	"\x16OptimalStimuliResponse\x125\n" +
+	"\astimuli\x18\x01 \x03(\v2\x1b.twinrig.v1.OptimalStimulusR\astimuli*D\n" +
+	"\fStimulusKind\x12\x18\n" +
+	"\x14STIMULUS_KIND_STATIC\x10\x00\x12\x1a\n" +
+	"\x16STIMULUS_KIND_DRIFTING\x10\x012\xee\x03\n" +
 	"\vAcquisition\x12H\n" +
 	"\tConfigure\x12\x1c.twinrig.v1.ConfigureRequest\x1a\x1d.twinrig.v1.ConfigureResponse\x12D\n" +
 	"\bDescribe\x12\x1b.twinrig.v1.DescribeRequest\x1a\x1b.twinrig.v1.AcquisitionInfo\x12<\n" +
 	"\x05Start\x12\x18.twinrig.v1.StartRequest\x1a\x19.twinrig.v1.StartResponse\x12B\n" +
 	"\aObserve\x12\x1a.twinrig.v1.ObserveRequest\x1a\x1b.twinrig.v1.ObserveResponse\x129\n" +
 	"\x04Read\x12\x17.twinrig.v1.ReadRequest\x1a\x18.twinrig.v1.ReadResponse\x129\n" +
-	"\x04Stop\x12\x17.twinrig.v1.StopRequest\x1a\x18.twinrig.v1.StopResponseB.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
+	"\x04Stop\x12\x17.twinrig.v1.StopRequest\x1a\x18.twinrig.v1.StopResponse\x12W\n" +
+	"\x0eOptimalStimuli\x12!.twinrig.v1.OptimalStimuliRequest\x1a\".twinrig.v1.OptimalStimuliResponseB.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
 
 var (
 	file_twinrig_v1_acquisition_proto_rawDescOnce sync.Once
@@ -578,47 +875,58 @@ func file_twinrig_v1_acquisition_proto_rawDescGZIP() []byte {
 	return file_twinrig_v1_acquisition_proto_rawDescData
 }
 
-var file_twinrig_v1_acquisition_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_twinrig_v1_acquisition_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_twinrig_v1_acquisition_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_twinrig_v1_acquisition_proto_goTypes = []any{
-	(*AcquisitionInfo)(nil),   // 0: twinrig.v1.AcquisitionInfo
-	(*StartRequest)(nil),      // 1: twinrig.v1.StartRequest
-	(*StartResponse)(nil),     // 2: twinrig.v1.StartResponse
-	(*ObserveRequest)(nil),    // 3: twinrig.v1.ObserveRequest
-	(*ObserveResponse)(nil),   // 4: twinrig.v1.ObserveResponse
-	(*ReadRequest)(nil),       // 5: twinrig.v1.ReadRequest
-	(*Scan)(nil),              // 6: twinrig.v1.Scan
-	(*ReadResponse)(nil),      // 7: twinrig.v1.ReadResponse
-	(*StopRequest)(nil),       // 8: twinrig.v1.StopRequest
-	(*StopResponse)(nil),      // 9: twinrig.v1.StopResponse
-	(Clock)(0),                // 10: twinrig.v1.Clock
-	(*ShownFrame)(nil),        // 11: twinrig.v1.ShownFrame
-	(*Behaviour)(nil),         // 12: twinrig.v1.Behaviour
-	(*ConfigureRequest)(nil),  // 13: twinrig.v1.ConfigureRequest
-	(*DescribeRequest)(nil),   // 14: twinrig.v1.DescribeRequest
-	(*ConfigureResponse)(nil), // 15: twinrig.v1.ConfigureResponse
+	(StimulusKind)(0),              // 0: twinrig.v1.StimulusKind
+	(*AcquisitionInfo)(nil),        // 1: twinrig.v1.AcquisitionInfo
+	(*StartRequest)(nil),           // 2: twinrig.v1.StartRequest
+	(*StartResponse)(nil),          // 3: twinrig.v1.StartResponse
+	(*ObserveRequest)(nil),         // 4: twinrig.v1.ObserveRequest
+	(*ObserveResponse)(nil),        // 5: twinrig.v1.ObserveResponse
+	(*ReadRequest)(nil),            // 6: twinrig.v1.ReadRequest
+	(*Scan)(nil),                   // 7: twinrig.v1.Scan
+	(*ReadResponse)(nil),           // 8: twinrig.v1.ReadResponse
+	(*StopRequest)(nil),            // 9: twinrig.v1.StopRequest
+	(*StopResponse)(nil),           // 10: twinrig.v1.StopResponse
+	(*OptimalStimuliRequest)(nil),  // 11: twinrig.v1.OptimalStimuliRequest
+	(*OptimalStimulus)(nil),        // 12: twinrig.v1.OptimalStimulus
+	(*OptimalStimuliResponse)(nil), // 13: twinrig.v1.OptimalStimuliResponse
+	(Clock)(0),                     // 14: twinrig.v1.Clock
+	(*ShownFrame)(nil),             // 15: twinrig.v1.ShownFrame
+	(*Behaviour)(nil),              // 16: twinrig.v1.Behaviour
+	(*Frame)(nil),                  // 17: twinrig.v1.Frame
+	(*ConfigureRequest)(nil),       // 18: twinrig.v1.ConfigureRequest
+	(*DescribeRequest)(nil),        // 19: twinrig.v1.DescribeRequest
+	(*ConfigureResponse)(nil),      // 20: twinrig.v1.ConfigureResponse
 }
 var file_twinrig_v1_acquisition_proto_depIdxs = []int32{
-	10, // 0: twinrig.v1.StartRequest.clock:type_name -> twinrig.v1.Clock
-	11, // 1: twinrig.v1.ObserveRequest.frames:type_name -> twinrig.v1.ShownFrame
-	12, // 2: twinrig.v1.Scan.behaviour:type_name -> twinrig.v1.Behaviour
-	6,  // 3: twinrig.v1.ReadResponse.scans:type_name -> twinrig.v1.Scan
-	13, // 4: twinrig.v1.Acquisition.Configure:input_type -> twinrig.v1.ConfigureRequest
-	14, // 5: twinrig.v1.Acquisition.Describe:input_type -> twinrig.v1.DescribeRequest
-	1,  // 6: twinrig.v1.Acquisition.Start:input_type -> twinrig.v1.StartRequest
-	3,  // 7: twinrig.v1.Acquisition.Observe:input_type -> twinrig.v1.ObserveRequest
-	5,  // 8: twinrig.v1.Acquisition.Read:input_type -> twinrig.v1.ReadRequest
-	8,  // 9: twinrig.v1.Acquisition.Stop:input_type -> twinrig.v1.StopRequest
-	15, // 10: twinrig.v1.Acquisition.Configure:output_type -> twinrig.v1.ConfigureResponse
-	0,  // 11: twinrig.v1.Acquisition.Describe:output_type -> twinrig.v1.AcquisitionInfo
-	2,  // 12: twinrig.v1.Acquisition.Start:output_type -> twinrig.v1.StartResponse
-	4,  // 13: twinrig.v1.Acquisition.Observe:output_type -> twinrig.v1.ObserveResponse
-	7,  // 14: twinrig.v1.Acquisition.Read:output_type -> twinrig.v1.ReadResponse
-	9,  // 15: twinrig.v1.Acquisition.Stop:output_type -> twinrig.v1.StopResponse
-	10, // [10:16] is the sub-list for method output_type
-	4,  // [4:10] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	14, // 0: twinrig.v1.StartRequest.clock:type_name -> twinrig.v1.Clock
+	15, // 1: twinrig.v1.ObserveRequest.frames:type_name -> twinrig.v1.ShownFrame
+	16, // 2: twinrig.v1.Scan.behaviour:type_name -> twinrig.v1.Behaviour
+	7,  // 3: twinrig.v1.ReadResponse.scans:type_name -> twinrig.v1.Scan
+	0,  // 4: twinrig.v1.OptimalStimulus.kind:type_name -> twinrig.v1.StimulusKind
+	17, // 5: twinrig.v1.OptimalStimulus.frames:type_name -> twinrig.v1.Frame
+	12, // 6: twinrig.v1.OptimalStimuliResponse.stimuli:type_name -> twinrig.v1.OptimalStimulus
+	18, // 7: twinrig.v1.Acquisition.Configure:input_type -> twinrig.v1.ConfigureRequest
+	19, // 8: twinrig.v1.Acquisition.Describe:input_type -> twinrig.v1.DescribeRequest
+	2,  // 9: twinrig.v1.Acquisition.Start:input_type -> twinrig.v1.StartRequest
+	4,  // 10: twinrig.v1.Acquisition.Observe:input_type -> twinrig.v1.ObserveRequest
+	6,  // 11: twinrig.v1.Acquisition.Read:input_type -> twinrig.v1.ReadRequest
+	9,  // 12: twinrig.v1.Acquisition.Stop:input_type -> twinrig.v1.StopRequest
+	11, // 13: twinrig.v1.Acquisition.OptimalStimuli:input_type -> twinrig.v1.OptimalStimuliRequest
+	20, // 14: twinrig.v1.Acquisition.Configure:output_type -> twinrig.v1.ConfigureResponse
+	1,  // 15: twinrig.v1.Acquisition.Describe:output_type -> twinrig.v1.AcquisitionInfo
+	3,  // 16: twinrig.v1.Acquisition.Start:output_type -> twinrig.v1.StartResponse
+	5,  // 17: twinrig.v1.Acquisition.Observe:output_type -> twinrig.v1.ObserveResponse
+	8,  // 18: twinrig.v1.Acquisition.Read:output_type -> twinrig.v1.ReadResponse
+	10, // 19: twinrig.v1.Acquisition.Stop:output_type -> twinrig.v1.StopResponse
+	13, // 20: twinrig.v1.Acquisition.OptimalStimuli:output_type -> twinrig.v1.OptimalStimuliResponse
+	14, // [14:21] is the sub-list for method output_type
+	7,  // [7:14] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_twinrig_v1_acquisition_proto_init() }
@@ -632,13 +940,14 @@ func file_twinrig_v1_acquisition_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_twinrig_v1_acquisition_proto_rawDesc), len(file_twinrig_v1_acquisition_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   10,
+			NumEnums:      1,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_twinrig_v1_acquisition_proto_goTypes,
 		DependencyIndexes: file_twinrig_v1_acquisition_proto_depIdxs,
+		EnumInfos:         file_twinrig_v1_acquisition_proto_enumTypes,
 		MessageInfos:      file_twinrig_v1_acquisition_proto_msgTypes,
 	}.Build()
 	File_twinrig_v1_acquisition_proto = out.File

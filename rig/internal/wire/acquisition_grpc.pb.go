@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Acquisition_Configure_FullMethodName = "/twinrig.v1.Acquisition/Configure"
-	Acquisition_Describe_FullMethodName  = "/twinrig.v1.Acquisition/Describe"
-	Acquisition_Start_FullMethodName     = "/twinrig.v1.Acquisition/Start"
-	Acquisition_Observe_FullMethodName   = "/twinrig.v1.Acquisition/Observe"
-	Acquisition_Read_FullMethodName      = "/twinrig.v1.Acquisition/Read"
-	Acquisition_Stop_FullMethodName      = "/twinrig.v1.Acquisition/Stop"
+	Acquisition_Configure_FullMethodName      = "/twinrig.v1.Acquisition/Configure"
+	Acquisition_Describe_FullMethodName       = "/twinrig.v1.Acquisition/Describe"
+	Acquisition_Start_FullMethodName          = "/twinrig.v1.Acquisition/Start"
+	Acquisition_Observe_FullMethodName        = "/twinrig.v1.Acquisition/Observe"
+	Acquisition_Read_FullMethodName           = "/twinrig.v1.Acquisition/Read"
+	Acquisition_Stop_FullMethodName           = "/twinrig.v1.Acquisition/Stop"
+	Acquisition_OptimalStimuli_FullMethodName = "/twinrig.v1.Acquisition/OptimalStimuli"
 )
 
 // AcquisitionClient is the client API for Acquisition service.
@@ -45,6 +46,12 @@ type AcquisitionClient interface {
 	// the real clock it waits until that time has passed.
 	Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (*ReadResponse, error)
 	Stop(ctx context.Context, in *StopRequest, opts ...grpc.CallOption) (*StopResponse, error)
+	// OptimalStimuli returns neurons' most exciting stimuli as the
+	// acquisition knows them: a simulated rig's analytic ground truth, for
+	// scoring synthesised stimuli. Optional: answer UNIMPLEMENTED if the
+	// acquisition does not know them (a microscope, a replayed recording).
+	// May be called in any state after Configure, also during a session.
+	OptimalStimuli(ctx context.Context, in *OptimalStimuliRequest, opts ...grpc.CallOption) (*OptimalStimuliResponse, error)
 }
 
 type acquisitionClient struct {
@@ -115,6 +122,16 @@ func (c *acquisitionClient) Stop(ctx context.Context, in *StopRequest, opts ...g
 	return out, nil
 }
 
+func (c *acquisitionClient) OptimalStimuli(ctx context.Context, in *OptimalStimuliRequest, opts ...grpc.CallOption) (*OptimalStimuliResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OptimalStimuliResponse)
+	err := c.cc.Invoke(ctx, Acquisition_OptimalStimuli_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AcquisitionServer is the server API for Acquisition service.
 // All implementations must embed UnimplementedAcquisitionServer
 // for forward compatibility.
@@ -133,6 +150,12 @@ type AcquisitionServer interface {
 	// the real clock it waits until that time has passed.
 	Read(context.Context, *ReadRequest) (*ReadResponse, error)
 	Stop(context.Context, *StopRequest) (*StopResponse, error)
+	// OptimalStimuli returns neurons' most exciting stimuli as the
+	// acquisition knows them: a simulated rig's analytic ground truth, for
+	// scoring synthesised stimuli. Optional: answer UNIMPLEMENTED if the
+	// acquisition does not know them (a microscope, a replayed recording).
+	// May be called in any state after Configure, also during a session.
+	OptimalStimuli(context.Context, *OptimalStimuliRequest) (*OptimalStimuliResponse, error)
 	mustEmbedUnimplementedAcquisitionServer()
 }
 
@@ -160,6 +183,9 @@ func (UnimplementedAcquisitionServer) Read(context.Context, *ReadRequest) (*Read
 }
 func (UnimplementedAcquisitionServer) Stop(context.Context, *StopRequest) (*StopResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stop not implemented")
+}
+func (UnimplementedAcquisitionServer) OptimalStimuli(context.Context, *OptimalStimuliRequest) (*OptimalStimuliResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OptimalStimuli not implemented")
 }
 func (UnimplementedAcquisitionServer) mustEmbedUnimplementedAcquisitionServer() {}
 func (UnimplementedAcquisitionServer) testEmbeddedByValue()                     {}
@@ -290,6 +316,24 @@ func _Acquisition_Stop_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Acquisition_OptimalStimuli_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OptimalStimuliRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AcquisitionServer).OptimalStimuli(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Acquisition_OptimalStimuli_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AcquisitionServer).OptimalStimuli(ctx, req.(*OptimalStimuliRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Acquisition_ServiceDesc is the grpc.ServiceDesc for Acquisition service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -320,6 +364,10 @@ var Acquisition_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stop",
 			Handler:    _Acquisition_Stop_Handler,
+		},
+		{
+			MethodName: "OptimalStimuli",
+			Handler:    _Acquisition_OptimalStimuli_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

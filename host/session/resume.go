@@ -1,0 +1,196 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/twinrig/twinrig/host/metrics"
+	"github.com/twinrig/twinrig/protocols"
+	"github.com/twinrig/twinrig/rig"
+)
+
+// Resume is what an interrupted session completed, read back from its
+// journal (the stage_done entries the runner records): a resumed session
+// skips those stages and starts at the session time where the last of them
+// ended. Stages complete as a whole: a stage cut short is run again from
+// its start.
+type Resume struct {
+	// Done holds the completed stages, by name.
+	Done map[string]DoneStage
+	// From is the session time the resumed session starts at.
+	From time.Duration
+	// Readout is the readout file the last completed adapt stage saved
+	// ("": none), restored into the model before anything runs.
+	Readout string
+	// Scores are the per-neuron scores of the repeated stages scored so
+	// far (what a select stage chooses its targets by).
+	Scores map[string]Scores
+	// Selections are the completed select stages' targets and stimuli,
+	// filled by the caller from the record (Options.Recorder wrote them).
+	Selections map[string][]Target
+}
+
+// DoneStage is one completed stage's span of session time.
+type DoneStage struct {
+	Start, End time.Duration
+}
+
+// Scores are a repeated stage's per-neuron measures (NaN where undefined).
+type Scores struct {
+	CCNorm, CCAbs, R []float64
+}
+
+// journalEntry is the part of a journal line ReadResume reads.
+type journalEntry struct {
+	Kind     string                           `json:"kind"`
+	Stage    string                           `json:"stage"`
+	StartS   float64                          `json:"start_s"`
+	EndS     float64                          `json:"end_s"`
+	Readout  string                           `json:"readout"`
+	Scores   map[string]map[string][]*float64 `json:"scores"`
+	Protocol *struct {
+		SHA256 string `json:"sha256"`
+	} `json:"protocol"`
+}
+
+// ReadResume reads a session journal (journal.jsonl) for exp: the
+// protocol's SHA-256 in its session entry must be protocolSHA256 (a
+// journal of another protocol is refused), and the completed stages must
+// be a prefix of exp's stages. A line that does not parse (a torn last
+// line after a crash) ends the reading. Errors wrap rig.ErrInvalid.
+func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (*Resume, error) {
+	res := &Resume{Done: map[string]DoneStage{}, Scores: map[string]Scores{}, Selections: map[string][]Target{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<28)
+	sawSession := false
+	var order []string
+	for sc.Scan() {
+		var head struct{ Kind string }
+		if json.Unmarshal(sc.Bytes(), &head) != nil {
+			break // a line torn by the crash ends the journal
+		}
+		if head.Kind != "session" && head.Kind != "stage_done" {
+			continue
+		}
+		var e journalEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("resume: a %s entry of the journal: %v: %w", head.Kind, err, rig.ErrInvalid)
+		}
+		switch e.Kind {
+		case "session":
+			if e.Protocol == nil || e.Protocol.SHA256 != protocolSHA256 {
+				return nil, fmt.Errorf("resume: the journal's session ran another version of the protocol (SHA-256 differs): %w", rig.ErrInvalid)
+			}
+			sawSession = true
+		case "stage_done":
+			if !sawSession {
+				return nil, fmt.Errorf("resume: a stage_done entry before the session entry: %w", rig.ErrInvalid)
+			}
+			res.Done[e.Stage] = DoneStage{Start: seconds(e.StartS), End: seconds(e.EndS)}
+			order = append(order, e.Stage)
+			res.From = seconds(e.EndS)
+			if e.Readout != "" {
+				res.Readout = e.Readout
+			}
+			for name, m := range e.Scores {
+				res.Scores[name] = Scores{CCNorm: floats(m["cc_norm"]), CCAbs: floats(m["cc_abs"]), R: floats(m["r"])}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("resume: reading the journal: %w", err)
+	}
+	if !sawSession {
+		return nil, fmt.Errorf("resume: the journal has no session entry: %w", rig.ErrInvalid)
+	}
+	for i, name := range order {
+		if i >= len(exp.Stages) || exp.Stages[i].Name != name {
+			return nil, fmt.Errorf("resume: completed stage %d is %q, the protocol's is not: %w", i, name, rig.ErrInvalid)
+		}
+	}
+	// An adapt stage still to run fits on its From stages, whose features
+	// the model plugin lost: run them again.
+	for i := len(order); i < len(exp.Stages); i++ {
+		st := exp.Stages[i]
+		if st.Kind != protocols.KindAdapt {
+			continue
+		}
+		for _, from := range st.Adapt.From {
+			for k, name := range order {
+				if name == from {
+					res.truncate(order[k:])
+					order = order[:k]
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// truncate forgets the stages named, and moves From back to the end of
+// the last stage still done.
+func (r *Resume) truncate(names []string) {
+	for _, n := range names {
+		delete(r.Done, n)
+	}
+	r.From = 0
+	for _, d := range r.Done {
+		r.From = max(r.From, d.End)
+	}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
+
+func floats(v []*float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = math.NaN()
+		if x != nil {
+			out[i] = *x
+		}
+	}
+	return out
+}
+
+// restore sets the runner up from a Resume: the session time, the spans
+// and scores of the completed stages, the selections, and the adapted
+// readout (restored into the model plugin).
+func (r *runner) restore(ctx context.Context, res *Result) error {
+	rs := r.opts.Resume
+	r.onset, r.resumeFrom = rs.From, rs.From
+	for name, d := range rs.Done {
+		r.spans[name] = [2]time.Duration{d.Start, d.End}
+	}
+	for name, s := range rs.Scores {
+		r.scored[name] = &metrics.Result{CCNorm: s.CCNorm, CCAbs: s.CCAbs, SingleTrial: s.R}
+	}
+	for name, t := range rs.Selections {
+		r.selections[name] = t
+	}
+	if rs.Readout == "" {
+		return nil
+	}
+	adapter, ok := r.p.Model.(rig.Adapter)
+	if !ok {
+		return pluginErr(rig.KindModel, fmt.Errorf("the model cannot restore its adapted readout: %w", rig.ErrUnsupported))
+	}
+	resp, err := adapter.Adapt(ctx, rig.AdaptRequest{LoadPath: rs.Readout, NeuronIDs: r.info.Acquisition.NeuronIDs})
+	if err != nil {
+		return pluginErr(rig.KindModel, err)
+	}
+	if r.info.Model, err = r.p.Model.Describe(ctx, rig.DescribeRequest{}); err != nil {
+		return pluginErr(rig.KindModel, err)
+	}
+	r.info.Columns, r.info.Unpaired = nil, nil
+	if err := mapNeurons(&r.info); err != nil {
+		return err
+	}
+	res.Info = r.info
+	r.log.Info("resumed: readout restored", "path", rs.Readout, "neurons", resp.Neurons, "from", rs.From)
+	return nil
+}
