@@ -61,7 +61,11 @@ func (h *hostRun) printSummary(res *session.Result) {
 		fmt.Fprintln(h.stdout)
 	}
 	for _, s := range res.Selections {
-		fmt.Fprintf(h.stdout, "  %s: %d targets, most exciting inputs ranked and synthesised in %.1f s\n", s.Stage, len(s.Targets), s.Took.Seconds())
+		fmt.Fprintf(h.stdout, "  %s: %d targets, most exciting inputs ranked and synthesised in %.1f s", s.Stage, len(s.Targets), s.Took.Seconds())
+		if !math.IsNaN(s.MedianOptimal) {
+			fmt.Fprintf(h.stdout, "; MEIs vs the targets' analytic optimal stimuli: median r %s", fmtR(s.MedianOptimal))
+		}
+		fmt.Fprintln(h.stdout)
 	}
 	for _, v := range res.Verifications {
 		fmt.Fprintf(h.stdout, "\nverification %s:\n", v.Stage)
@@ -105,6 +109,16 @@ type sessionSummary struct {
 	Plugins       map[string]any   `json:"plugins"`
 	Accuracy      map[string]any   `json:"accuracy"`
 	Adaptations   []map[string]any `json:"adaptations,omitempty"`
+	Selections    []map[string]any `json:"selections,omitempty"`
+	Verifications []map[string]any `json:"verifications,omitempty"`
+}
+
+// nanNull maps NaN to nil (JSON null).
+func nanNull(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
 }
 
 func summary(name, status string, exp *protocols.Experiment, res *session.Result, err error) sessionSummary {
@@ -120,6 +134,16 @@ func summary(name, status string, exp *protocols.Experiment, res *session.Result
 	for _, a := range res.Adaptations {
 		s.Adaptations = append(s.Adaptations, map[string]any{"after": a.After, "neurons": a.Neurons, "samples": a.Samples,
 			"seconds": a.Took.Seconds(), "median_cv_r": a.MedianCV, "readout": a.SavedTo})
+	}
+	for _, sel := range res.Selections {
+		s.Selections = append(s.Selections, map[string]any{"block": sel.Stage, "targets": len(sel.Targets),
+			"seconds": sel.Took.Seconds(), "median_optimal_r": nanNull(sel.MedianOptimal)})
+	}
+	for _, v := range res.Verifications {
+		sm := v.Result.Summary
+		s.Verifications = append(s.Verifications, map[string]any{"block": v.Stage, "targets": sm.Targets, "evaluated": sm.Evaluated,
+			"driven": sm.Driven, "significant": sm.Significant, "driven_fraction": nanNull(sm.DrivenFraction),
+			"median_z": nanNull(sm.Z.Median)})
 	}
 	if err != nil {
 		s.Error = err.Error()

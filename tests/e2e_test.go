@@ -672,7 +672,7 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", strings.Join(h.lines, "\n"), h.stderr)
 	out := strings.Join(h.lines, "\n")
 	require.Regexp(t, `block test .* median CC_norm [+-]\d\.\d{3} .* with the readout of fit`, out)
-	require.Regexp(t, `targets: 3 targets, most exciting inputs ranked and synthesised`, out)
+	require.Regexp(t, `targets: 3 targets, most exciting inputs ranked and synthesised in [\d.]+ s; MEIs vs the targets' analytic optimal stimuli: median r [+-]\d\.\d{3}`, out)
 	require.Contains(t, out, "verification check:")
 	require.Regexp(t, `targets 3, evaluated 3, driven \d`, out)
 

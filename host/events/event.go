@@ -175,6 +175,9 @@ type Selected struct {
 	Targets []string `json:"targets"`
 	// Seconds is how long ranking and synthesis took.
 	Seconds float64 `json:"seconds"`
+	// MedianOptimalR is the median correlation of the targets' MEIs with
+	// their analytic optimal stimuli, on a simulated rig (null otherwise).
+	MedianOptimalR *float64 `json:"median_optimal_r"`
 }
 
 func (s Selected) validate() error {

@@ -347,6 +347,7 @@ type selectionTarget struct {
 type selectionStim struct {
 	Name      string          `json:"name"`
 	Predicted float64         `json:"predicted"`
+	Optimal   *float64        `json:"optimal_r,omitempty"`
 	Spec      json.RawMessage `json:"spec"`
 	// Image is the PNG of its first frame, beside the JSON.
 	Image string `json:"image,omitempty"`
@@ -364,6 +365,10 @@ func (d *Dir) Selection(sel session.Selection) error {
 		}
 		keep := func(s session.Stimulus) (selectionStim, error) {
 			out := selectionStim{Name: s.Name, Predicted: s.Predicted, Spec: s.Spec}
+			if !math.IsNaN(s.Optimal) && s.Optimal != 0 {
+				v := s.Optimal
+				out.Optimal = &v
+			}
 			if len(s.Frames) > 0 {
 				out.Image = fileName(sel.Stage + "-" + t.ID + "-" + s.Name + ".png")
 				if err := writePNG(filepath.Join(d.path, out.Image), s.Frames[0]); err != nil {

@@ -475,6 +475,9 @@ type Stimulus struct {
 	// Frames are the model-resolution frames the model evaluated (1 for
 	// a static image), kept for the record.
 	Frames []rig.Frame
+	// Optimal is an MEI's correlation with its target's analytic optimal
+	// stimulus (see Selection.MedianOptimal); NaN when unknown.
+	Optimal float64
 }
 
 // Selector chooses each target's most exciting inputs and controls with
@@ -514,13 +517,14 @@ func (r *runner) selectStage(ctx context.Context, st *protocols.Stage, res *Resu
 	}
 	took := time.Since(started)
 	r.selections[st.Name] = targets
-	sel := Selection{Stage: st.Name, Targets: targets, Took: took}
+	sel := Selection{Stage: st.Name, Targets: targets, Took: took, MedianOptimal: r.compareWithTruth(ctx, targets)}
 	res.Selections = append(res.Selections, sel)
 	ids := make([]string, len(targets))
 	for i, t := range targets {
 		ids[i] = t.ID
 	}
-	r.emit(ctx, "selected", map[string]any{"block": st.Name, "targets": ids, "seconds": took.Seconds()})
+	r.emit(ctx, "selected", map[string]any{"block": st.Name, "targets": ids, "seconds": took.Seconds(),
+		"median_optimal_r": finite(sel.MedianOptimal)})
 	if r.opts.Recorder != nil {
 		if err := r.opts.Recorder.Selection(sel); err != nil {
 			return fmt.Errorf("recording the selection: %w", err)
@@ -615,6 +619,68 @@ type Selection struct {
 	Stage   string
 	Targets []Target
 	Took    time.Duration
+	// MedianOptimal is the median over targets of their first MEI's
+	// correlation with their analytic optimal stimulus, where the
+	// acquisition knows it (a simulated rig: rig.TruthTeller); NaN
+	// otherwise.
+	MedianOptimal float64
+}
+
+// compareWithTruth sets each MEI's correlation with its target's analytic
+// optimal stimulus when the acquisition can tell it (rig.TruthTeller: the
+// simulated rig), within the receptive field's support, the best over the
+// optimum's frames for a drifting one, and returns the median over the
+// targets' first MEIs (NaN when unknown).
+func (r *runner) compareWithTruth(ctx context.Context, targets []Target) float64 {
+	for i := range targets {
+		for k := range targets[i].MEIs {
+			targets[i].MEIs[k].Optimal = math.NaN()
+		}
+	}
+	tt, ok := r.p.Acquisition.(rig.TruthTeller)
+	if !ok || len(targets) == 0 {
+		return math.NaN()
+	}
+	req := rig.OptimalStimuliRequest{Width: r.info.Model.Width, Height: r.info.Model.Height,
+		Frames: max(1, int(r.info.Model.FrameRateHz)), FrameRateHz: r.info.Model.FrameRateHz}
+	for _, t := range targets {
+		req.Neurons = append(req.Neurons, t.Neuron)
+	}
+	resp, err := tt.OptimalStimuli(ctx, req)
+	if err != nil {
+		if !errors.Is(err, rig.ErrUnsupported) {
+			r.log.Warn("the acquisition's optimal stimuli are not available", "err", err)
+		}
+		return math.NaN()
+	}
+	var firsts []float64
+	for i := range targets {
+		if i >= len(resp.Stimuli) {
+			break
+		}
+		opt := resp.Stimuli[i]
+		for k := range targets[i].MEIs {
+			m := &targets[i].MEIs[k]
+			if len(m.Frames) == 0 {
+				continue
+			}
+			best := math.NaN()
+			for _, of := range opt.Frames {
+				c, err := rig.SupportCorrelation(m.Frames[0], of, opt.Support)
+				if err == nil && !math.IsNaN(c) && !(c <= best) {
+					best = c
+				}
+			}
+			m.Optimal = best
+			if k == 0 && !math.IsNaN(best) {
+				firsts = append(firsts, best)
+			}
+		}
+	}
+	if len(firsts) == 0 {
+		return math.NaN()
+	}
+	return quantile(sortedDefined(firsts), 0.5)
 }
 
 // verifyTrial is one stimulus of a verify repeat.
