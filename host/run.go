@@ -29,6 +29,7 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "print no progress lines, only the summary")
 	await := fs.Duration("await-subscriber", 0, "with the embedded broker, wait up to this long for an MQTT client to subscribe to the session's topics before starting (0: don't wait)")
 	resume := fs.String("resume", "", "continue the interrupted session recorded in this session directory (runs/<session>): completed blocks are not run again")
+	restarts := fs.Int("restarts", 1, "when a plugin dies, restart the plugins and continue the session from its record up to this many times (0: stop the session)")
 	path, code := parseArgs(fs, args)
 	if code >= 0 {
 		return code
@@ -46,7 +47,11 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	h := &hostRun{cfg: cfg, exp: exp, resumeDir: *resume, log: log, level: level, logLevel: *logLevel, stdout: stdout, stderr: stderr, quiet: *quiet, await: *await}
+	if *restarts < 0 {
+		fmt.Fprintf(stderr, "twinrig run: -restarts %d, want 0 or more\n", *restarts)
+		return exitUsage
+	}
+	h := &hostRun{cfg: cfg, exp: exp, resumeDir: *resume, restarts: *restarts, log: log, level: level, logLevel: *logLevel, stdout: stdout, stderr: stderr, quiet: *quiet, await: *await}
 	return h.run(ctx)
 }
 
@@ -57,13 +62,15 @@ type hostRun struct {
 	// resumeDir is the session directory of the session to continue ("":
 	// a new session).
 	resumeDir string
-	log       *slog.Logger
-	level     slog.Level
-	logLevel  string
-	stdout    io.Writer
-	stderr    io.Writer
-	quiet     bool
-	await     time.Duration
+	// restarts is how many times a plugin's death restarts the plugins.
+	restarts int
+	log      *slog.Logger
+	level    slog.Level
+	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+	quiet    bool
+	await    time.Duration
 }
 
 func (h *hostRun) run(ctx context.Context) int {
@@ -92,8 +99,38 @@ func (h *hostRun) run(ctx context.Context) int {
 	} else {
 		defer stopCommands()
 	}
+	for restart := 0; ; restart++ {
+		out := h.session(ctx, name, brokerURL, emitTo, control, resume, restart < h.restarts)
+		if !out.restart {
+			return out.code
+		}
+		// A plugin died: start the plugins again and continue the session
+		// from its record, as -resume does.
+		h.resumeDir = out.dir
+		if resume, err = h.readResume(); err != nil {
+			fmt.Fprintf(h.stderr, "twinrig: cannot resume after the plugin failure: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(h.stdout, "restarting the plugins and resuming session %s from its record (restart %d of %d)\n", name, restart+1, h.restarts)
+	}
+}
+
+// sessionOutcome is how one run of the plugins ended.
+type sessionOutcome struct {
+	code int
+	// restart: a plugin died and the session should continue with new
+	// plugins from its record in dir.
+	restart bool
+	dir     string
+}
+
+// session launches the plugins and runs the experiment once (resuming
+// when resume is set). mayRestart allows a plugin's death to end this run
+// with outcome.restart instead of failing the session.
+func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *journalEmitter, control *session.Control,
+	resume *session.Resume, mayRestart bool) sessionOutcome {
 	// fail reports a failed session; res is what was measured, or nil.
-	fail := func(err error, plugin string, res *session.Result) int {
+	fail := func(err error, plugin string, res *session.Result) sessionOutcome {
 		// One plain line, not a log record: it is what the user reads.
 		if errors.Is(err, session.ErrAborted) {
 			fmt.Fprintf(h.stderr, "twinrig: %v; everything recorded until then is kept\n", err)
@@ -114,7 +151,7 @@ func (h *hostRun) run(ctx context.Context) int {
 			status, code = "interrupted", exitInterrupted
 		}
 		_ = emitTo.Emit(bg, "finished", finishedFields(status, res))
-		return code
+		return sessionOutcome{code: code}
 	}
 
 	procs, err := h.launch()
@@ -188,6 +225,7 @@ func (h *hostRun) run(ctx context.Context) int {
 		Control: control, Selector: newSelector(h.log), Resume: resume,
 	})
 	status := "ok"
+	died := false
 	switch {
 	case errors.Is(runErr, session.ErrAborted):
 		status = "aborted"
@@ -196,6 +234,14 @@ func (h *hostRun) run(ctx context.Context) int {
 	case runErr != nil:
 		status = "error"
 		runErr = exitedPlugin(procs, runErr, context.Cause(sessCtx))
+		died = errors.Is(runErr, rig.ErrUnavailable) && pluginOf(runErr) != ""
+	}
+	if died && mayRestart {
+		// Report which plugin died and hand over to a restart; the
+		// journal holds the completed stages.
+		fmt.Fprintf(h.stderr, "twinrig: %v\n", runErr)
+		_ = emitTo.Emit(context.WithoutCancel(ctx), "error", map[string]any{"message": runErr.Error(), "plugin": pluginOf(runErr)})
+		return sessionOutcome{restart: true, dir: rec.Path()}
 	}
 	if res != nil {
 		h.printSummary(res)
@@ -209,7 +255,7 @@ func (h *hostRun) run(ctx context.Context) int {
 	fields := finishedFields(status, res)
 	fields["output"] = rec.Path()
 	_ = emitTo.Emit(ctx, "finished", fields)
-	return exitOK
+	return sessionOutcome{code: exitOK}
 }
 
 // finishedFields is the payload of the finished event.

@@ -346,14 +346,14 @@ func TestSessionEndToEnd(t *testing.T) {
 
 // startLongSession starts a one-minute session on the real clock in dir,
 // subscribes to its events, and returns once scans are coming in.
-func startLongSession(t *testing.T, dir string) (*host, func() []message) {
+func startLongSession(t *testing.T, dir string, flags ...string) (*host, func() []message) {
 	t.Helper()
 	cfg := rigConfig{clock: "real", blocks: `
   - name: long
     duration: 60s
     stimulus: {family: grating, seed: 1}
 `}.write(t, dir)
-	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	h := startHost(t, append(append([]string{"run", "-await-subscriber", "30s"}, flags...), cfg)...)
 	m := h.readUntil(t, brokerLine)
 	msgs := subscribe(t, m[1], m[2]+"/#")
 	h.readUntil(t, regexp.MustCompile(`block 1/1 long .* scans [1-9]`))
@@ -479,7 +479,7 @@ func TestHelpAndUsage(t *testing.T) {
 
 func TestPluginDeathEndsTheSessionNamingThePlugin(t *testing.T) {
 	dir := t.TempDir()
-	h, msgs := startLongSession(t, dir)
+	h, msgs := startLongSession(t, dir, "-restarts", "0")
 	var model []string
 	for _, p := range pluginProcesses(t, bin) {
 		if strings.HasSuffix(p, "/twinrig-model") {
@@ -837,4 +837,55 @@ func mustRead(t *testing.T, path string) []byte {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return data
+}
+
+// TestPluginDeathRestartsAndContinues: with restarts allowed (the
+// default), a plugin killed mid-session is named, the plugins are started
+// again, and the session continues from its record: every block completes
+// exactly once and the host exits 0.
+func TestPluginDeathRestartsAndContinues(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{clock: "real", version2: true, blocks: `
+  - present: {name: a, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 1}}]}
+  - present: {name: b, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 2}}]}
+  - present: {name: c, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 3}}]}
+  - present: {name: d, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 4}}]}
+`}.write(t, dir)
+	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
+	m := h.readUntil(t, brokerLine)
+	msgs := subscribe(t, m[1], m[2]+"/#")
+	h.readUntil(t, regexp.MustCompile(`block 2/4 b `))
+	var pid int
+	for _, p := range pluginProcesses(t, bin) {
+		if strings.HasSuffix(p, "/twinrig-stimulus") {
+			_, err := fmt.Sscanf(p, "%d", &pid)
+			require.NoError(t, err)
+		}
+	}
+	require.NotZero(t, pid)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	code := h.wait(t)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", strings.Join(h.lines, "\n"), h.stderr)
+	require.Contains(t, h.stderr.String(), "stimulus plugin")
+	require.Contains(t, strings.Join(h.lines, "\n"), "restarting the plugins and resuming session")
+	requireNoPlugins(t)
+
+	var plugin any
+	for _, msg := range msgs() {
+		if msg.payload["kind"] == "error" {
+			plugin = msg.payload["plugin"]
+		}
+	}
+	require.Equal(t, "stimulus", plugin, "an error event names the plugin")
+	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*", "journal.jsonl"))
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	var done []string
+	for _, line := range strings.Split(strings.TrimSpace(string(mustRead(t, runs[0]))), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) == nil && e["kind"] == "stage_done" {
+			done = append(done, e["stage"].(string))
+		}
+	}
+	require.Equal(t, []string{"a", "b", "c", "d"}, done, "every block once")
 }
