@@ -222,7 +222,7 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		name, h.exp.Name, h.exp.Duration(), len(h.exp.Stages), info.Acquisition.Neurons, clock, rec.Path())
 	res, runErr := session.RunExperiment(sessCtx, plugins, h.exp, session.Options{
 		Clock: clock, Events: emitTo, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
-		Control: control, Selector: newSelector(h.log), Resume: resume,
+		Control: control, Selector: newSelector(h.log, h.progressWriter()), Resume: resume,
 	})
 	status := "ok"
 	died := false
@@ -465,4 +465,12 @@ func (h *hostRun) readResume() (*session.Resume, error) {
 		rs.Selections[st.Name] = targets
 	}
 	return rs, nil
+}
+
+// progressWriter is where progress lines go (nil with -quiet).
+func (h *hostRun) progressWriter() io.Writer {
+	if h.quiet {
+		return nil
+	}
+	return h.stdout
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"time"
@@ -20,9 +21,13 @@ import (
 // image (and video) MEIs warm-started from its best Gabors.
 type meiSelector struct {
 	log *slog.Logger
+	// progress receives a line per synthesis generation (nil: quiet).
+	progress io.Writer
 }
 
-func newSelector(log *slog.Logger) session.Selector { return &meiSelector{log: log} }
+func newSelector(log *slog.Logger, progress io.Writer) session.Selector {
+	return &meiSelector{log: log, progress: progress}
+}
 
 // steps converts a duration into model steps at rate (at least 1).
 func steps(d time.Duration, rate float64) int {
@@ -96,6 +101,12 @@ func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, info rig.Mod
 		}
 		o := opts
 		o.Video, o.Count = video, count
+		if m.progress != nil {
+			o.Progress = func(done, total int) {
+				fmt.Fprintf(m.progress, "  %5.1f%%  synthesising %s MEIs for %d targets: generation %d/%d\n",
+					100*float64(done)/float64(total), name, len(targets), done, total)
+			}
+		}
 		if video {
 			o.Frames = steps(s.VideoDuration, info.FrameRateHz)
 		}

@@ -53,6 +53,9 @@ type SynthOptions struct {
 	Eval Eval
 	// Logger receives progress at debug level (default slog.Default()).
 	Logger *slog.Logger
+	// Progress, when set, is called after every generation with the
+	// generations done and in all (of this call's MEIs, Count per target).
+	Progress func(done, total int)
 }
 
 func (o SynthOptions) withDefaults() SynthOptions {
@@ -292,6 +295,9 @@ func synthesiseRound(ctx context.Context, ev rig.Evaluator, targets []Target, ne
 		resp, err := evaluate(ctx, ev, cands, neurons, opts.Eval, rig.MaxEvaluateSteps)
 		if err != nil {
 			return nil, fmt.Errorf("mei: synthesis generation %d: %w", it, err)
+		}
+		if opts.Progress != nil {
+			opts.Progress(k*opts.Iterations+it+1, opts.Count*opts.Iterations)
 		}
 		fs := map[*search][]float64{}
 		for i, p := range pts {
