@@ -46,7 +46,7 @@ func (s *modelServer) Describe(ctx context.Context, _ *wire.DescribeRequest) (*w
 	return &wire.ModelInfo{
 		Name: info.Name, Neurons: int32(info.Neurons), Width: int32(info.Width), Height: int32(info.Height),
 		FrameRateHz: info.FrameRateHz, BurnInFrames: int32(info.BurnInFrames), Device: info.Device,
-		NeuronIds: info.NeuronIDs,
+		NeuronIds: info.NeuronIDs, Sha256: info.SHA256,
 	}, nil
 }
 
@@ -264,7 +264,7 @@ func (c *modelClient) Describe(ctx context.Context, _ DescribeRequest) (ModelInf
 	return ModelInfo{
 		Name: info.GetName(), Neurons: int(info.GetNeurons()), Width: int(info.GetWidth()), Height: int(info.GetHeight()),
 		FrameRateHz: info.GetFrameRateHz(), BurnInFrames: int(info.GetBurnInFrames()), Device: info.GetDevice(),
-		NeuronIDs: info.GetNeuronIds(),
+		NeuronIDs: info.GetNeuronIds(), SHA256: info.GetSha256(),
 	}, nil
 }
 

@@ -285,6 +285,7 @@ func TestSessionEndToEnd(t *testing.T) {
 	}
 	started := got[0].payload
 	require.EqualValues(t, 12, started["neurons"])
+	require.Regexp(t, `^[0-9a-f]{64}$`, started["model_sha256"], "the model's hash is on record")
 	require.Equal(t, "virtual", started["clock"])
 	require.Equal(t, "gratings", got[4].payload["block"])
 	require.InDelta(t, 0.5, got[4].payload["onset_s"], 1e-9)
@@ -732,6 +733,7 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
 			done = append(done, e["stage"].(string))
 			if e["stage"] == "fit" {
 				require.Regexp(t, `readout-mapping\.json$`, e["readout"])
+				require.Regexp(t, `^[0-9a-f]{64}$`, e["readout_sha256"])
 			}
 		}
 	}

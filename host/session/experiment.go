@@ -2,11 +2,14 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -82,7 +85,7 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 			"stimulus": info.Stimulus.Name, "acquisition": info.Acquisition.Name, "model": info.Model.Name,
 		},
 		"refresh_hz": rate, "imaging_rate_hz": info.Acquisition.ImagingRateHz,
-		"model_rate_hz": info.Model.FrameRateHz, "model_device": info.Model.Device,
+		"model_rate_hz": info.Model.FrameRateHz, "model_device": info.Model.Device, "model_sha256": info.Model.SHA256,
 		"duration_s": exp.Duration().Seconds(),
 	})
 
@@ -887,7 +890,12 @@ func (r *runner) stageDone(index int, st *protocols.Stage, start time.Duration, 
 		}
 	}
 	if st.Kind == protocols.KindAdapt && len(res.Adaptations) > 0 {
-		f["readout"] = res.Adaptations[len(res.Adaptations)-1].SavedTo
+		path := res.Adaptations[len(res.Adaptations)-1].SavedTo
+		f["readout"] = path
+		if data, err := os.ReadFile(path); err == nil {
+			sum := sha256.Sum256(data)
+			f["readout_sha256"] = hex.EncodeToString(sum[:])
+		}
 	}
 	if st.Kind == protocols.KindSelect {
 		ids := []string{}

@@ -247,6 +247,7 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		BurnInFrames: burnIn,
 		Device:       r.Device(),
 		NeuronIDs:    c.Metadata.NeuronIDs,
+		SHA256:       hash,
 	}
 	if loaded != nil {
 		m.info.Neurons, m.info.NeuronIDs = len(loaded.b), loaded.ids

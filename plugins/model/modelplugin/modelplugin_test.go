@@ -2,6 +2,8 @@ package modelplugin_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -63,8 +65,12 @@ func TestDescribe(t *testing.T) {
 	m := configured(t, `{}`)
 	info, err := m.Describe(ctx, rig.DescribeRequest{})
 	require.NoError(t, err)
+	built, err := defaultmodel.Build(defaultmodel.Options{})
+	require.NoError(t, err)
+	sum := sha256.Sum256(built)
 	require.Equal(t, rig.ModelInfo{Name: "builtin:default", Neurons: 100, Width: 256, Height: 144,
-		FrameRateHz: 30, BurnInFrames: 10, Device: "cpu"}, info)
+		FrameRateHz: 30, BurnInFrames: 10, Device: "cpu", SHA256: hex.EncodeToString(sum[:])}, info,
+		"the hash is of the model's bytes")
 
 	b, err := defaultmodel.Build(defaultmodel.Options{Neurons: 3})
 	require.NoError(t, err)

@@ -393,7 +393,10 @@ type ModelInfo struct {
 	Device       string                 `protobuf:"bytes,7,opt,name=device,proto3" json:"device,omitempty"`
 	// Names of the neurons, in response order; empty when the model does
 	// not name them.
-	NeuronIds     []string `protobuf:"bytes,8,rep,name=neuron_ids,json=neuronIds,proto3" json:"neuron_ids,omitempty"`
+	NeuronIds []string `protobuf:"bytes,8,rep,name=neuron_ids,json=neuronIds,proto3" json:"neuron_ids,omitempty"`
+	// The SHA-256 of the model file (hex), for the session record; empty
+	// when the plugin does not say.
+	Sha256        string `protobuf:"bytes,9,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -482,6 +485,13 @@ func (x *ModelInfo) GetNeuronIds() []string {
 		return x.NeuronIds
 	}
 	return nil
+}
+
+func (x *ModelInfo) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
 }
 
 type ResetRequest struct {
@@ -743,7 +753,7 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\aneurons\x18\x01 \x01(\x05R\aneurons\x12\x19\n" +
 	"\bcv_score\x18\x02 \x03(\x01R\acvScore\x12\x18\n" +
 	"\asamples\x18\x03 \x01(\x05R\asamples\x126\n" +
-	"\vpredictions\x18\x04 \x03(\v2\x14.twinrig.v1.ResponseR\vpredictions\"\xe8\x01\n" +
+	"\vpredictions\x18\x04 \x03(\v2\x14.twinrig.v1.ResponseR\vpredictions\"\x80\x02\n" +
 	"\tModelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aneurons\x18\x02 \x01(\x05R\aneurons\x12\x14\n" +
@@ -753,7 +763,8 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\x0eburn_in_frames\x18\x06 \x01(\x05R\fburnInFrames\x12\x16\n" +
 	"\x06device\x18\a \x01(\tR\x06device\x12\x1d\n" +
 	"\n" +
-	"neuron_ids\x18\b \x03(\tR\tneuronIds\"$\n" +
+	"neuron_ids\x18\b \x03(\tR\tneuronIds\x12\x16\n" +
+	"\x06sha256\x18\t \x01(\tR\x06sha256\"$\n" +
 	"\fResetRequest\x12\x14\n" +
 	"\x05trial\x18\x01 \x01(\bR\x05trial\"\x0f\n" +
 	"\rResetResponse\"p\n" +
