@@ -656,7 +656,7 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
       pool:
         natural: {clips: 6, duration: 500ms, seed: 7}
         gabor: {orientations: 4, cycles_per_width: [4], phases: 2, columns: 3, rows: 2, seed: 1}
-      synthesise: {images: 1, iterations: 4, population: 6}
+      synthesise: {images: 1, videos: 1, video_duration: 500ms, iterations: 4, population: 6}
   - verify:
       name: check
       select: targets
@@ -709,7 +709,7 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &sel))
 	require.Len(t, sel.Targets, 3)
 	for _, tg := range sel.Targets {
-		require.Len(t, tg.MEIs, 1, "target %s", tg.ID)
+		require.Len(t, tg.MEIs, 2, "target %s: an image and a video MEI", tg.ID)
 		var spec struct{ Family string }
 		require.NoError(t, json.Unmarshal(tg.MEIs[0].Spec, &spec))
 		require.Equal(t, "frames", spec.Family, "an MEI is shown as frames")
