@@ -322,23 +322,19 @@ func TestSessionEndToEnd(t *testing.T) {
 
 	// The journal holds what produced the session and every event, in
 	// order; the inputs are kept beside the data.
-	data, err = os.ReadFile(filepath.Join(runs[0], "journal.jsonl"))
-	require.NoError(t, err)
-	var journal []string
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var e map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+	var events []string
+	for _, e := range journal(t, runs[0]) {
 		if e["kind"] == "stage_done" {
 			continue // journal only: completed stages, for a resume
 		}
-		journal = append(journal, e["kind"].(string))
+		events = append(events, e["kind"].(string))
 		if e["kind"] == "session" {
 			require.Regexp(t, `^[0-9a-f]{64}$`, e["protocol"].(map[string]any)["sha256"])
 		}
 	}
-	require.Equal(t, []string{"session", "started"}, journal[:2])
-	require.Equal(t, "finished", journal[len(journal)-1])
-	require.Equal(t, len(kinds(msgs())), len(journal)-1, "every MQTT event is journaled")
+	require.Equal(t, []string{"session", "started"}, events[:2])
+	require.Equal(t, "finished", events[len(events)-1])
+	require.Equal(t, len(kinds(msgs())), len(events)-1, "every MQTT event is journaled")
 	for _, kept := range []string{"config.yaml", "protocol.yaml"} {
 		_, err := os.Stat(filepath.Join(runs[0], kept))
 		require.NoError(t, err, kept)
@@ -723,21 +719,14 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
 		require.NoError(t, err, f)
 	}
 	// The journal records each stage as it completes.
-	data, err = os.ReadFile(filepath.Join(runs[0], "journal.jsonl"))
-	require.NoError(t, err)
-	var done []string
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var e map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &e))
-		if e["kind"] == "stage_done" {
-			done = append(done, e["stage"].(string))
-			if e["stage"] == "fit" {
-				require.Regexp(t, `readout-mapping\.json$`, e["readout"])
-				require.Regexp(t, `^[0-9a-f]{64}$`, e["readout_sha256"])
-			}
+	entries := journal(t, runs[0])
+	for _, e := range entries {
+		if e["kind"] == "stage_done" && e["stage"] == "fit" {
+			require.Regexp(t, `readout-mapping\.json$`, e["readout"])
+			require.Regexp(t, `^[0-9a-f]{64}$`, e["readout_sha256"])
 		}
 	}
-	require.Equal(t, []string{"mapping", "test", "fit", "targets", "check"}, done)
+	require.Equal(t, []string{"mapping", "test", "fit", "targets", "check"}, stagesDone(entries))
 	requireNoPlugins(t)
 }
 
@@ -804,25 +793,16 @@ func TestResumeAfterKill9(t *testing.T) {
 	require.Contains(t, out, "verification check:")
 	require.Regexp(t, `targets 3, evaluated 3`, out)
 
-	data, err := os.ReadFile(filepath.Join(runs[0], "journal.jsonl"))
-	require.NoError(t, err)
-	var done []string
+	entries := journal(t, runs[0])
 	resumed := 0
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) != nil {
-			continue // a line torn by the kill
-		}
-		switch e["kind"] {
-		case "stage_done":
-			done = append(done, e["stage"].(string))
-		case "resumed":
+	for _, e := range entries {
+		if e["kind"] == "resumed" {
 			resumed++
 			require.Equal(t, []any{"mapping", "test", "fit", "targets"}, e["completed"])
 		}
 	}
 	require.Equal(t, 1, resumed)
-	require.Equal(t, []string{"mapping", "test", "fit", "targets", "check"}, done, "no completed block ran twice")
+	require.Equal(t, []string{"mapping", "test", "fit", "targets", "check"}, stagesDone(entries), "no completed block ran twice")
 	_, err = os.Stat(filepath.Join(runs[0], "verify-check.json"))
 	require.NoError(t, err)
 	requireNoPlugins(t)
@@ -879,15 +859,33 @@ func TestPluginDeathRestartsAndContinues(t *testing.T) {
 		}
 	}
 	require.Equal(t, "stimulus", plugin, "an error event names the plugin")
-	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*", "journal.jsonl"))
+	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*"))
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
-	var done []string
-	for _, line := range strings.Split(strings.TrimSpace(string(mustRead(t, runs[0]))), "\n") {
+	require.Equal(t, []string{"a", "b", "c", "d"}, stagesDone(journal(t, runs[0])), "every block once")
+}
+
+// journal reads a session directory's journal.jsonl, skipping a line torn
+// by a kill (the last one can be).
+func journal(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(mustRead(t, filepath.Join(dir, "journal.jsonl")))), "\n") {
 		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil && e["kind"] == "stage_done" {
+		if json.Unmarshal([]byte(line), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// stagesDone lists the stages a journal records as completed, in order.
+func stagesDone(entries []map[string]any) []string {
+	var done []string
+	for _, e := range entries {
+		if e["kind"] == "stage_done" {
 			done = append(done, e["stage"].(string))
 		}
 	}
-	require.Equal(t, []string{"a", "b", "c", "d"}, done, "every block once")
+	return done
 }
