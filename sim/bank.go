@@ -112,55 +112,41 @@ func (b *bank) project(src []vec, lo, hi, n int, out *[lanes][]float32) {
 }
 
 // projectEvenGo sets out to the sums, per lane, of w's weights times src's
-// values at the runs' positions, in float32: two running sums, A over each
-// run's even positions (0, 2, ...) and B over its odd ones, in order
-// across the runs; out = A + B. (Two sums halve the chain of dependent
-// additions.)
+// values at the runs' positions, in float32: one running sum per lane, in
+// order across the runs' positions. It is the reference the faster kernels
+// (projectEven) must match exactly: they add the same products in the same
+// order, so a frame's outputs do not depend on its lane or on the frames
+// sharing its pass.
 func projectEvenGo(src []vec, runs []bankRun, w []float32, out *vec) {
-	var a, b vec
+	var a vec
 	for _, r := range runs {
 		s := src[r.start : r.start+r.n]
 		ws := w[:len(s)]
 		for k := range s {
-			x, v := ws[k], &s[k]
-			acc := &a
-			if k%2 == 1 {
-				acc = &b
-			}
 			for l := range lanes {
-				acc[l] += x * v[l]
+				a[l] += ws[k] * s[k][l]
 			}
 		}
 		w = w[len(s):]
 	}
-	for l := range lanes {
-		out[l] = a[l] + b[l]
-	}
+	*out = a
 }
 
 // projectPairsGo is projectEvenGo for the even and the odd weights of w.
 func projectPairsGo(src []vec, runs []bankRun, w [][2]float32, even, odd *vec) {
-	var ea, eb, oa, ob vec
+	var e, o vec
 	for _, r := range runs {
 		s := src[r.start : r.start+r.n]
 		ws := w[:len(s)]
 		for k := range s {
-			x, y, v := ws[k][0], ws[k][1], &s[k]
-			e, o := &ea, &oa
-			if k%2 == 1 {
-				e, o = &eb, &ob
-			}
 			for l := range lanes {
-				e[l] += x * v[l]
-				o[l] += y * v[l]
+				e[l] += ws[k][0] * s[k][l]
+				o[l] += ws[k][1] * s[k][l]
 			}
 		}
 		w = w[len(s):]
 	}
-	for l := range lanes {
-		even[l] = ea[l] + eb[l]
-		odd[l] = oa[l] + ob[l]
-	}
+	*even, *odd = e, o
 }
 
 // frameSource fills src (sourceLen vecs) with the grids in lanes 0..

@@ -97,8 +97,10 @@
 // SpikeAmplitude * calcium plus an Ornstein-Uhlenbeck fluctuation (s.d.
 // NeuropilSD, time constant NeuropilTau); drift_i is a slow
 // Ornstein-Uhlenbeck baseline drift (s.d. DriftSD, time constant
-// DriftTau) of each ROI; and the noise is Gaussian, independent for every
-// sample, of s.d. NoiseSD, times sqrt(max(0.05, 1 + the rest)) with
+// DriftTau, updated every DriftTau / 100 rounded to whole scans, at least
+// every scan, and held in between) of each ROI; and the noise is Gaussian,
+// independent for every sample, of s.d. NoiseSD, times
+// sqrt(max(0.05, 1 + the rest)) with
 // ShotNoise (photon shot noise grows with the square root of F/F0). Every
 // term is in Truth, so a pipeline can subtract NeuropilCoef times the
 // neuropil as suite2p does.
@@ -139,15 +141,17 @@
 // The receptive fields depend only on Config (its Seed above all). Spikes,
 // gain noise, behaviour, neuropil, drift and noise come from random
 // streams keyed by the Seed and the session number given to Reset (the
-// neurons in blocks of 1024, each block with streams of its own), so the
-// same Config, session and sequence of calls give identical scans (within
-// one Go release), whatever the number of CPUs. The blocks are simulated
-// in parallel on Config.Workers goroutines (GOMAXPROCS by default).
+// neurons in blocks of 1024, each block with its own streams for spikes,
+// gain noise, and imaging noise and drift), so the same Config, session
+// and sequence of calls give identical scans (within one Go release),
+// whatever the number of CPUs. The blocks are simulated, and sampled, in
+// parallel on Config.Workers goroutines (GOMAXPROCS by default).
 //
 // Observe only resamples a frame (and drops it if the screen did not
 // change); the receptive fields are applied when the simulation first
 // reaches a frame, to up to 8 queued frames in one pass over the weights
 // (vectors of 8 lanes). A frame's filter outputs are float32 sums
-// in a fixed order, so they do not depend on which frames share its pass:
+// in a fixed order (one running sum per output, over the filter's
+// positions in order), so they do not depend on which frames share its pass:
 // the scans do not depend on how Observe and Scans calls are interleaved.
 package sim

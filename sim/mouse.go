@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twinrig/twinrig/rig"
@@ -18,9 +19,9 @@ const warmupDecays = 5
 
 // Random stream keys (PCG's second seed word) for the receptive fields.
 // Sessions use 2*session+1 for the spikes of the first chunk of neurons
-// and 2*session+2 for the imaging noise and drift; streamKey gives the
-// others (behaviour, gain noise and neuropil, other chunks' spikes and gain
-// noise).
+// and 2*session+2 for the imaging noise and drift of the first chunk;
+// streamKey gives the others (behaviour, gain noise and neuropil, other
+// chunks' spikes, gain noise, imaging noise and drift).
 const rfStream = 0
 
 // Mouse is a simulated mouse under a two-photon microscope.
@@ -61,7 +62,8 @@ type Mouse struct {
 	spikeCap     int       // most spikes per step (refractory period), 0: no cap
 	gainKeep     float64   // gain noise OU factor per step
 	npKeep       float64   // neuropil OU factor per step
-	driftKeep    float64   // drift OU factor per scan
+	driftKeep    float64   // drift OU factor per update
+	driftEvery   int64     // scans per drift update
 	stats        BehaviourStats
 	gainEvery    int     // steps per gain-noise update
 	chunks       []chunk // neuron ranges simulated independently
@@ -69,14 +71,13 @@ type Mouse struct {
 	specBuf      []float32 // scratch: one frame's spectrum
 
 	// Session state, set by Reset.
-	noise       *rand.Rand
 	b           int64 // the boundary the simulation has reached; time b*dt
 	ye, yo      []float64
 	cd, cr      []float64
 	rate        []float64
 	cur         []float32 // filter outputs of the frame on screen: even then odd
-	acc         []float64
-	events      []event // frames observed but not yet reached, in time order
+	acc         []float32 // filter outputs averaged over a step with frame changes
+	events      []event   // frames observed but not yet reached, in time order
 	head        int
 	projected   int                // events[head:projected] have their filter outputs
 	free        [][]float32        // filter-output buffers to reuse
@@ -92,7 +93,6 @@ type Mouse struct {
 	lastT       time.Duration
 	nextScan    int64
 	open        [2][]float32 // scans being sampled, by index parity
-	normals     []float64    // scratch: a sample's normal draws
 	late        int64
 
 	beh        *behaviour
@@ -108,14 +108,20 @@ type Mouse struct {
 	planeSum   []float64
 	spikeAcc   []uint16 // per neuron: spikes since its last sample
 	truthOpen  [2]*Truth
-	truth      []Truth // ring of the latest TruthHistory scans
-	modulation float64 // running and pupil term shared by all neurons this step
-	run        float64 // speed / RunSpeed this step
+	pending    []pendingSample // samples queued for the next parallel pass
+	truth      []Truth         // ring of the latest TruthHistory scans
+	modulation float64         // running and pupil term shared by all neurons this step
+	run        float64         // speed / RunSpeed this step
 }
 
 // gainUpdates is how many times per GainNoiseTau the gain noise moves
 // (an exact Ornstein-Uhlenbeck transition each time, held in between).
 const gainUpdates = 10
+
+// driftUpdates is how many times per DriftTau the ROIs' baseline drift
+// moves (an exact Ornstein-Uhlenbeck transition each time, at least once
+// per scan, held in between).
+const driftUpdates = 100
 
 // chunkSize is how many neurons share one spike stream: the unit of
 // parallel work. Fixed, so that results do not depend on the machine.
@@ -125,10 +131,11 @@ const chunkSize = 1024
 type chunk struct {
 	lo, hi       int
 	spikes, gain *rand.Rand
-	spikeSrc     *rand.PCG // the source of spikes, drawn from directly for uniforms
-	planeSum     []float64 // this step's sum of dF/F per plane
-	complex, ds  []int32   // the chunk's complex and DS cells, from lo
-	drive        []float64 // scratch: this step's drive per neuron
+	noise        *rand.Rand // imaging noise and drift of the chunk's neurons
+	spikeSrc     *rand.PCG  // the source of spikes, drawn from directly for uniforms
+	planeSum     []float64  // this step's sum of dF/F per plane
+	complex, ds  []int32    // the chunk's complex and DS cells, from lo
+	drive        []float64  // scratch: this step's drive per neuron
 }
 
 // cellKind is a neuron's type.
@@ -139,6 +146,10 @@ const (
 	complexCell
 	dsCell
 )
+
+// noiseStream marks the streamKey streams of the imaging noise and drift
+// of chunks 1, 2, ... (chunk c: noiseStream | c).
+const noiseStream = 1 << 20
 
 // streamKey returns the random-stream key of session's stream j for the
 // streams added after the first release (behaviour, imaging).
@@ -211,7 +222,9 @@ func New(cfg Config) (*Mouse, error) {
 	m.gainKeep = math.Exp(-m.dt / cfg.GainNoiseTau.Seconds())
 	m.gainEvery = max(1, int(math.Round(cfg.GainNoiseTau.Seconds()/(gainUpdates*m.dt))))
 	m.npKeep = math.Exp(-m.dt / cfg.NeuropilTau.Seconds())
-	m.driftKeep = math.Exp(-float64(steps) * m.dt / cfg.DriftTau.Seconds())
+	scanPeriod := float64(steps) * m.dt
+	m.driftEvery = max(1, int64(math.Round(cfg.DriftTau.Seconds()/(driftUpdates*scanPeriod))))
+	m.driftKeep = math.Exp(-float64(m.driftEvery) * scanPeriod / cfg.DriftTau.Seconds())
 	scansPerDecay := td * cfg.ImagingRateHz / float64(cfg.Planes)
 	m.warmup = int64(steps) * (int64(math.Ceil(warmupDecays*scansPerDecay)) + 1)
 
@@ -298,9 +311,13 @@ func (m *Mouse) Reset(session uint64) {
 		}
 		ch.spikes = rand.New(ch.spikeSrc)
 		ch.gain = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, uint64(17+2*c))))
+		if c == 0 {
+			ch.noise = rand.New(rand.NewPCG(m.cfg.Seed, 2*session+2))
+		} else {
+			ch.noise = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, noiseStream|uint64(c))))
+		}
 		m.chunks = append(m.chunks, ch)
 	}
-	m.noise = rand.New(rand.NewPCG(m.cfg.Seed, 2*session+2))
 	m.behRNG = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, 1)))
 	m.imgRNG = rand.New(rand.NewPCG(m.cfg.Seed, streamKey(session, 2)))
 	m.b = -m.warmup
@@ -313,7 +330,7 @@ func (m *Mouse) Reset(session uint64) {
 		m.rate[i] = m.cfg.BaselineRateHz
 	}
 	m.cur = make([]float32, 2*n)
-	m.acc = make([]float64, 2*n)
+	m.acc = make([]float32, 2*n)
 	m.events, m.head, m.projected, m.free, m.freeGrids = nil, 0, 0, nil, nil
 	gridLen := m.cfg.GridWidth * m.cfg.GridHeight
 	m.grid = make([]float32, gridLen)
@@ -343,6 +360,7 @@ func (m *Mouse) Reset(session uint64) {
 	m.planeSum = make([]float64, m.cfg.Planes)
 	m.spikeAcc = make([]uint16, n)
 	m.truthOpen = [2]*Truth{}
+	m.pending = m.pending[:0]
 	m.truth = make([]Truth, m.cfg.TruthHistory)
 	for k := range m.truth {
 		m.truth[k].Index = -1
@@ -438,6 +456,7 @@ func (m *Mouse) Scans(until time.Duration) []rig.Scan {
 		k := m.nextScan
 		st := m.ScanTime(k)
 		if st > until {
+			m.flushSamples()
 			return out
 		}
 		for m.b < k*int64(m.steps) {
@@ -501,13 +520,14 @@ func (m *Mouse) step() {
 	// The gain noise moves on every gainEvery steps.
 	updateGain := m.cfg.GainNoiseSD > 0 && (m.b%int64(m.gainEvery) == 0)
 	m.parallel(len(m.chunks), func(c int) {
+		m.runSamples(c)
 		ch := &m.chunks[c]
 		for k, src := range m.batches[:len(m.batchOut)] {
 			m.bank.project(src, ch.lo, ch.hi, m.n, &m.batchOut[k])
 		}
-		m.average(ch)
-		m.stepChunk(ch, updateGain)
+		m.stepChunk(ch, m.average(ch), updateGain)
 	})
+	m.pending = m.pending[:0]
 	m.free = append(m.free, m.retired...)
 	m.freeGrids = append(m.freeGrids, m.spentGrids...)
 	m.batchOut, m.spentGrids = m.batchOut[:0], m.spentGrids[:0]
@@ -567,32 +587,39 @@ func (m *Mouse) prepare(last int) {
 }
 
 // average writes into m.acc, for chunk ch's neurons, the filter outputs
-// averaged over the step: the segments' outputs weighted by their
-// durations, or the outputs of the frame on screen when no frame began
-// during the step.
-func (m *Mouse) average(ch *chunk) {
+// averaged over the step when frames changed during it: the segments'
+// outputs weighted by their durations (summed in float64). It returns
+// m.acc, or m.cur when no frame began during the step.
+func (m *Mouse) average(ch *chunk) []float32 {
+	if len(m.segments) == 0 {
+		return m.cur
+	}
 	n := m.n
 	for _, r := range [2][2]int{{ch.lo, ch.hi}, {n + ch.lo, n + ch.hi}} {
 		acc := m.acc[r[0]:r[1]]
-		if len(m.segments) == 0 {
-			for i, v := range m.cur[r[0]:r[1]][:len(acc)] {
-				acc[i] = float64(v)
+		if len(m.segments) == 2 { // the common case: one frame began
+			w0, w1 := m.segments[0].w, m.segments[1].w
+			p0 := m.segments[0].proj[r[0]:r[1]][:len(acc)]
+			p1 := m.segments[1].proj[r[0]:r[1]][:len(acc)]
+			for i := range acc {
+				acc[i] = float32(w0*float64(p0[i]) + w1*float64(p1[i]))
 			}
 			continue
 		}
-		clear(acc)
-		for _, sg := range m.segments {
-			w := sg.w
-			for i, v := range sg.proj[r[0]:r[1]][:len(acc)] {
-				acc[i] += w * float64(v)
+		for i := range acc {
+			var sum float64
+			for _, sg := range m.segments {
+				sum += sg.w * float64(sg.proj[r[0]+i])
 			}
+			acc[i] = float32(sum)
 		}
 	}
+	return m.acc
 }
 
-// stepChunk runs one step of the neurons in chunk ch. m.acc holds the
-// stimulus drive over the step.
-func (m *Mouse) stepChunk(ch *chunk, updateGain bool) {
+// stepChunk runs one step of the neurons in chunk ch. in holds the filter
+// outputs over the step (see average).
+func (m *Mouse) stepChunk(ch *chunk, in []float32, updateGain bool) {
 	lo, hi := ch.lo, ch.hi
 	keep, take := m.keep, 1-m.keep
 	gsd := m.cfg.GainNoiseSD
@@ -605,7 +632,7 @@ func (m *Mouse) stepChunk(ch *chunk, updateGain bool) {
 	run, modulation := m.run, m.modulation
 	spikeSrc := ch.spikeSrc
 	// Local views of this chunk's state: fewer loads, fewer bounds checks.
-	accE, accO := m.acc[lo:hi], m.acc[m.n+lo:m.n+hi]
+	accE, accO := in[lo:hi], in[m.n+lo:m.n+hi]
 	ye, yo := m.ye[lo:hi], m.yo[lo:hi]
 	ye, yo = ye[:len(accE)], yo[:len(accE)]
 	c50, th := m.c50[lo:hi][:len(accE)], m.threshold[lo:hi][:len(accE)]
@@ -620,18 +647,18 @@ func (m *Mouse) stepChunk(ch *chunk, updateGain bool) {
 	// The drive, in passes by cell type (fewer mispredicted branches).
 	drive := ch.drive[:len(accE)]
 	for j := range accE {
-		e := keep*ye[j] + take*accE[j]
+		e := keep*ye[j] + take*float64(accE[j])
 		ye[j] = e
 		drive[j] = e
 	}
 	for _, j := range ch.complex {
-		o := keep*yo[j] + take*accO[j]
+		o := keep*yo[j] + take*float64(accO[j])
 		yo[j] = o
 		e := ye[j]
 		drive[j] = math.Sqrt(e*e + o*o)
 	}
 	for _, j := range ch.ds {
-		o := keep*yo[j] + take*accO[j]
+		o := keep*yo[j] + take*float64(accO[j])
 		yo[j] = o
 		e := ye[j]
 		i := lo + int(j)
@@ -705,45 +732,58 @@ func (m *Mouse) stepChunk(ch *chunk, updateGain bool) {
 }
 
 // parallel runs f(0), ..., f(jobs-1) on up to Config.Workers (or
-// GOMAXPROCS) goroutines, the caller's included, and waits for them. Worker w takes jobs w, w +
-// workers, ...: a fixed share, so that a chunk's state stays in one core's
-// cache from step to step. Each job must touch only its own data, so the
-// results do not depend on how many goroutines run or in what order.
+// GOMAXPROCS) goroutines, the caller's included, and waits for them. Each
+// goroutine takes the next job not yet taken until none is left, so one
+// that starts late (a busy machine) takes fewer. Each job must touch only
+// its own data, so the results do not depend on how many goroutines run or
+// in what order.
 func (m *Mouse) parallel(jobs int, f func(int)) {
 	workers := m.cfg.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(jobs, workers)
-	share := func(w int) {
-		for j := w; j < jobs; j += workers {
+	if workers <= 1 {
+		for j := range jobs {
+			f(j)
+		}
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for j := int(next.Add(1) - 1); j < jobs; j = int(next.Add(1) - 1) {
 			f(j)
 		}
 	}
-	if workers <= 1 {
-		share(0)
-		return
-	}
 	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Go(func() { share(w) })
+	for range workers - 1 {
+		wg.Go(work)
 	}
-	share(0)
+	work()
 	wg.Wait()
 }
 
-// sample records the dF/F of the neurons in lag group back into scan k.
+// pendingSample is the sampling of a lag group into a scan, left for the
+// next parallel pass over the chunks (see runSamples).
+type pendingSample struct {
+	back int
+	k    int64     // the scan; < 0: only restart the group's spike counts
+	buf  []float32 // the scan's values
+	tr   *Truth    // the scan's truth, or nil
+}
+
+// sample queues the sampling of the neurons in lag group back into scan k:
+// their state stays as it is now until the next step's parallel pass,
+// which samples each chunk's part of the group before stepping it (or
+// flushSamples does). Scans flushes the queue before returning.
 func (m *Mouse) sample(back int, k int64) {
-	group := m.lagGroups[back]
+	if len(m.lagGroups[back]) == 0 {
+		return
+	}
 	if k < 0 {
 		// Before scan 0: only start the spike counts afresh, so that scan
 		// 0 counts the spikes since the sample of a scan -1.
-		for _, i := range group {
-			m.spikeAcc[i] = 0
-		}
-		return
-	}
-	if len(group) == 0 {
+		m.pending = append(m.pending, pendingSample{back: back, k: k})
 		return
 	}
 	buf := m.open[k&1]
@@ -765,41 +805,52 @@ func (m *Mouse) sample(back int, k int64) {
 			m.truthOpen[k&1] = tr
 		}
 	}
-	cfg := &m.cfg
-	driftDrive := cfg.DriftSD * math.Sqrt(1-m.driftKeep*m.driftKeep)
-	// The noise stream serves the group in order, each neuron its drift's
-	// draw then its noise's: draw them here, then sample the chunks' parts
-	// of the group in parallel.
-	z := slices.Grow(m.normals[:0], 2*len(group))[:2*len(group)]
-	m.normals = z
-	for j := range group {
-		if driftDrive > 0 {
-			z[2*j] = m.noise.NormFloat64()
-		}
-		if cfg.NoiseSD > 0 {
-			z[2*j+1] = m.noise.NormFloat64()
-		}
-	}
-	cuts := m.groupCuts[back]
-	m.parallel(len(m.chunks), func(c int) {
-		m.sampleNeurons(group[cuts[c]:cuts[c+1]], z[2*cuts[c]:2*cuts[c+1]], driftDrive, buf, tr)
-	})
+	m.pending = append(m.pending, pendingSample{back: back, k: k, buf: buf, tr: tr})
 }
 
-// sampleNeurons records the dF/F of neurons into buf (and their truth into
-// tr unless nil), with z holding each one's normal draws for its drift and
-// its noise.
-func (m *Mouse) sampleNeurons(neurons []int, z []float64, driftDrive float64, buf []float32, tr *Truth) {
+// runSamples carries out, in order, the queued samples' parts in chunk c.
+func (m *Mouse) runSamples(c int) {
+	ch := &m.chunks[c]
+	for _, ps := range m.pending {
+		cuts := m.groupCuts[ps.back]
+		group := m.lagGroups[ps.back][cuts[c]:cuts[c+1]]
+		if ps.k < 0 {
+			for _, i := range group {
+				m.spikeAcc[i] = 0
+			}
+			continue
+		}
+		m.sampleNeurons(group, ch.noise, ps.k%m.driftEvery == 0, ps.buf, ps.tr)
+	}
+}
+
+// flushSamples carries out the queued samples now.
+func (m *Mouse) flushSamples() {
+	if len(m.pending) == 0 {
+		return
+	}
+	m.parallel(len(m.chunks), m.runSamples)
+	m.pending = m.pending[:0]
+}
+
+// sampleNeurons records the dF/F of neurons, all of one chunk, into buf
+// (and their truth into tr unless nil), moving their drift first if
+// moveDrift. The chunk's noise stream serves them in order, each neuron
+// its drift's normal draw (if any) then its noise's.
+func (m *Mouse) sampleNeurons(neurons []int, noise *rand.Rand, moveDrift bool, buf []float32, tr *Truth) {
 	cfg := &m.cfg
+	driftDrive := 0.0
+	if moveDrift {
+		driftDrive = cfg.DriftSD * math.Sqrt(1-m.driftKeep*m.driftKeep)
+	}
 	amp, sd, coef := cfg.SpikeAmplitude, cfg.NoiseSD, cfg.NeuropilCoef
-	z = z[:2*len(neurons)]
-	for j, i := range neurons {
+	for _, i := range neurons {
 		c := m.cd[i] * m.sampleDecay[i]
 		if m.rise > 0 {
 			c -= m.cr[i] * m.sampleRise[i]
 		}
 		if driftDrive > 0 {
-			m.drift[i] = m.driftKeep*m.drift[i] + driftDrive*z[2*j]
+			m.drift[i] = m.driftKeep*m.drift[i] + driftDrive*noise.NormFloat64()
 		}
 		cell := amp * c
 		np := m.neuropil[m.plane[i]]
@@ -807,9 +858,13 @@ func (m *Mouse) sampleNeurons(neurons []int, z []float64, driftDrive float64, bu
 		if sd > 0 {
 			s := sd
 			if cfg.ShotNoise {
-				s *= math.Sqrt(max(0.05, 1+v))
+				f := 1 + v
+				if f < 0.05 {
+					f = 0.05
+				}
+				s *= math.Sqrt(f)
 			}
-			v += s * z[2*j+1]
+			v += s * noise.NormFloat64()
 		}
 		buf[i] = float32(v)
 		if tr != nil {
