@@ -363,9 +363,11 @@ func (d *Dir) Selection(sel session.Selection) error {
 		if !math.IsNaN(t.Score) {
 			st.Score = &t.Score
 		}
-		keep := func(s session.Stimulus) (selectionStim, error) {
+		// Only MEIs are compared with the optimal stimuli; a control's
+		// Optimal is meaningless.
+		keep := func(s session.Stimulus, mei bool) (selectionStim, error) {
 			out := selectionStim{Name: s.Name, Predicted: s.Predicted, Spec: s.Spec}
-			if !math.IsNaN(s.Optimal) && s.Optimal != 0 {
+			if mei && !math.IsNaN(s.Optimal) {
 				v := s.Optimal
 				out.Optimal = &v
 			}
@@ -378,14 +380,14 @@ func (d *Dir) Selection(sel session.Selection) error {
 			return out, nil
 		}
 		for _, m := range t.MEIs {
-			s, err := keep(m)
+			s, err := keep(m, true)
 			if err != nil {
 				return err
 			}
 			st.MEIs = append(st.MEIs, s)
 		}
 		for name, c := range t.Controls {
-			s, err := keep(c)
+			s, err := keep(c, false)
 			if err != nil {
 				return err
 			}

@@ -125,6 +125,7 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 				if name == from {
 					res.truncate(order[k:])
 					order = order[:k]
+					break
 				}
 			}
 		}
