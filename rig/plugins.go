@@ -44,8 +44,8 @@ type Model interface {
 }
 
 // Adapter is implemented by models that can fit their readout to the
-// recorded neurons of a new mouse, with their core frozen (SCIENCE.md
-// section 1: "new mouse"). After Adapt succeeds the model predicts the
+// recorded neurons of a new mouse, with their core frozen
+// (docs/science.md#adaptation). After Adapt succeeds the model predicts the
 // request's neurons, and Describe says so. Adapt is not called
 // concurrently with Predict. A plugin client always implements Adapter;
 // for a plugin that cannot adapt it returns an error wrapping

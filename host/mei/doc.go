@@ -1,6 +1,6 @@
 // Package mei selects and synthesises most exciting inputs (MEIs) of
 // target neurons with an adapted model: the inception loop's model-side
-// half (SCIENCE.md section 4). It only needs a rig.Evaluator (the model
+// half (docs/science.md#mei). It only needs a rig.Evaluator (the model
 // plugin's batched Evaluate), so a plugin process or an in-process model
 // serves alike.
 //

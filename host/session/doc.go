@@ -25,5 +25,5 @@
 // shown at or before t (the frame the neuron was seeing). Scans paired with
 // one of the model's burn-in frames after its reset (ModelInfo.BurnInFrames)
 // are not scored. Accuracy is the single-trial Pearson r per neuron over all
-// scored scans (SCIENCE.md section 2).
+// scored scans (docs/science.md#accuracy).
 package session

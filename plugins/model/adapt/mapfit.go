@@ -65,7 +65,7 @@ type MapReadout struct {
 
 // FitMap fits a position readout (the form of the foundation model's: a
 // position on the core's feature map and a weight per channel, see
-// SCIENCE.md section 1) for every column of y: for each neuron it
+// docs/science.md#readout) for every column of y: for each neuron it
 // localises the best Candidates positions by how well the activity of
 // groups of channels there correlates with its response, fits a
 // cross-validated ridge readout (Fit) on the channels at each of them plus

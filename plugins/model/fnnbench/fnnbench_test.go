@@ -60,9 +60,9 @@ func TestBuildRejectsNeurons(t *testing.T) {
 	}
 }
 
-// wantStateFloats is the real export's state (SCIENCE.md 1b): two past
-// inputs of each of 6 temporal convolutions, CvT-LSTM h and c, modulation
-// LSTM h and c.
+// wantStateFloats is the real export's state (docs/science.md#onnx-export):
+// two past inputs of each of 6 temporal convolutions, CvT-LSTM h and c,
+// modulation LSTM h and c.
 const wantStateFloats = 4*128*66*98 + 4*256*34*50 + 4*512*18*26 + 2*1024*16*24 + 2*64
 
 func TestDescribe(t *testing.T) {

@@ -31,8 +31,8 @@ const Builtin = "builtin:default"
 // time costs; its predictions mean nothing.
 const BuiltinFNNBench = "builtin:fnnbench"
 
-// The foundation model's rate and burn-in (SCIENCE.md section 1), reported
-// for a model whose metadata does not say otherwise.
+// The foundation model's rate and burn-in (docs/science.md#model-contract),
+// reported for a model whose metadata does not say otherwise.
 const (
 	FrameRateHz  = 30
 	BurnInFrames = 10
