@@ -75,3 +75,33 @@ func scanFromWire(s *wire.Scan) Scan {
 }
 
 func durationFromNs(ns int64) time.Duration { return time.Duration(ns) }
+
+func framesToWire(fs []Frame) []*wire.Frame {
+	out := make([]*wire.Frame, len(fs))
+	for i, f := range fs {
+		out[i] = frameToWire(f)
+	}
+	return out
+}
+
+func framesFromWire(fs []*wire.Frame) []Frame {
+	out := make([]Frame, len(fs))
+	for i, f := range fs {
+		out[i] = frameFromWire(f)
+	}
+	return out
+}
+
+func sequenceToWire(s *FrameSequence) *wire.FrameSequence {
+	if s == nil {
+		return nil
+	}
+	return &wire.FrameSequence{Frames: framesToWire(s.Frames), RateHz: s.RateHz}
+}
+
+func sequenceFromWire(s *wire.FrameSequence) *FrameSequence {
+	if s == nil {
+		return nil
+	}
+	return &FrameSequence{Frames: framesFromWire(s.GetFrames()), RateHz: s.GetRateHz()}
+}

@@ -42,6 +42,7 @@ func (s *acquisitionServer) Describe(ctx context.Context, _ *wire.DescribeReques
 	return &wire.AcquisitionInfo{
 		Name: info.Name, Neurons: int32(info.Neurons), NeuronIds: info.NeuronIDs,
 		ImagingRateHz: info.ImagingRateHz, Simulated: info.Simulated, Offline: info.Offline,
+		IgnoresFrames: info.IgnoresFrames, TellsTruth: info.TellsTruth,
 	}, nil
 }
 
@@ -93,6 +94,7 @@ func (c *acquisitionClient) Describe(ctx context.Context, _ DescribeRequest) (Ac
 	return AcquisitionInfo{
 		Name: info.GetName(), Neurons: int(info.GetNeurons()), NeuronIDs: info.GetNeuronIds(),
 		ImagingRateHz: info.GetImagingRateHz(), Simulated: info.GetSimulated(), Offline: info.GetOffline(),
+		IgnoresFrames: info.GetIgnoresFrames(), TellsTruth: info.GetTellsTruth(),
 	}, nil
 }
 

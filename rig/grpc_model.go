@@ -47,6 +47,7 @@ func (s *modelServer) Describe(ctx context.Context, _ *wire.DescribeRequest) (*w
 		Name: info.Name, Neurons: int32(info.Neurons), Width: int32(info.Width), Height: int32(info.Height),
 		FrameRateHz: info.FrameRateHz, BurnInFrames: int32(info.BurnInFrames), Device: info.Device,
 		NeuronIds: info.NeuronIDs, Sha256: info.SHA256,
+		Adapts: info.Adapts, Evaluates: info.Evaluates, Features: info.Features,
 	}, nil
 }
 
@@ -265,6 +266,7 @@ func (c *modelClient) Describe(ctx context.Context, _ DescribeRequest) (ModelInf
 		Name: info.GetName(), Neurons: int(info.GetNeurons()), Width: int(info.GetWidth()), Height: int(info.GetHeight()),
 		FrameRateHz: info.GetFrameRateHz(), BurnInFrames: int(info.GetBurnInFrames()), Device: info.GetDevice(),
 		NeuronIDs: info.GetNeuronIds(), SHA256: info.GetSha256(),
+		Adapts: info.GetAdapts(), Evaluates: info.GetEvaluates(), Features: info.GetFeatures(),
 	}, nil
 }
 

@@ -49,6 +49,12 @@ type truthfulAcquisition struct {
 	got rig.OptimalStimuliRequest
 }
 
+func (a *truthfulAcquisition) Describe(ctx context.Context, req rig.DescribeRequest) (rig.AcquisitionInfo, error) {
+	info, err := a.idleAcquisition.Describe(ctx, req)
+	info.TellsTruth = true
+	return info, err
+}
+
 func (a *truthfulAcquisition) OptimalStimuli(_ context.Context, req rig.OptimalStimuliRequest) (rig.OptimalStimuliResponse, error) {
 	if err := rig.CheckOptimalStimuliRequest(req, rig.AcquisitionInfo{Neurons: a.neurons}); err != nil {
 		return rig.OptimalStimuliResponse{}, err

@@ -16,6 +16,20 @@ type Stimulus interface {
 	Present(ctx context.Context, req PresentRequest, emit func(ShownFrame) error) (PresentResponse, error)
 }
 
+// Renderer is implemented by stimulus plugins that can render stimulus
+// specifications without showing them (StimulusInfo.Renders). Render
+// answers one entry per request item, in order, each with the item's
+// Frames frames at the request's size, frame k the stimulus at time
+// k/RateHz from its onset: the same pixels Present would report for the
+// same spec at that size and rate. It is deterministic and may be called
+// in any state after Configure, also while a Present runs. A spec the
+// plugin cannot render returns an error wrapping ErrInvalid that names the
+// item. A plugin client always implements Renderer; for a plugin that
+// cannot render it returns an error wrapping ErrUnsupported.
+type Renderer interface {
+	Render(context.Context, RenderRequest) (RenderResponse, error)
+}
+
 // Acquisition records neural activity.
 //
 // Call order: Configure, Describe, Start, then any interleaving of Observe

@@ -94,6 +94,28 @@ func Stimulus(t *testing.T, impl rig.Stimulus, opts ...Option) {
 			require.Equal(t, first, present(t, spec), "the same spec and seed must give identical frames")
 		})
 	}
+	t.Run("render", func(t *testing.T) { render(t, s, info, present) })
+	t.Run("sequences", func(t *testing.T) {
+		if !info.Sequences {
+			t.Skip("StimulusInfo.Sequences is false")
+		}
+		seq := &rig.FrameSequence{RateHz: info.RefreshRateHz / 2}
+		for k := range 3 {
+			px := make([]byte, w*h)
+			for i := range px {
+				px[i] = byte(40 * (k + 1))
+			}
+			seq.Frames = append(seq.Frames, rig.Frame{Width: w, Height: h, Pixels: px})
+		}
+		var got []byte
+		_, err := s.Present(ctx, rig.PresentRequest{BlockID: "sequence", Sequence: seq, Frames: n, Width: w, Height: h},
+			func(f rig.ShownFrame) error { got = append(got, f.Frame.Pixels[w*h/2]); return nil })
+		require.NoError(t, err, "Present a frame sequence")
+		// At half the display rate each frame stays for two display
+		// frames, and the sequence loops.
+		want := []byte{40, 40, 80, 80, 120, 120, 40, 40}
+		require.Equal(t, want[:n], got, "the centre pixel of each shown frame")
+	})
 	t.Run("unknown family", func(t *testing.T) {
 		_, err := s.Present(ctx, rig.PresentRequest{
 			Spec: json.RawMessage(`{"family": "no-such-family", "seed": 1}`), Frames: 1, Width: w, Height: h,
@@ -109,6 +131,44 @@ func Stimulus(t *testing.T, impl rig.Stimulus, opts ...Option) {
 		require.ErrorIs(t, err, stop)
 		require.Equal(t, 1, got, "frames emitted after emit failed")
 	})
+}
+
+// render checks Render against StimulusInfo.Renders: a plugin that does
+// not render answers rig.ErrUnsupported; one that does renders every
+// family's first frames exactly as Present shows them at the same size and
+// rate, checks an item of 0 frames without frames, and names a bad item
+// with rig.ErrInvalid.
+func render(t *testing.T, s rig.Stimulus, info rig.StimulusInfo, present func(*testing.T, string) [][]byte) {
+	ctx := context.Background()
+	r := s.(rig.Renderer) // a plugin client always is one
+	const w, h = 64, 36
+	req := rig.RenderRequest{Width: w, Height: h, RateHz: info.RefreshRateHz}
+	if !info.Renders {
+		req.Items = []rig.RenderItem{{Spec: json.RawMessage(fmt.Sprintf(`{"family": %q, "seed": 1}`, info.Families[0])), Frames: 1}}
+		_, err := r.Render(ctx, req)
+		require.ErrorIs(t, err, rig.ErrUnsupported, "StimulusInfo.Renders is false, so Render must answer rig.ErrUnsupported")
+		return
+	}
+	for _, fam := range info.Families {
+		req.Items = append(req.Items, rig.RenderItem{Spec: json.RawMessage(fmt.Sprintf(`{"family": %q, "seed": 1}`, fam)), Frames: 3})
+	}
+	req.Items = append(req.Items, rig.RenderItem{Spec: req.Items[0].Spec})
+	resp, err := r.Render(ctx, req)
+	require.NoError(t, err, "Render")
+	require.Len(t, resp.Items, len(req.Items), "one answer per item")
+	for i, fam := range info.Families {
+		shown := present(t, string(req.Items[i].Spec))
+		require.Len(t, resp.Items[i], 3, "family %s: frames rendered", fam)
+		for k, f := range resp.Items[i] {
+			require.Equal(t, shown[k], f.Pixels, "family %s frame %d: Render must give the pixels Present shows", fam, k)
+		}
+	}
+	require.Empty(t, resp.Items[len(resp.Items)-1], "an item of 0 frames is only checked")
+	bad := rig.RenderRequest{Width: w, Height: h, RateHz: info.RefreshRateHz, Items: []rig.RenderItem{
+		{Spec: json.RawMessage(`{"family": "no-such-family", "seed": 1}`)}}}
+	_, err = r.Render(ctx, bad)
+	require.ErrorIs(t, err, rig.ErrInvalid, "an unknown family")
+	require.ErrorContains(t, err, "item 0", "the error names the item")
 }
 
 // Acquisition checks an acquisition plugin: Configure, Describe, Read
@@ -202,8 +262,8 @@ func optimalStimuli(t *testing.T, a rig.Acquisition, info rig.AcquisitionInfo) *
 	tt := a.(rig.TruthTeller) // a plugin client always is one
 	req := optimalStimuliRequest(info)
 	resp, err := tt.OptimalStimuli(ctx, req)
-	if errors.Is(err, rig.ErrUnsupported) {
-		t.Logf("the plugin does not tell optimal stimuli: %v", err)
+	if !info.TellsTruth {
+		require.ErrorIs(t, err, rig.ErrUnsupported, "AcquisitionInfo.TellsTruth is false, so OptimalStimuli must answer rig.ErrUnsupported")
 		return nil
 	}
 	require.NoError(t, err, "OptimalStimuli")
@@ -319,6 +379,13 @@ func Model(t *testing.T, impl rig.Model, opts ...Option) {
 	require.ErrorIs(t, err, rig.ErrInvalid, "behaviour for 1 of 2 frames")
 
 	t.Run("evaluate", func(t *testing.T) { evaluate(t, m, info, frames, want) })
+	t.Run("adapt capability", func(t *testing.T) {
+		if info.Adapts {
+			t.Skip("ModelInfo.Adapts: adaptation is checked by the plugin's own tests (it needs recorded data)")
+		}
+		_, err := m.(rig.Adapter).Adapt(ctx, rig.AdaptRequest{Steps: []int64{0}, Responses: [][]float32{{1}}})
+		require.ErrorIs(t, err, rig.ErrUnsupported, "ModelInfo.Adapts is false, so Adapt must answer rig.ErrUnsupported")
+	})
 }
 
 // evaluate checks Model.Evaluate, unless the model answers
@@ -377,8 +444,9 @@ func evaluate(t *testing.T, m rig.Model, info rig.ModelInfo, frames []rig.Frame,
 	_, err = m.Predict(ctx, rig.PredictRequest{Frames: frames[:2]})
 	require.NoError(t, err, "Predict")
 	got, err := e.Evaluate(ctx, req)
-	if errors.Is(err, rig.ErrUnsupported) {
-		t.Skip("the model does not evaluate candidates")
+	if !info.Evaluates {
+		require.ErrorIs(t, err, rig.ErrUnsupported, "ModelInfo.Evaluates is false, so Evaluate must answer rig.ErrUnsupported")
+		return
 	}
 	require.NoError(t, err, "Evaluate")
 	rest, err := m.Predict(ctx, rig.PredictRequest{Frames: frames[2:]})

@@ -89,6 +89,7 @@ func (a *Acquisition) Describe(context.Context, rig.DescribeRequest) (rig.Acquis
 		NeuronIDs:     ids,
 		ImagingRateHz: cfg.ImagingRateHz / float64(cfg.Planes),
 		Simulated:     true,
+		TellsTruth:    true,
 	}, nil
 }
 

@@ -196,7 +196,7 @@ func TestDescribe(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rig.AcquisitionInfo{
 		Name: "sim", Neurons: 3, NeuronIDs: []string{"sim-0000", "sim-0001", "sim-0002"},
-		ImagingRateHz: 12, Simulated: true,
+		ImagingRateHz: 12, Simulated: true, TellsTruth: true,
 	}, info)
 	info, err = configured(t, `{"neurons":3,"imaging_rate_hz":30,"planes":3}`).Describe(ctx, rig.DescribeRequest{})
 	require.NoError(t, err)

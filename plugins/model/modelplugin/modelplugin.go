@@ -248,6 +248,11 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		Device:       r.Device(),
 		NeuronIDs:    c.Metadata.NeuronIDs,
 		SHA256:       hash,
+		// The plugin adapts by fitting a readout on the core's features,
+		// and evaluates every contract model (batched or one by one).
+		Adapts:    fm != nil,
+		Evaluates: true,
+		Features:  fm != nil,
 	}
 	if loaded != nil {
 		m.info.Neurons, m.info.NeuronIDs = len(loaded.b), loaded.ids

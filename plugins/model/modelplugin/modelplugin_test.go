@@ -69,7 +69,8 @@ func TestDescribe(t *testing.T) {
 	require.NoError(t, err)
 	sum := sha256.Sum256(built)
 	require.Equal(t, rig.ModelInfo{Name: "builtin:default", Neurons: 100, Width: 256, Height: 144,
-		FrameRateHz: 30, BurnInFrames: 10, Device: "cpu", SHA256: hex.EncodeToString(sum[:])}, info,
+		FrameRateHz: 30, BurnInFrames: 10, Device: "cpu", SHA256: hex.EncodeToString(sum[:]),
+		Adapts: true, Evaluates: true, Features: true}, info,
 		"the hash is of the model's bytes")
 
 	b, err := defaultmodel.Build(defaultmodel.Options{Neurons: 3})

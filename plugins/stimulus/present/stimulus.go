@@ -74,7 +74,10 @@ type config struct {
 	lut      LUT
 }
 
-var _ rig.Stimulus = (*Stimulus)(nil)
+var (
+	_ rig.Stimulus = (*Stimulus)(nil)
+	_ rig.Renderer = (*Stimulus)(nil)
+)
 
 // NewStimulus returns an unconfigured plugin.
 func NewStimulus(opts Options) *Stimulus {
@@ -170,7 +173,36 @@ func (s *Stimulus) Describe(context.Context, rig.DescribeRequest) (rig.StimulusI
 		Families:      stimuli.Families(),
 		RefreshRateHz: c.rateHz,
 		Display:       c.mode != DisplayHeadless,
+		Renders:       true,
+		Sequences:     true,
 	}, nil
+}
+
+// Render renders stimulus specifications with package stimuli, the same
+// pixels Present reports (see rig.Renderer). It needs no configuration
+// and may run while a block is presented.
+func (s *Stimulus) Render(ctx context.Context, req rig.RenderRequest) (rig.RenderResponse, error) {
+	if err := rig.CheckRenderRequest(req); err != nil {
+		return rig.RenderResponse{}, err
+	}
+	out := rig.RenderResponse{Items: make([][]rig.Frame, len(req.Items))}
+	for i, it := range req.Items {
+		if err := ctx.Err(); err != nil {
+			return rig.RenderResponse{}, err
+		}
+		seq, err := stimuli.New(it.Spec, req.Width, req.Height, req.RateHz)
+		if err != nil {
+			return rig.RenderResponse{}, fmt.Errorf("render item %d: %w", i, err)
+		}
+		frames := make([]rig.Frame, it.Frames)
+		for k := range frames {
+			px := make([]byte, req.Width*req.Height)
+			seq.Render(k, px)
+			frames[k] = rig.Frame{Width: req.Width, Height: req.Height, Pixels: px}
+		}
+		out.Items[i] = frames
+	}
+	return out, nil
 }
 
 func (s *Stimulus) current() (*config, *Stage) {
@@ -200,7 +232,16 @@ func (s *Stimulus) Present(ctx context.Context, req rig.PresentRequest, emit fun
 	case req.Clock == rig.RealClock && req.Epoch.IsZero():
 		return rig.PresentResponse{}, fmt.Errorf("block %q: the real clock needs the session epoch, got none: %w", req.BlockID, rig.ErrInvalid)
 	}
-	seq, err := stimuli.New(req.Spec, req.Width, req.Height, c.rateHz)
+	var seq stimuli.Sequence
+	var err error
+	switch {
+	case req.Sequence != nil && len(req.Spec) > 0:
+		return rig.PresentResponse{}, fmt.Errorf("block %q: both a spec and a frame sequence, want one: %w", req.BlockID, rig.ErrInvalid)
+	case req.Sequence != nil:
+		seq, err = stimuli.FromSequence(req.Sequence, req.Width, req.Height, c.rateHz)
+	default:
+		seq, err = stimuli.New(req.Spec, req.Width, req.Height, c.rateHz)
+	}
 	if err != nil {
 		return rig.PresentResponse{}, fmt.Errorf("block %q: %w", req.BlockID, err)
 	}

@@ -78,7 +78,13 @@ type AcquisitionInfo struct {
 	Simulated     bool                   `protobuf:"varint,5,opt,name=simulated,proto3" json:"simulated,omitempty"`
 	// The data come from a recording replayed offline: like a simulated
 	// acquisition, it can run on the virtual clock.
-	Offline       bool `protobuf:"varint,6,opt,name=offline,proto3" json:"offline,omitempty"`
+	Offline bool `protobuf:"varint,6,opt,name=offline,proto3" json:"offline,omitempty"`
+	// Capabilities. ignores_frames: the responses do not depend on the
+	// frames the host reports with Observe (a microscope, a replayed
+	// recording), so the host sends Observe without pixels. tells_truth:
+	// OptimalStimuli is implemented (a simulated rig).
+	IgnoresFrames bool `protobuf:"varint,7,opt,name=ignores_frames,json=ignoresFrames,proto3" json:"ignores_frames,omitempty"`
+	TellsTruth    bool `protobuf:"varint,8,opt,name=tells_truth,json=tellsTruth,proto3" json:"tells_truth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -151,6 +157,20 @@ func (x *AcquisitionInfo) GetSimulated() bool {
 func (x *AcquisitionInfo) GetOffline() bool {
 	if x != nil {
 		return x.Offline
+	}
+	return false
+}
+
+func (x *AcquisitionInfo) GetIgnoresFrames() bool {
+	if x != nil {
+		return x.IgnoresFrames
+	}
+	return false
+}
+
+func (x *AcquisitionInfo) GetTellsTruth() bool {
+	if x != nil {
+		return x.TellsTruth
 	}
 	return false
 }
@@ -806,7 +826,7 @@ var File_twinrig_v1_acquisition_proto protoreflect.FileDescriptor
 const file_twinrig_v1_acquisition_proto_rawDesc = "" +
 	"\n" +
 	"\x1ctwinrig/v1/acquisition.proto\x12\n" +
-	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xbe\x01\n" +
+	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\x86\x02\n" +
 	"\x0fAcquisitionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aneurons\x18\x02 \x01(\x05R\aneurons\x12\x1d\n" +
@@ -814,7 +834,10 @@ const file_twinrig_v1_acquisition_proto_rawDesc = "" +
 	"neuron_ids\x18\x03 \x03(\tR\tneuronIds\x12&\n" +
 	"\x0fimaging_rate_hz\x18\x04 \x01(\x01R\rimagingRateHz\x12\x1c\n" +
 	"\tsimulated\x18\x05 \x01(\bR\tsimulated\x12\x18\n" +
-	"\aoffline\x18\x06 \x01(\bR\aoffline\"[\n" +
+	"\aoffline\x18\x06 \x01(\bR\aoffline\x12%\n" +
+	"\x0eignores_frames\x18\a \x01(\bR\rignoresFrames\x12\x1f\n" +
+	"\vtells_truth\x18\b \x01(\bR\n" +
+	"tellsTruth\"[\n" +
 	"\fStartRequest\x12'\n" +
 	"\x05clock\x18\x01 \x01(\x0e2\x11.twinrig.v1.ClockR\x05clock\x12\"\n" +
 	"\repoch_unix_ns\x18\x02 \x01(\x03R\vepochUnixNs\"\x0f\n" +

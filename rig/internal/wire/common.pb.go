@@ -282,6 +282,66 @@ func (x *ShownFrame) GetDropped() bool {
 	return false
 }
 
+// A sequence of frames to show, e.g. a synthesised most exciting input
+// (MEI): frame k is on screen from k/rate_hz to (k+1)/rate_hz after the
+// sequence's onset, and the sequence repeats from its first frame for as
+// long as it is presented. A plugin scales the frames to its screen the
+// way it scales every stimulus.
+type FrameSequence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At least one frame, all of the same size.
+	Frames []*Frame `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	// The rate the frames are given at, above 0 (the model's frame rate for
+	// an MEI).
+	RateHz        float64 `protobuf:"fixed64,2,opt,name=rate_hz,json=rateHz,proto3" json:"rate_hz,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FrameSequence) Reset() {
+	*x = FrameSequence{}
+	mi := &file_twinrig_v1_common_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FrameSequence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FrameSequence) ProtoMessage() {}
+
+func (x *FrameSequence) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_common_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FrameSequence.ProtoReflect.Descriptor instead.
+func (*FrameSequence) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_common_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FrameSequence) GetFrames() []*Frame {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
+func (x *FrameSequence) GetRateHz() float64 {
+	if x != nil {
+		return x.RateHz
+	}
+	return 0
+}
+
 type ConfigureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The plugin's settings from the rig config, as a JSON object.
@@ -292,7 +352,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_twinrig_v1_common_proto_msgTypes[3]
+	mi := &file_twinrig_v1_common_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +364,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_common_proto_msgTypes[3]
+	mi := &file_twinrig_v1_common_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +377,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_common_proto_rawDescGZIP(), []int{3}
+	return file_twinrig_v1_common_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConfigureRequest) GetSettingsJson() []byte {
@@ -335,7 +395,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_twinrig_v1_common_proto_msgTypes[4]
+	mi := &file_twinrig_v1_common_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +407,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_common_proto_msgTypes[4]
+	mi := &file_twinrig_v1_common_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +420,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_common_proto_rawDescGZIP(), []int{4}
+	return file_twinrig_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
 type DescribeRequest struct {
@@ -371,7 +431,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_twinrig_v1_common_proto_msgTypes[5]
+	mi := &file_twinrig_v1_common_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +443,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_twinrig_v1_common_proto_msgTypes[5]
+	mi := &file_twinrig_v1_common_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +456,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_twinrig_v1_common_proto_rawDescGZIP(), []int{5}
+	return file_twinrig_v1_common_proto_rawDescGZIP(), []int{6}
 }
 
 var File_twinrig_v1_common_proto protoreflect.FileDescriptor
@@ -419,7 +479,10 @@ const file_twinrig_v1_common_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x17\n" +
 	"\atime_ns\x18\x02 \x01(\x03R\x06timeNs\x12'\n" +
 	"\x05frame\x18\x03 \x01(\v2\x11.twinrig.v1.FrameR\x05frame\x12\x18\n" +
-	"\adropped\x18\x04 \x01(\bR\adropped\"7\n" +
+	"\adropped\x18\x04 \x01(\bR\adropped\"S\n" +
+	"\rFrameSequence\x12)\n" +
+	"\x06frames\x18\x01 \x03(\v2\x11.twinrig.v1.FrameR\x06frames\x12\x17\n" +
+	"\arate_hz\x18\x02 \x01(\x01R\x06rateHz\"7\n" +
 	"\x10ConfigureRequest\x12#\n" +
 	"\rsettings_json\x18\x01 \x01(\fR\fsettingsJson\"\x13\n" +
 	"\x11ConfigureResponse\"\x11\n" +
@@ -442,23 +505,25 @@ func file_twinrig_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_twinrig_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_twinrig_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_twinrig_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_twinrig_v1_common_proto_goTypes = []any{
 	(Clock)(0),                // 0: twinrig.v1.Clock
 	(*Frame)(nil),             // 1: twinrig.v1.Frame
 	(*Behaviour)(nil),         // 2: twinrig.v1.Behaviour
 	(*ShownFrame)(nil),        // 3: twinrig.v1.ShownFrame
-	(*ConfigureRequest)(nil),  // 4: twinrig.v1.ConfigureRequest
-	(*ConfigureResponse)(nil), // 5: twinrig.v1.ConfigureResponse
-	(*DescribeRequest)(nil),   // 6: twinrig.v1.DescribeRequest
+	(*FrameSequence)(nil),     // 4: twinrig.v1.FrameSequence
+	(*ConfigureRequest)(nil),  // 5: twinrig.v1.ConfigureRequest
+	(*ConfigureResponse)(nil), // 6: twinrig.v1.ConfigureResponse
+	(*DescribeRequest)(nil),   // 7: twinrig.v1.DescribeRequest
 }
 var file_twinrig_v1_common_proto_depIdxs = []int32{
 	1, // 0: twinrig.v1.ShownFrame.frame:type_name -> twinrig.v1.Frame
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	1, // 1: twinrig.v1.FrameSequence.frames:type_name -> twinrig.v1.Frame
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_twinrig_v1_common_proto_init() }
@@ -472,7 +537,7 @@ func file_twinrig_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_twinrig_v1_common_proto_rawDesc), len(file_twinrig_v1_common_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -396,7 +396,15 @@ type ModelInfo struct {
 	NeuronIds []string `protobuf:"bytes,8,rep,name=neuron_ids,json=neuronIds,proto3" json:"neuron_ids,omitempty"`
 	// The SHA-256 of the model file (hex), for the session record; empty
 	// when the plugin does not say.
-	Sha256        string `protobuf:"bytes,9,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Sha256 string `protobuf:"bytes,9,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Capabilities. adapts: Adapt is implemented (protocols with adapt
+	// blocks need it). evaluates: Evaluate is implemented (select blocks need
+	// it). features: the model has a core feature output, the map a readout
+	// reads (see MODEL.md); a model that adapts by fitting a readout needs
+	// one.
+	Adapts        bool `protobuf:"varint,10,opt,name=adapts,proto3" json:"adapts,omitempty"`
+	Evaluates     bool `protobuf:"varint,11,opt,name=evaluates,proto3" json:"evaluates,omitempty"`
+	Features      bool `protobuf:"varint,12,opt,name=features,proto3" json:"features,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -492,6 +500,27 @@ func (x *ModelInfo) GetSha256() string {
 		return x.Sha256
 	}
 	return ""
+}
+
+func (x *ModelInfo) GetAdapts() bool {
+	if x != nil {
+		return x.Adapts
+	}
+	return false
+}
+
+func (x *ModelInfo) GetEvaluates() bool {
+	if x != nil {
+		return x.Evaluates
+	}
+	return false
+}
+
+func (x *ModelInfo) GetFeatures() bool {
+	if x != nil {
+		return x.Features
+	}
+	return false
 }
 
 type ResetRequest struct {
@@ -753,7 +782,7 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\aneurons\x18\x01 \x01(\x05R\aneurons\x12\x19\n" +
 	"\bcv_score\x18\x02 \x03(\x01R\acvScore\x12\x18\n" +
 	"\asamples\x18\x03 \x01(\x05R\asamples\x126\n" +
-	"\vpredictions\x18\x04 \x03(\v2\x14.twinrig.v1.ResponseR\vpredictions\"\x80\x02\n" +
+	"\vpredictions\x18\x04 \x03(\v2\x14.twinrig.v1.ResponseR\vpredictions\"\xd2\x02\n" +
 	"\tModelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aneurons\x18\x02 \x01(\x05R\aneurons\x12\x14\n" +
@@ -764,7 +793,11 @@ const file_twinrig_v1_model_proto_rawDesc = "" +
 	"\x06device\x18\a \x01(\tR\x06device\x12\x1d\n" +
 	"\n" +
 	"neuron_ids\x18\b \x03(\tR\tneuronIds\x12\x16\n" +
-	"\x06sha256\x18\t \x01(\tR\x06sha256\"$\n" +
+	"\x06sha256\x18\t \x01(\tR\x06sha256\x12\x16\n" +
+	"\x06adapts\x18\n" +
+	" \x01(\bR\x06adapts\x12\x1c\n" +
+	"\tevaluates\x18\v \x01(\bR\tevaluates\x12\x1a\n" +
+	"\bfeatures\x18\f \x01(\bR\bfeatures\"$\n" +
 	"\fResetRequest\x12\x14\n" +
 	"\x05trial\x18\x01 \x01(\bR\x05trial\"\x0f\n" +
 	"\rResetResponse\"p\n" +

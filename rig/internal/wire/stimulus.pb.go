@@ -27,6 +27,11 @@ type StimulusInfo struct {
 	Families      []string               `protobuf:"bytes,2,rep,name=families,proto3" json:"families,omitempty"`
 	RefreshRateHz float64                `protobuf:"fixed64,3,opt,name=refresh_rate_hz,json=refreshRateHz,proto3" json:"refresh_rate_hz,omitempty"`
 	Display       bool                   `protobuf:"varint,4,opt,name=display,proto3" json:"display,omitempty"`
+	// Capabilities. renders: Render is implemented (needed by a protocol's
+	// select blocks, which rank candidate pools). sequences: Present shows
+	// a FrameSequence (needed by verify blocks, which show MEIs).
+	Renders       bool `protobuf:"varint,5,opt,name=renders,proto3" json:"renders,omitempty"`
+	Sequences     bool `protobuf:"varint,6,opt,name=sequences,proto3" json:"sequences,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -89,12 +94,29 @@ func (x *StimulusInfo) GetDisplay() bool {
 	return false
 }
 
+func (x *StimulusInfo) GetRenders() bool {
+	if x != nil {
+		return x.Renders
+	}
+	return false
+}
+
+func (x *StimulusInfo) GetSequences() bool {
+	if x != nil {
+		return x.Sequences
+	}
+	return false
+}
+
 type PresentRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	BlockId string                 `protobuf:"bytes,1,opt,name=block_id,json=blockId,proto3" json:"block_id,omitempty"`
-	// JSON object with at least "family" and "seed".
-	SpecJson []byte `protobuf:"bytes,2,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
-	Frames   int32  `protobuf:"varint,3,opt,name=frames,proto3" json:"frames,omitempty"`
+	// What to show: a stimulus specification, a JSON object with at least
+	// "family" (one of StimulusInfo.families) and "seed", or a sequence of
+	// frames (only when StimulusInfo.sequences). Exactly one is set.
+	SpecJson []byte         `protobuf:"bytes,2,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
+	Sequence *FrameSequence `protobuf:"bytes,9,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Frames   int32          `protobuf:"varint,3,opt,name=frames,proto3" json:"frames,omitempty"`
 	// Resolution of the frames reported back (the model's input size).
 	Width  int32 `protobuf:"varint,4,opt,name=width,proto3" json:"width,omitempty"`
 	Height int32 `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
@@ -147,6 +169,13 @@ func (x *PresentRequest) GetBlockId() string {
 func (x *PresentRequest) GetSpecJson() []byte {
 	if x != nil {
 		return x.SpecJson
+	}
+	return nil
+}
+
+func (x *PresentRequest) GetSequence() *FrameSequence {
+	if x != nil {
+		return x.Sequence
 	}
 	return nil
 }
@@ -328,20 +357,238 @@ func (*PresentEvent_Frame) isPresentEvent_Event() {}
 
 func (*PresentEvent_Summary) isPresentEvent_Event() {}
 
+type RenderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*RenderItem          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// Size of the rendered frames (the model's input size) and the rate they
+	// are sampled at (the model's frame rate): frame k of an item is the
+	// stimulus at time k / rate_hz from its onset.
+	Width         int32   `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	Height        int32   `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	RateHz        float64 `protobuf:"fixed64,4,opt,name=rate_hz,json=rateHz,proto3" json:"rate_hz,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenderRequest) Reset() {
+	*x = RenderRequest{}
+	mi := &file_twinrig_v1_stimulus_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenderRequest) ProtoMessage() {}
+
+func (x *RenderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_stimulus_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenderRequest.ProtoReflect.Descriptor instead.
+func (*RenderRequest) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_stimulus_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RenderRequest) GetItems() []*RenderItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *RenderRequest) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *RenderRequest) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *RenderRequest) GetRateHz() float64 {
+	if x != nil {
+		return x.RateHz
+	}
+	return 0
+}
+
+type RenderItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A stimulus specification, as in PresentRequest.spec_json.
+	SpecJson []byte `protobuf:"bytes,1,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
+	// How many frames to render from the stimulus's onset; 0: only check
+	// that the plugin can render the spec.
+	Frames        int32 `protobuf:"varint,2,opt,name=frames,proto3" json:"frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenderItem) Reset() {
+	*x = RenderItem{}
+	mi := &file_twinrig_v1_stimulus_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenderItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenderItem) ProtoMessage() {}
+
+func (x *RenderItem) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_stimulus_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenderItem.ProtoReflect.Descriptor instead.
+func (*RenderItem) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_stimulus_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RenderItem) GetSpecJson() []byte {
+	if x != nil {
+		return x.SpecJson
+	}
+	return nil
+}
+
+func (x *RenderItem) GetFrames() int32 {
+	if x != nil {
+		return x.Frames
+	}
+	return 0
+}
+
+type RenderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per request item, in order.
+	Items         []*RenderedItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenderResponse) Reset() {
+	*x = RenderResponse{}
+	mi := &file_twinrig_v1_stimulus_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenderResponse) ProtoMessage() {}
+
+func (x *RenderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_stimulus_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenderResponse.ProtoReflect.Descriptor instead.
+func (*RenderResponse) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_stimulus_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RenderResponse) GetItems() []*RenderedItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type RenderedItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Frames        []*Frame               `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenderedItem) Reset() {
+	*x = RenderedItem{}
+	mi := &file_twinrig_v1_stimulus_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenderedItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenderedItem) ProtoMessage() {}
+
+func (x *RenderedItem) ProtoReflect() protoreflect.Message {
+	mi := &file_twinrig_v1_stimulus_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenderedItem.ProtoReflect.Descriptor instead.
+func (*RenderedItem) Descriptor() ([]byte, []int) {
+	return file_twinrig_v1_stimulus_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RenderedItem) GetFrames() []*Frame {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
 var File_twinrig_v1_stimulus_proto protoreflect.FileDescriptor
 
 const file_twinrig_v1_stimulus_proto_rawDesc = "" +
 	"\n" +
 	"\x19twinrig/v1/stimulus.proto\x12\n" +
-	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\x80\x01\n" +
+	"twinrig.v1\x1a\x17twinrig/v1/common.proto\"\xb8\x01\n" +
 	"\fStimulusInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bfamilies\x18\x02 \x03(\tR\bfamilies\x12&\n" +
 	"\x0frefresh_rate_hz\x18\x03 \x01(\x01R\rrefreshRateHz\x12\x18\n" +
-	"\adisplay\x18\x04 \x01(\bR\adisplay\"\xf6\x01\n" +
+	"\adisplay\x18\x04 \x01(\bR\adisplay\x12\x18\n" +
+	"\arenders\x18\x05 \x01(\bR\arenders\x12\x1c\n" +
+	"\tsequences\x18\x06 \x01(\bR\tsequences\"\xad\x02\n" +
 	"\x0ePresentRequest\x12\x19\n" +
 	"\bblock_id\x18\x01 \x01(\tR\ablockId\x12\x1b\n" +
-	"\tspec_json\x18\x02 \x01(\fR\bspecJson\x12\x16\n" +
+	"\tspec_json\x18\x02 \x01(\fR\bspecJson\x125\n" +
+	"\bsequence\x18\t \x01(\v2\x19.twinrig.v1.FrameSequenceR\bsequence\x12\x16\n" +
 	"\x06frames\x18\x03 \x01(\x05R\x06frames\x12\x14\n" +
 	"\x05width\x18\x04 \x01(\x05R\x05width\x12\x16\n" +
 	"\x06height\x18\x05 \x01(\x05R\x06height\x12'\n" +
@@ -354,11 +601,25 @@ const file_twinrig_v1_stimulus_proto_rawDesc = "" +
 	"\fPresentEvent\x12.\n" +
 	"\x05frame\x18\x01 \x01(\v2\x16.twinrig.v1.ShownFrameH\x00R\x05frame\x126\n" +
 	"\asummary\x18\x02 \x01(\v2\x1a.twinrig.v1.PresentSummaryH\x00R\asummaryB\a\n" +
-	"\x05event2\xda\x01\n" +
+	"\x05event\"\x84\x01\n" +
+	"\rRenderRequest\x12,\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.twinrig.v1.RenderItemR\x05items\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\x12\x17\n" +
+	"\arate_hz\x18\x04 \x01(\x01R\x06rateHz\"A\n" +
+	"\n" +
+	"RenderItem\x12\x1b\n" +
+	"\tspec_json\x18\x01 \x01(\fR\bspecJson\x12\x16\n" +
+	"\x06frames\x18\x02 \x01(\x05R\x06frames\"@\n" +
+	"\x0eRenderResponse\x12.\n" +
+	"\x05items\x18\x01 \x03(\v2\x18.twinrig.v1.RenderedItemR\x05items\"9\n" +
+	"\fRenderedItem\x12)\n" +
+	"\x06frames\x18\x01 \x03(\v2\x11.twinrig.v1.FrameR\x06frames2\x9b\x02\n" +
 	"\bStimulus\x12H\n" +
 	"\tConfigure\x12\x1c.twinrig.v1.ConfigureRequest\x1a\x1d.twinrig.v1.ConfigureResponse\x12A\n" +
 	"\bDescribe\x12\x1b.twinrig.v1.DescribeRequest\x1a\x18.twinrig.v1.StimulusInfo\x12A\n" +
-	"\aPresent\x12\x1a.twinrig.v1.PresentRequest\x1a\x18.twinrig.v1.PresentEvent0\x01B.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
+	"\aPresent\x12\x1a.twinrig.v1.PresentRequest\x1a\x18.twinrig.v1.PresentEvent0\x01\x12?\n" +
+	"\x06Render\x12\x19.twinrig.v1.RenderRequest\x1a\x1a.twinrig.v1.RenderResponseB.Z,github.com/twinrig/twinrig/rig/internal/wireb\x06proto3"
 
 var (
 	file_twinrig_v1_stimulus_proto_rawDescOnce sync.Once
@@ -372,33 +633,45 @@ func file_twinrig_v1_stimulus_proto_rawDescGZIP() []byte {
 	return file_twinrig_v1_stimulus_proto_rawDescData
 }
 
-var file_twinrig_v1_stimulus_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_twinrig_v1_stimulus_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_twinrig_v1_stimulus_proto_goTypes = []any{
 	(*StimulusInfo)(nil),      // 0: twinrig.v1.StimulusInfo
 	(*PresentRequest)(nil),    // 1: twinrig.v1.PresentRequest
 	(*PresentSummary)(nil),    // 2: twinrig.v1.PresentSummary
 	(*PresentEvent)(nil),      // 3: twinrig.v1.PresentEvent
-	(Clock)(0),                // 4: twinrig.v1.Clock
-	(*ShownFrame)(nil),        // 5: twinrig.v1.ShownFrame
-	(*ConfigureRequest)(nil),  // 6: twinrig.v1.ConfigureRequest
-	(*DescribeRequest)(nil),   // 7: twinrig.v1.DescribeRequest
-	(*ConfigureResponse)(nil), // 8: twinrig.v1.ConfigureResponse
+	(*RenderRequest)(nil),     // 4: twinrig.v1.RenderRequest
+	(*RenderItem)(nil),        // 5: twinrig.v1.RenderItem
+	(*RenderResponse)(nil),    // 6: twinrig.v1.RenderResponse
+	(*RenderedItem)(nil),      // 7: twinrig.v1.RenderedItem
+	(*FrameSequence)(nil),     // 8: twinrig.v1.FrameSequence
+	(Clock)(0),                // 9: twinrig.v1.Clock
+	(*ShownFrame)(nil),        // 10: twinrig.v1.ShownFrame
+	(*Frame)(nil),             // 11: twinrig.v1.Frame
+	(*ConfigureRequest)(nil),  // 12: twinrig.v1.ConfigureRequest
+	(*DescribeRequest)(nil),   // 13: twinrig.v1.DescribeRequest
+	(*ConfigureResponse)(nil), // 14: twinrig.v1.ConfigureResponse
 }
 var file_twinrig_v1_stimulus_proto_depIdxs = []int32{
-	4, // 0: twinrig.v1.PresentRequest.clock:type_name -> twinrig.v1.Clock
-	5, // 1: twinrig.v1.PresentEvent.frame:type_name -> twinrig.v1.ShownFrame
-	2, // 2: twinrig.v1.PresentEvent.summary:type_name -> twinrig.v1.PresentSummary
-	6, // 3: twinrig.v1.Stimulus.Configure:input_type -> twinrig.v1.ConfigureRequest
-	7, // 4: twinrig.v1.Stimulus.Describe:input_type -> twinrig.v1.DescribeRequest
-	1, // 5: twinrig.v1.Stimulus.Present:input_type -> twinrig.v1.PresentRequest
-	8, // 6: twinrig.v1.Stimulus.Configure:output_type -> twinrig.v1.ConfigureResponse
-	0, // 7: twinrig.v1.Stimulus.Describe:output_type -> twinrig.v1.StimulusInfo
-	3, // 8: twinrig.v1.Stimulus.Present:output_type -> twinrig.v1.PresentEvent
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8,  // 0: twinrig.v1.PresentRequest.sequence:type_name -> twinrig.v1.FrameSequence
+	9,  // 1: twinrig.v1.PresentRequest.clock:type_name -> twinrig.v1.Clock
+	10, // 2: twinrig.v1.PresentEvent.frame:type_name -> twinrig.v1.ShownFrame
+	2,  // 3: twinrig.v1.PresentEvent.summary:type_name -> twinrig.v1.PresentSummary
+	5,  // 4: twinrig.v1.RenderRequest.items:type_name -> twinrig.v1.RenderItem
+	7,  // 5: twinrig.v1.RenderResponse.items:type_name -> twinrig.v1.RenderedItem
+	11, // 6: twinrig.v1.RenderedItem.frames:type_name -> twinrig.v1.Frame
+	12, // 7: twinrig.v1.Stimulus.Configure:input_type -> twinrig.v1.ConfigureRequest
+	13, // 8: twinrig.v1.Stimulus.Describe:input_type -> twinrig.v1.DescribeRequest
+	1,  // 9: twinrig.v1.Stimulus.Present:input_type -> twinrig.v1.PresentRequest
+	4,  // 10: twinrig.v1.Stimulus.Render:input_type -> twinrig.v1.RenderRequest
+	14, // 11: twinrig.v1.Stimulus.Configure:output_type -> twinrig.v1.ConfigureResponse
+	0,  // 12: twinrig.v1.Stimulus.Describe:output_type -> twinrig.v1.StimulusInfo
+	3,  // 13: twinrig.v1.Stimulus.Present:output_type -> twinrig.v1.PresentEvent
+	6,  // 14: twinrig.v1.Stimulus.Render:output_type -> twinrig.v1.RenderResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_twinrig_v1_stimulus_proto_init() }
@@ -417,7 +690,7 @@ func file_twinrig_v1_stimulus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_twinrig_v1_stimulus_proto_rawDesc), len(file_twinrig_v1_stimulus_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,7 @@ const (
 	Stimulus_Configure_FullMethodName = "/twinrig.v1.Stimulus/Configure"
 	Stimulus_Describe_FullMethodName  = "/twinrig.v1.Stimulus/Describe"
 	Stimulus_Present_FullMethodName   = "/twinrig.v1.Stimulus/Present"
+	Stimulus_Render_FullMethodName    = "/twinrig.v1.Stimulus/Render"
 )
 
 // StimulusClient is the client API for Stimulus service.
@@ -37,6 +38,13 @@ type StimulusClient interface {
 	// in order, as each reaches the screen. The stream ends after the last
 	// frame with a PresentEvent carrying the summary.
 	Present(ctx context.Context, in *PresentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PresentEvent], error)
+	// Render renders stimulus specifications into frames without showing
+	// them, at the size and rate asked for: the host ranks candidate pools
+	// with the model and checks a protocol's specifications with it. An item
+	// of 0 frames is only checked (a spec the plugin cannot render is an
+	// INVALID_ARGUMENT error naming the item). Optional: a plugin that cannot
+	// answers UNIMPLEMENTED and says renders = false in its StimulusInfo.
+	Render(ctx context.Context, in *RenderRequest, opts ...grpc.CallOption) (*RenderResponse, error)
 }
 
 type stimulusClient struct {
@@ -86,6 +94,16 @@ func (c *stimulusClient) Present(ctx context.Context, in *PresentRequest, opts .
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Stimulus_PresentClient = grpc.ServerStreamingClient[PresentEvent]
 
+func (c *stimulusClient) Render(ctx context.Context, in *RenderRequest, opts ...grpc.CallOption) (*RenderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenderResponse)
+	err := c.cc.Invoke(ctx, Stimulus_Render_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StimulusServer is the server API for Stimulus service.
 // All implementations must embed UnimplementedStimulusServer
 // for forward compatibility.
@@ -99,6 +117,13 @@ type StimulusServer interface {
 	// in order, as each reaches the screen. The stream ends after the last
 	// frame with a PresentEvent carrying the summary.
 	Present(*PresentRequest, grpc.ServerStreamingServer[PresentEvent]) error
+	// Render renders stimulus specifications into frames without showing
+	// them, at the size and rate asked for: the host ranks candidate pools
+	// with the model and checks a protocol's specifications with it. An item
+	// of 0 frames is only checked (a spec the plugin cannot render is an
+	// INVALID_ARGUMENT error naming the item). Optional: a plugin that cannot
+	// answers UNIMPLEMENTED and says renders = false in its StimulusInfo.
+	Render(context.Context, *RenderRequest) (*RenderResponse, error)
 	mustEmbedUnimplementedStimulusServer()
 }
 
@@ -117,6 +142,9 @@ func (UnimplementedStimulusServer) Describe(context.Context, *DescribeRequest) (
 }
 func (UnimplementedStimulusServer) Present(*PresentRequest, grpc.ServerStreamingServer[PresentEvent]) error {
 	return status.Error(codes.Unimplemented, "method Present not implemented")
+}
+func (UnimplementedStimulusServer) Render(context.Context, *RenderRequest) (*RenderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Render not implemented")
 }
 func (UnimplementedStimulusServer) mustEmbedUnimplementedStimulusServer() {}
 func (UnimplementedStimulusServer) testEmbeddedByValue()                  {}
@@ -186,6 +214,24 @@ func _Stimulus_Present_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Stimulus_PresentServer = grpc.ServerStreamingServer[PresentEvent]
 
+func _Stimulus_Render_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StimulusServer).Render(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Stimulus_Render_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StimulusServer).Render(ctx, req.(*RenderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Stimulus_ServiceDesc is the grpc.ServiceDesc for Stimulus service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -200,6 +246,10 @@ var Stimulus_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Describe",
 			Handler:    _Stimulus_Describe_Handler,
+		},
+		{
+			MethodName: "Render",
+			Handler:    _Stimulus_Render_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

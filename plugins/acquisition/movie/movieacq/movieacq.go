@@ -175,11 +175,12 @@ func (a *Acquisition) Describe(context.Context, rig.DescribeRequest) (rig.Acquis
 	if a.settings.Listen != "" {
 		return rig.AcquisitionInfo{
 			Name: "stream:" + a.settings.Listen, Neurons: len(ids), NeuronIDs: ids, ImagingRateHz: a.settings.RateHz,
+			IgnoresFrames: true,
 		}, nil
 	}
 	return rig.AcquisitionInfo{
 		Name: "movie:" + filepath.Base(a.settings.Path), Neurons: len(ids), NeuronIDs: ids,
-		ImagingRateHz: a.settings.RateHz, Offline: true,
+		ImagingRateHz: a.settings.RateHz, Offline: true, IgnoresFrames: true,
 	}, nil
 }
 
