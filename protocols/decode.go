@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+
+	"github.com/twinrig/twinrig/internal/yamldoc"
 )
 
 // LoadExperiment reads and validates the protocol file at path, of format
@@ -36,21 +37,19 @@ func LoadExperiment(path string) (*Experiment, error) {
 // the file system for that, and nothing else. It is safe for concurrent
 // use.
 func ParseExperiment(name string, data []byte) (*Experiment, error) {
-	file, err := parser.ParseBytes(data, 0)
+	docs, err := yamldoc.Parse(name, data)
 	if err != nil {
-		return nil, syntaxProblem(name, err)
-	}
-	var docs []*ast.DocumentNode
-	for _, doc := range file.Docs {
-		if doc.Body != nil {
-			docs = append(docs, doc)
+		var p *yamldoc.Problem
+		if errors.As(err, &p) {
+			return nil, (*Problem)(p)
 		}
+		return nil, fmt.Errorf("protocol: parse %s: %w", name, err)
 	}
 	if len(docs) != 1 {
 		return nil, &Problem{File: name, Line: 1, Column: 1,
 			Msg: fmt.Sprintf("want exactly one YAML document holding a protocol, found %d", len(docs))}
 	}
-	d := newDecoder(name, docs[0])
+	d := newDecoder(name, data, docs[0])
 	switch v := d.version(docs[0].Body); v {
 	case 0:
 		return nil, d.err()
@@ -79,29 +78,29 @@ func ParseExperiment(name string, data []byte) (*Experiment, error) {
 // version reads the format version from the root mapping: 0 (reported)
 // when it is missing, unsupported, or the root is not a mapping.
 func (d *decoder) version(body ast.Node) int {
-	r, _ := d.resolve(body, "")
+	r, _ := d.Resolve(body, "")
 	m, ok := r.(*ast.MappingNode)
 	if !ok {
 		if r != nil {
-			d.addf(posOf(r), "", "the file holds %s; want a mapping with version, name and blocks", describe(r))
+			d.Addf(yamldoc.PosOf(r), "", "the file holds %s; want a mapping with version, name and blocks", yamldoc.Describe(r))
 		}
 		return 0
 	}
-	for _, e := range d.entries(m, "") {
-		if e.key != "version" {
+	for _, e := range d.Entries(m, "") {
+		if e.Key != "version" {
 			continue
 		}
-		r, _ := d.resolve(e.value, "version")
+		r, _ := d.Resolve(e.Value, "version")
 		if r == nil {
 			return 0
 		}
-		if v, isInt := intValue(r); isInt && (v == Version || v == ExperimentVersion) {
+		if v, isInt := yamldoc.Int(r); isInt && (v == Version || v == ExperimentVersion) {
 			return int(v)
 		}
-		d.addf(posOf(e.value), "version", "%s is not supported: this twinrig reads versions %d and %d", describe(r), Version, ExperimentVersion)
+		d.Addf(yamldoc.PosOf(e.Value), "version", "%s is not supported: this twinrig reads versions %d and %d", yamldoc.Describe(r), Version, ExperimentVersion)
 		return 0
 	}
-	d.addf(posOf(m), "version", "missing: the protocol format version is required (this twinrig reads versions %d and %d)", Version, ExperimentVersion)
+	d.Addf(yamldoc.PosOf(m), "version", "missing: the protocol format version is required (this twinrig reads versions %d and %d)", Version, ExperimentVersion)
 	return 0
 }
 
@@ -109,19 +108,19 @@ func (d *decoder) version(body ast.Node) int {
 // version 1 file (already validated by Parse), for CheckStimuli.
 func (d *decoder) locateVersion1(body ast.Node, e *Experiment) {
 	field := func(m ast.Node, key string) ast.Node {
-		r, _ := d.resolve(m, "")
+		r, _ := d.Resolve(m, "")
 		mm, ok := r.(*ast.MappingNode)
 		if !ok {
 			return nil
 		}
-		for _, en := range d.entries(mm, "") {
-			if en.key == key {
-				return en.value
+		for _, en := range d.Entries(mm, "") {
+			if en.Key == key {
+				return en.Value
 			}
 		}
 		return nil
 	}
-	r, _ := d.resolve(field(body, "blocks"), "")
+	r, _ := d.Resolve(field(body, "blocks"), "")
 	seq, ok := r.(*ast.SequenceNode)
 	if !ok {
 		return
@@ -132,8 +131,8 @@ func (d *decoder) locateVersion1(body ast.Node, e *Experiment) {
 			continue
 		}
 		st := &s.Present.Trials[0].Stimulus
-		st.field = index("blocks", i) + ".stimulus"
-		st.at = posOf(field(seq.Values[i], "stimulus"))
+		st.field = yamldoc.Index("blocks", i) + ".stimulus"
+		st.at = yamldoc.PosOf(field(seq.Values[i], "stimulus"))
 		i++
 	}
 }
@@ -149,54 +148,54 @@ type experimentDecoder struct {
 // stageInfo is what the cross-block checks need to know about a stage
 // beyond the Stage itself: where it is written and what it refers to.
 type stageInfo struct {
-	at        pos    // the kind key
-	field     string // "blocks[i].kind"
-	nameAt    pos
+	at        yamldoc.Pos // the kind key
+	field     string      // "blocks[i].kind"
+	nameAt    yamldoc.Pos
 	from      []ref // adapt: from, as written
 	fromGiven bool
 	holdOut   []ref
 	targets   *ref // select: neurons.from
 	sel       *ref // verify: select
 	controls  []ref
-	duration  pos // verify: where duration is (or the block)
-	repeats   pos // verify: where repeats is (or the block)
+	duration  yamldoc.Pos // verify: where duration is (or the block)
+	repeats   yamldoc.Pos // verify: where repeats is (or the block)
 }
 
 func (x *experimentDecoder) decode(body ast.Node) {
-	root := x.object(body, "", pos{1, 1}, "the protocol", "version", "name", "description", "blank", "inter_trial", "blocks")
+	root := x.object(body, "", yamldoc.Pos{Line: 1, Col: 1}, "the protocol", "version", "name", "description", "blank", "inter_trial", "blocks")
 	e := x.e
 	switch name, at, ok := x.str(root, "name", "a protocol name"); {
 	case ok && !namePattern.MatchString(name):
-		x.addf(at, "name", "%q is not a valid name: want letters, digits, '_', '.', '-'", name)
+		x.Addf(at, "name", "%q is not a valid name: want letters, digits, '_', '.', '-'", name)
 	case ok:
 		e.Name = name
 	case !root.has("name") || x.isNull(root, "name"):
-		x.addf(at, "name", "missing: a protocol name is required")
+		x.Addf(at, "name", "missing: a protocol name is required")
 	}
 	e.Description, _, _ = x.str(root, "description", "free text")
 	e.Blank = Stimulus{Family: "blank", Spec: json.RawMessage(`{"family":"blank"}`)}
 	if root.has("blank") {
-		e.Blank = x.stimulus(root.vals["blank"].value, "blank", root.keyPos("blank"))
+		e.Blank = x.stimulus(root.vals["blank"].Value, "blank", root.keyPos("blank"))
 	}
 	e.InterTrial = x.duration(root, "inter_trial", 0, false, MaxInterTrial)
 
 	items, at, ok := x.list(root, "blocks", "a list of blocks")
 	if !ok || len(items) == 0 {
 		if ok || !root.has("blocks") || x.isNull(root, "blocks") {
-			x.addf(at, "blocks", "missing: a protocol needs at least one block")
+			x.Addf(at, "blocks", "missing: a protocol needs at least one block")
 		}
 		return
 	}
 	seen := map[string]bool{}
 	for i, item := range items {
-		s, info := x.block(item, index("blocks", i))
+		s, info := x.block(item, yamldoc.Index("blocks", i))
 		if s == nil {
 			continue
 		}
 		switch {
 		case s.Name == "":
 		case seen[s.Name]:
-			x.addf(info.nameAt, info.field+".name", "%q names another block too: block names must be unique", s.Name)
+			x.Addf(info.nameAt, info.field+".name", "%q names another block too: block names must be unique", s.Name)
 		default:
 			seen[s.Name] = true
 		}
@@ -210,16 +209,16 @@ func (x *experimentDecoder) decode(body ast.Node) {
 		}
 	}
 	x.checkReferences()
-	if len(x.problems) == 0 {
+	if !x.Failed() {
 		if d := e.Duration(); d > MaxDuration {
-			x.addf(at, "blocks", "the experiment lasts %s; at most %s", d, MaxDuration)
+			x.Addf(at, "blocks", "the experiment lasts %s; at most %s", d, MaxDuration)
 		}
 	}
 }
 
 // isNull reports whether key is present with no value.
 func (x *experimentDecoder) isNull(o *object, key string) bool {
-	r, _ := x.resolve(o.vals[key].value, "")
+	r, _ := x.Resolve(o.vals[key].Value, "")
 	_, null := r.(*ast.NullNode)
 	return null
 }
@@ -227,18 +226,18 @@ func (x *experimentDecoder) isNull(o *object, key string) bool {
 // block decodes one entry of the blocks list: a mapping with exactly one
 // key, the kind. It returns nil when the entry is no block at all.
 func (x *experimentDecoder) block(item ast.Node, field string) (*Stage, *stageInfo) {
-	r, _ := x.resolve(item, field)
+	r, _ := x.Resolve(item, field)
 	m, ok := r.(*ast.MappingNode)
 	if !ok {
 		if r != nil {
-			x.addf(posOf(item), field, "got %s; want a block such as {present: {...}}", describe(r))
+			x.Addf(yamldoc.PosOf(item), field, "got %s; want a block such as {present: {...}}", yamldoc.Describe(r))
 		}
 		return nil, nil
 	}
-	var found []entry
-	for _, e := range x.entries(m, field) {
-		if !slices.Contains(kinds, Kind(e.key)) {
-			x.addf(e.at, join(field, e.key), "unknown block kind; want one of present, adapt, select, verify")
+	var found []yamldoc.Entry
+	for _, e := range x.Entries(m, field) {
+		if !slices.Contains(kinds, Kind(e.Key)) {
+			x.Addf(e.At, yamldoc.Join(field, e.Key), "unknown block kind; want one of present, adapt, select, verify")
 			continue
 		}
 		found = append(found, e)
@@ -246,28 +245,28 @@ func (x *experimentDecoder) block(item ast.Node, field string) (*Stage, *stageIn
 	switch {
 	case len(found) == 0:
 		if len(m.Values) == 0 {
-			x.addf(posOf(item), field, "empty; want a block such as {present: {...}}")
+			x.Addf(yamldoc.PosOf(item), field, "empty; want a block such as {present: {...}}")
 		}
 		return nil, nil
 	case len(found) > 1:
-		x.addf(found[1].at, join(field, found[1].key), "a second kind in one block entry (%s and %s): write each block as its own list entry", found[0].key, found[1].key)
+		x.Addf(found[1].At, yamldoc.Join(field, found[1].Key), "a second kind in one block entry (%s and %s): write each block as its own list entry", found[0].Key, found[1].Key)
 	}
 	k := found[0]
-	info := &stageInfo{at: k.at, field: join(field, k.key)}
-	s := &Stage{Kind: Kind(k.key)}
+	info := &stageInfo{at: k.At, field: yamldoc.Join(field, k.Key)}
+	s := &Stage{Kind: Kind(k.Key)}
 	var o *object
 	switch s.Kind {
 	case KindPresent:
-		o = x.object(k.value, info.field, k.at, "a present block", "name", "trials", "repeats", "order", "seed", "inter_trial", "model_reset")
+		o = x.object(k.Value, info.field, k.At, "a present block", "name", "trials", "repeats", "order", "seed", "inter_trial", "model_reset")
 		s.Present = x.present(o)
 	case KindAdapt:
-		o = x.object(k.value, info.field, k.at, "an adapt block", "name", "from", "hold_out", "indicator_decay")
+		o = x.object(k.Value, info.field, k.At, "an adapt block", "name", "from", "hold_out", "indicator_decay")
 		s.Adapt = x.adapt(o, info)
 	case KindSelect:
-		o = x.object(k.value, info.field, k.at, "a select block", "name", "neurons", "pool", "synthesise")
+		o = x.object(k.Value, info.field, k.At, "a select block", "name", "neurons", "pool", "synthesise")
 		s.Select = x.select_(o, info)
 	case KindVerify:
-		o = x.object(k.value, info.field, k.at, "a verify block", "name", "select", "controls", "duration", "repeats", "order", "seed", "inter_trial")
+		o = x.object(k.Value, info.field, k.At, "a verify block", "name", "select", "controls", "duration", "repeats", "order", "seed", "inter_trial")
 		s.Verify = x.verify(o, info)
 	}
 	s.Name, info.nameAt = x.blockName(o)
@@ -275,16 +274,16 @@ func (x *experimentDecoder) block(item ast.Node, field string) (*Stage, *stageIn
 }
 
 // blockName reads a block's required name.
-func (x *experimentDecoder) blockName(o *object) (string, pos) {
+func (x *experimentDecoder) blockName(o *object) (string, yamldoc.Pos) {
 	name, at, ok := x.str(o, "name", "a block name")
 	switch {
 	case o.bad:
 	case ok && !namePattern.MatchString(name):
-		x.addf(at, join(o.field, "name"), "%q is not a valid block name: want letters, digits, '_', '.', '-'", name)
+		x.Addf(at, yamldoc.Join(o.field, "name"), "%q is not a valid block name: want letters, digits, '_', '.', '-'", name)
 	case ok:
 		return name, at
 	case !o.has("name") || x.isNull(o, "name"):
-		x.addf(at, join(o.field, "name"), "missing: every block needs a name")
+		x.Addf(at, yamldoc.Join(o.field, "name"), "missing: every block needs a name")
 	}
 	return "", at
 }
@@ -296,7 +295,7 @@ func (x *experimentDecoder) order(o *object, def Order) Order {
 		return def
 	}
 	if s != string(OrderFixed) && s != string(OrderRandom) {
-		x.addf(at, join(o.field, "order"), "%q is not an order: want fixed or random", s)
+		x.Addf(at, yamldoc.Join(o.field, "order"), "%q is not an order: want fixed or random", s)
 		return def
 	}
 	return Order(s)
@@ -308,7 +307,7 @@ func (x *experimentDecoder) required(o *object, key, what string) bool {
 		return true
 	}
 	if !o.bad {
-		x.addf(o.keyPos(key), join(o.field, key), "missing: %s", what)
+		x.Addf(o.keyPos(key), yamldoc.Join(o.field, key), "missing: %s", what)
 	}
 	return false
 }
@@ -326,30 +325,30 @@ func (x *experimentDecoder) present(o *object) *PresentBlock {
 			b.ResetPerTrial = true
 		case "session":
 		default:
-			x.addf(at, join(o.field, "model_reset"), "%q: want trial (reset the model's state before every trial) or session (the default: never within the session)", s)
+			x.Addf(at, yamldoc.Join(o.field, "model_reset"), "%q: want trial (reset the model's state before every trial) or session (the default: never within the session)", s)
 		}
 	}
 	if !x.required(o, "trials", "want a list of trials, each {duration: 10s, stimulus: {family: ...}}") {
 		return b
 	}
-	field := join(o.field, "trials")
+	field := yamldoc.Join(o.field, "trials")
 	items, at, ok := x.list(o, "trials", "a list of trials")
 	if !ok {
 		return b
 	}
 	if len(items) == 0 || len(items) > MaxTrials {
-		x.addf(at, field, "%d trials; want 1 to %d", len(items), MaxTrials)
+		x.Addf(at, field, "%d trials; want 1 to %d", len(items), MaxTrials)
 		return b
 	}
 	for i, item := range items {
-		f := index(field, i)
-		t := x.object(item, f, posOf(item), "a trial", "duration", "stimulus")
+		f := yamldoc.Index(field, i)
+		t := x.object(item, f, yamldoc.PosOf(item), "a trial", "duration", "stimulus")
 		tr := Trial{Duration: x.duration(t, "duration", 0, true, MaxDuration)}
 		if !t.has("duration") && !t.bad {
-			x.addf(t.at, join(f, "duration"), "missing: want a duration such as 10s or 2m")
+			x.Addf(t.at, yamldoc.Join(f, "duration"), "missing: want a duration such as 10s or 2m")
 		}
 		if x.required(t, "stimulus", "want a mapping with at least a family") {
-			tr.Stimulus = x.stimulus(t.vals["stimulus"].value, join(f, "stimulus"), t.keyPos("stimulus"))
+			tr.Stimulus = x.stimulus(t.vals["stimulus"].Value, yamldoc.Join(f, "stimulus"), t.keyPos("stimulus"))
 		}
 		b.Trials = append(b.Trials, tr)
 	}
@@ -361,9 +360,9 @@ func (x *experimentDecoder) present(o *object) *PresentBlock {
 	}
 	switch n, d := len(b.Trials)*b.Repeats, once.Seconds()*float64(b.Repeats); {
 	case n > MaxShown:
-		x.addf(o.valuePos("repeats"), join(o.field, "repeats"), "%d repeats of %d trials show %d; at most %d", b.Repeats, len(b.Trials), n, MaxShown)
+		x.Addf(o.valuePos("repeats"), yamldoc.Join(o.field, "repeats"), "%d repeats of %d trials show %d; at most %d", b.Repeats, len(b.Trials), n, MaxShown)
 	case d > MaxDuration.Seconds():
-		x.addf(o.valuePos("repeats"), join(o.field, "repeats"), "%d repeats of %d trials last %s; at most %s",
+		x.Addf(o.valuePos("repeats"), yamldoc.Join(o.field, "repeats"), "%d repeats of %d trials last %s; at most %s",
 			b.Repeats, len(b.Trials), seconds(d), MaxDuration)
 	}
 	return b
@@ -373,44 +372,44 @@ func (x *experimentDecoder) present(o *object) *PresentBlock {
 // JSON; "path" (a string) and "paths" (a list of strings) name files,
 // relative to the protocol's directory, which must exist and are made
 // absolute.
-func (x *experimentDecoder) stimulus(n ast.Node, field string, at pos) Stimulus {
+func (x *experimentDecoder) stimulus(n ast.Node, field string, at yamldoc.Pos) Stimulus {
 	s := Stimulus{at: at, field: field}
-	r, _ := x.resolve(n, field)
+	r, _ := x.Resolve(n, field)
 	m, ok := r.(*ast.MappingNode)
 	if !ok {
 		if r != nil {
-			x.addf(posOf(n), field, "got %s; want a mapping with at least a family", describe(r))
+			x.Addf(yamldoc.PosOf(n), field, "got %s; want a mapping with at least a family", yamldoc.Describe(r))
 		}
 		return s
 	}
-	s.at = posOf(n)
+	s.at = yamldoc.PosOf(n)
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	good, hasFamily := true, false
-	for i, e := range x.entries(m, field) {
+	for i, e := range x.Entries(m, field) {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		writeJSONString(&buf, e.key)
+		yamldoc.WriteJSONString(&buf, e.Key)
 		buf.WriteByte(':')
-		f := join(field, e.key)
-		switch e.key {
+		f := yamldoc.Join(field, e.Key)
+		switch e.Key {
 		case "family":
 			hasFamily = true
-			rv, isStr := x.resolve(e.value, f)
-			fam, isText := text(rv, isStr, false)
+			rv, isStr := x.Resolve(e.Value, f)
+			fam, isText := yamldoc.Text(rv, isStr, false)
 			if rv != nil && (!isText || fam == "") {
-				x.addf(posOf(e.value), f, "got %s; want the stimulus family as a string, e.g. natural", describe(rv))
+				x.Addf(yamldoc.PosOf(e.Value), f, "got %s; want the stimulus family as a string, e.g. natural", yamldoc.Describe(rv))
 			}
 			s.Family = fam
-			writeJSONString(&buf, fam)
+			yamldoc.WriteJSONString(&buf, fam)
 		case "path":
-			writeJSONString(&buf, x.file(e.value, f))
+			yamldoc.WriteJSONString(&buf, x.file(e.Value, f))
 		case "paths":
-			rv, _ := x.resolve(e.value, f)
+			rv, _ := x.Resolve(e.Value, f)
 			seq, isSeq := rv.(*ast.SequenceNode)
-			if !isSeq || !x.spend(len(seq.Values), posOf(e.value), f) {
-				good = x.toJSON(e.value, f, &buf) && good
+			if !isSeq || !x.Spend(len(seq.Values), yamldoc.PosOf(e.Value), f) {
+				good = x.WriteJSON(&buf, e.Value, f) && good
 				continue
 			}
 			buf.WriteByte('[')
@@ -418,17 +417,17 @@ func (x *experimentDecoder) stimulus(n ast.Node, field string, at pos) Stimulus 
 				if j > 0 {
 					buf.WriteByte(',')
 				}
-				writeJSONString(&buf, x.file(item, index(f, j)))
+				yamldoc.WriteJSONString(&buf, x.file(item, yamldoc.Index(f, j)))
 			}
 			buf.WriteByte(']')
 		default:
-			good = x.toJSON(e.value, f, &buf) && good
+			good = x.WriteJSON(&buf, e.Value, f) && good
 		}
 	}
 	buf.WriteByte('}')
 	if s.Family == "" {
 		if !hasFamily {
-			x.addf(s.at, join(field, "family"), "missing: want the stimulus family as a string, e.g. natural")
+			x.Addf(s.at, yamldoc.Join(field, "family"), "missing: want the stimulus family as a string, e.g. natural")
 		}
 		return s
 	}
@@ -441,11 +440,11 @@ func (x *experimentDecoder) stimulus(n ast.Node, field string, at pos) Stimulus 
 // file reads a file path of a stimulus spec and returns it made absolute
 // against the protocol's directory, reporting a path that does not exist.
 func (x *experimentDecoder) file(n ast.Node, field string) string {
-	r, isStr := x.resolve(n, field)
-	p, ok := text(r, isStr, false)
+	r, isStr := x.Resolve(n, field)
+	p, ok := yamldoc.Text(r, isStr, false)
 	if !ok || p == "" {
 		if r != nil {
-			x.addf(posOf(n), field, "got %s; want a file path", describe(r))
+			x.Addf(yamldoc.PosOf(n), field, "got %s; want a file path", yamldoc.Describe(r))
 		}
 		return p
 	}
@@ -455,9 +454,9 @@ func (x *experimentDecoder) file(n ast.Node, field string) string {
 	}
 	switch _, err := os.Stat(abs); {
 	case errors.Is(err, fs.ErrNotExist):
-		x.addf(posOf(n), field, "%q does not exist (relative paths are relative to the protocol file)", p)
+		x.Addf(yamldoc.PosOf(n), field, "%q does not exist (relative paths are relative to the protocol file)", p)
 	case err != nil:
-		x.addf(posOf(n), field, "%q cannot be read: %v", p, err)
+		x.Addf(yamldoc.PosOf(n), field, "%q cannot be read: %v", p, err)
 	}
 	return abs
 }
@@ -466,7 +465,7 @@ func (x *experimentDecoder) adapt(o *object, info *stageInfo) *AdaptBlock {
 	b := &AdaptBlock{IndicatorDecay: x.duration(o, "indicator_decay", 0, false, time.Minute)}
 	info.from, info.fromGiven = x.refs(o, "from")
 	if info.fromGiven && len(info.from) == 0 {
-		x.addf(o.keyPos("from"), join(o.field, "from"), "empty: want the present blocks to fit on (or leave from out)")
+		x.Addf(o.keyPos("from"), yamldoc.Join(o.field, "from"), "empty: want the present blocks to fit on (or leave from out)")
 	}
 	info.holdOut, _ = x.refs(o, "hold_out")
 	return b
@@ -486,7 +485,7 @@ func (x *experimentDecoder) select_(o *object, info *stageInfo) *SelectBlock {
 }
 
 func (x *experimentDecoder) targets(parent *object, info *stageInfo) Targets {
-	o := x.object(parent.vals["neurons"].value, join(parent.field, "neurons"), parent.keyPos("neurons"), "the target neurons", "best", "by", "from", "ids")
+	o := x.object(parent.vals["neurons"].Value, yamldoc.Join(parent.field, "neurons"), parent.keyPos("neurons"), "the target neurons", "best", "by", "from", "ids")
 	t := Targets{By: ScoreCCNorm}
 	if o.bad {
 		return t
@@ -494,28 +493,28 @@ func (x *experimentDecoder) targets(parent *object, info *stageInfo) Targets {
 	if o.has("ids") {
 		for _, k := range []string{"best", "by", "from"} {
 			if o.has(k) {
-				x.addf(o.keyPos(k), join(o.field, k), "given with ids; want best (with by and from) or ids")
+				x.Addf(o.keyPos(k), yamldoc.Join(o.field, k), "given with ids; want best (with by and from) or ids")
 			}
 		}
-		field := join(o.field, "ids")
+		field := yamldoc.Join(o.field, "ids")
 		items, at, ok := x.list(o, "ids", "a list of neuron ids")
 		if ok && (len(items) == 0 || len(items) > MaxTargets) {
-			x.addf(at, field, "%d ids; want 1 to %d", len(items), MaxTargets)
+			x.Addf(at, field, "%d ids; want 1 to %d", len(items), MaxTargets)
 		}
 		if !ok && x.isNull(o, "ids") {
-			x.addf(at, field, "empty; want a list of neuron ids")
+			x.Addf(at, field, "empty; want a list of neuron ids")
 		}
 		seen := map[string]bool{}
 		for i, item := range items {
-			f := index(field, i)
-			r, isStr := x.resolve(item, f)
-			id, isText := text(r, isStr, true)
+			f := yamldoc.Index(field, i)
+			r, isStr := x.Resolve(item, f)
+			id, isText := yamldoc.Text(r, isStr, true)
 			switch {
 			case r == nil:
 			case !isText || id == "":
-				x.addf(posOf(item), f, "got %s; want a neuron id", describe(r))
+				x.Addf(yamldoc.PosOf(item), f, "got %s; want a neuron id", yamldoc.Describe(r))
 			case seen[id]:
-				x.addf(posOf(item), f, "%q is listed twice", id)
+				x.Addf(yamldoc.PosOf(item), f, "%q is listed twice", id)
 			default:
 				seen[id] = true
 				t.IDs = append(t.IDs, id)
@@ -524,7 +523,7 @@ func (x *experimentDecoder) targets(parent *object, info *stageInfo) Targets {
 		return t
 	}
 	if !o.has("best") {
-		x.addf(o.at, o.field, "missing: want best (with by and from) or ids")
+		x.Addf(o.at, o.field, "missing: want best (with by and from) or ids")
 		return t
 	}
 	t.Best = x.integer(o, "best", 0, 1, MaxTargets)
@@ -533,22 +532,22 @@ func (x *experimentDecoder) targets(parent *object, info *stageInfo) Targets {
 		case ScoreCCNorm, ScoreCCAbs, ScoreR:
 			t.By = Score(by)
 		default:
-			x.addf(at, join(o.field, "by"), "%q is not a score: want cc_norm, cc_abs or r", by)
+			x.Addf(at, yamldoc.Join(o.field, "by"), "%q is not a score: want cc_norm, cc_abs or r", by)
 		}
 	}
 	from, at, ok := x.str(o, "from", "a block name")
 	switch {
 	case ok:
 		t.From = from
-		info.targets = &ref{name: from, at: at, field: join(o.field, "from")}
+		info.targets = &ref{name: from, at: at, field: yamldoc.Join(o.field, "from")}
 	case !o.has("from"):
-		x.addf(o.at, join(o.field, "from"), "missing: want the present block the targets are scored on")
+		x.Addf(o.at, yamldoc.Join(o.field, "from"), "missing: want the present block the targets are scored on")
 	}
 	return t
 }
 
 func (x *experimentDecoder) pool(parent *object) Pool {
-	o := x.object(parent.vals["pool"].value, join(parent.field, "pool"), parent.keyPos("pool"), "the candidate pool", "natural", "gabor", "noise", "keep")
+	o := x.object(parent.vals["pool"].Value, yamldoc.Join(parent.field, "pool"), parent.keyPos("pool"), "the candidate pool", "natural", "gabor", "noise", "keep")
 	p := Pool{Keep: x.integer(o, "keep", 4, 1, MaxKeep)}
 	if o.bad {
 		return p
@@ -557,7 +556,7 @@ func (x *experimentDecoder) pool(parent *object) Pool {
 		if !o.has(key) {
 			return nil
 		}
-		k := x.object(o.vals[key].value, join(o.field, key), o.keyPos(key), what, keys...)
+		k := x.object(o.vals[key].Value, yamldoc.Join(o.field, key), o.keyPos(key), what, keys...)
 		if k.bad {
 			return nil
 		}
@@ -586,9 +585,9 @@ func (x *experimentDecoder) pool(parent *object) Pool {
 	}
 	switch n := p.Size(); {
 	case !o.has("natural") && !o.has("gabor") && !o.has("noise"):
-		x.addf(o.at, o.field, "empty: want at least one of natural, gabor, noise")
+		x.Addf(o.at, o.field, "empty: want at least one of natural, gabor, noise")
 	case n > MaxPool:
-		x.addf(o.at, o.field, "%d candidates; at most %d", n, MaxPool)
+		x.Addf(o.at, o.field, "%d candidates; at most %d", n, MaxPool)
 	}
 	return p
 }
@@ -598,7 +597,7 @@ func (x *experimentDecoder) synthesis(parent *object) Synthesis {
 	if !parent.has("synthesise") {
 		return s
 	}
-	o := x.object(parent.vals["synthesise"].value, join(parent.field, "synthesise"), parent.keyPos("synthesise"), "the synthesis settings",
+	o := x.object(parent.vals["synthesise"].Value, yamldoc.Join(parent.field, "synthesise"), parent.keyPos("synthesise"), "the synthesis settings",
 		"images", "videos", "video_duration", "contrast", "mean", "iterations", "population", "diversity")
 	s.Images = x.integer(o, "images", s.Images, 0, MaxMEIs)
 	s.Videos = x.integer(o, "videos", s.Videos, 0, MaxMEIs)
@@ -611,9 +610,9 @@ func (x *experimentDecoder) synthesis(parent *object) Synthesis {
 	switch n := s.MEIs(); {
 	case o.bad:
 	case n == 0:
-		x.addf(o.at, o.field, "images and videos are both 0: want at least one MEI per target")
+		x.Addf(o.at, o.field, "images and videos are both 0: want at least one MEI per target")
 	case n > MaxMEIs:
-		x.addf(o.at, o.field, "%d images and %d videos: at most %d MEIs per target", s.Images, s.Videos, MaxMEIs)
+		x.Addf(o.at, o.field, "%d images and %d videos: at most %d MEIs per target", s.Images, s.Videos, MaxMEIs)
 	}
 	return s
 }
@@ -629,13 +628,13 @@ func (x *experimentDecoder) verify(o *object, info *stageInfo) *VerifyBlock {
 	info.duration, info.repeats = o.valuePos("duration"), o.valuePos("repeats")
 	if sel, at, ok := x.str(o, "select", "the name of a select block"); ok {
 		b.Select = sel
-		info.sel = &ref{name: sel, at: at, field: join(o.field, "select")}
+		info.sel = &ref{name: sel, at: at, field: yamldoc.Join(o.field, "select")}
 	} else if !o.bad && !o.has("select") {
-		x.addf(o.at, join(o.field, "select"), "missing: want the select block whose MEIs are verified")
+		x.Addf(o.at, yamldoc.Join(o.field, "select"), "missing: want the select block whose MEIs are verified")
 	}
 	controls, given := x.refs(o, "controls")
 	if given && len(controls) == 0 {
-		x.addf(o.keyPos("controls"), join(o.field, "controls"), "empty: want one or more of best_natural, best_gabor, best_noise, blank")
+		x.Addf(o.keyPos("controls"), yamldoc.Join(o.field, "controls"), "empty: want one or more of best_natural, best_gabor, best_noise, blank")
 	}
 	for _, c := range controls {
 		switch Control(c.name) {
@@ -643,7 +642,7 @@ func (x *experimentDecoder) verify(o *object, info *stageInfo) *VerifyBlock {
 			b.Controls = append(b.Controls, Control(c.name))
 			info.controls = append(info.controls, c)
 		default:
-			x.addf(c.at, c.field, "%q is not a control: want best_natural, best_gabor, best_noise or blank", c.name)
+			x.Addf(c.at, c.field, "%q is not a control: want best_natural, best_gabor, best_noise or blank", c.name)
 		}
 	}
 	return b
@@ -665,7 +664,7 @@ func (x *experimentDecoder) checkReferences() {
 				if j, ok := x.lookup(r, i, KindPresent); ok {
 					held[r.name] = true
 					if stages[j].Present.Repeats < 2 {
-						x.addf(r.at, r.field, "%q is shown once; a held-out block must repeat (repeats: 2 or more) to give CC_norm", r.name)
+						x.Addf(r.at, r.field, "%q is shown once; a held-out block must repeat (repeats: 2 or more) to give CC_norm", r.name)
 					}
 				}
 				s.Adapt.HoldOut = append(s.Adapt.HoldOut, r.name)
@@ -673,7 +672,7 @@ func (x *experimentDecoder) checkReferences() {
 			if info.fromGiven {
 				for _, r := range info.from {
 					if _, ok := x.lookup(r, i, KindPresent); ok && held[r.name] {
-						x.addf(r.at, r.field, "%q is also held out: a block is fitted or held out, not both", r.name)
+						x.Addf(r.at, r.field, "%q is also held out: a block is fitted or held out, not both", r.name)
 					}
 					s.Adapt.From = append(s.Adapt.From, r.name)
 				}
@@ -684,7 +683,7 @@ func (x *experimentDecoder) checkReferences() {
 					}
 				}
 				if len(s.Adapt.From) == 0 {
-					x.addf(info.at, info.field+".from", "missing: no present block before it is shown once and not held out; name the blocks to fit on")
+					x.Addf(info.at, info.field+".from", "missing: no present block before it is shown once and not held out; name the blocks to fit on")
 				}
 			}
 			for _, f := range s.Adapt.From {
@@ -693,18 +692,18 @@ func (x *experimentDecoder) checkReferences() {
 			lastHeld = s.Adapt.HoldOut
 		case KindSelect:
 			if lastAdapt < 0 {
-				x.addf(info.at, info.field, "no adapt block before it: targets and MEIs need the model adapted to these neurons")
+				x.Addf(info.at, info.field, "no adapt block before it: targets and MEIs need the model adapted to these neurons")
 			}
 			if r := info.targets; r != nil {
 				if j, ok := x.lookup(*r, i, KindPresent); ok {
 					by := s.Select.Neurons.By
 					switch {
 					case by.NeedsRepeats() && stages[j].Present.Repeats < 2:
-						x.addf(r.at, r.field, "%q is shown once; %s needs a repeated block (repeats: 2 or more)", r.name, by)
+						x.Addf(r.at, r.field, "%q is shown once; %s needs a repeated block (repeats: 2 or more)", r.name, by)
 					case fitted[r.name] != "":
-						x.addf(r.at, r.field, "%q was fitted by adapt block %q; score targets on a held-out block", r.name, fitted[r.name])
+						x.Addf(r.at, r.field, "%q was fitted by adapt block %q; score targets on a held-out block", r.name, fitted[r.name])
 					case j < lastAdapt && !slices.Contains(lastHeld, r.name):
-						x.addf(r.at, r.field, "%q is shown before adapt block %q, which does not hold it out: the adapted model never predicts it; hold it out there or score on a block shown after it",
+						x.Addf(r.at, r.field, "%q is shown before adapt block %q, which does not hold it out: the adapted model never predicts it; hold it out there or score on a block shown after it",
 							r.name, stages[lastAdapt].Name)
 					}
 				}
@@ -723,20 +722,20 @@ func (x *experimentDecoder) checkReferences() {
 			}
 			for _, c := range info.controls {
 				if kind := poolKind(Control(c.name)); kind != "" && !hasKind(sel.Pool, kind) {
-					x.addf(c.at, c.field, "%s needs %s candidates in the pool of select block %q", c.name, kind, info.sel.name)
+					x.Addf(c.at, c.field, "%s needs %s candidates in the pool of select block %q", c.name, kind, info.sel.name)
 				}
 			}
 			v := s.Verify
 			perRepeat := v.TrialsPerRepeat(sel.Neurons.Count(), sel.Synthesise.MEIs())
 			switch n := perRepeat * v.Repeats; {
 			case n > MaxShown:
-				x.addf(info.repeats, info.field+".repeats", "%d repeats of %d stimuli show %d; at most %d", v.Repeats, perRepeat, n, MaxShown)
+				x.Addf(info.repeats, info.field+".repeats", "%d repeats of %d stimuli show %d; at most %d", v.Repeats, perRepeat, n, MaxShown)
 			case time.Duration(n)*(v.Duration+v.InterTrial) > MaxDuration: // no overflow below MaxShown
-				x.addf(info.repeats, info.field+".repeats", "%d repeats of %d stimuli last %s; at most %s",
+				x.Addf(info.repeats, info.field+".repeats", "%d repeats of %d stimuli last %s; at most %s",
 					v.Repeats, perRepeat, time.Duration(n)*(v.Duration+v.InterTrial), MaxDuration)
 			}
 			if sel.Synthesise.Videos > 0 && sel.Synthesise.VideoDuration > s.Verify.Duration {
-				x.addf(info.duration, info.field+".duration", "%s is shorter than the video MEIs of select block %q (%s)",
+				x.Addf(info.duration, info.field+".duration", "%s is shorter than the video MEIs of select block %q (%s)",
 					s.Verify.Duration, info.sel.name, sel.Synthesise.VideoDuration)
 			}
 		}
@@ -749,13 +748,13 @@ func (x *experimentDecoder) lookup(r ref, i int, want Kind) (int, bool) {
 	j, found := x.byName[r.name]
 	switch {
 	case !found:
-		x.addf(r.at, r.field, "%q names no block", r.name)
+		x.Addf(r.at, r.field, "%q names no block", r.name)
 	case x.e.Stages[j].Kind != want:
-		x.addf(r.at, r.field, "%q is %s block; want %s block", r.name, article(x.e.Stages[j].Kind), article(want))
+		x.Addf(r.at, r.field, "%q is %s block; want %s block", r.name, article(x.e.Stages[j].Kind), article(want))
 	case j == i:
-		x.addf(r.at, r.field, "%q names this block; want %s block before it", r.name, article(want))
+		x.Addf(r.at, r.field, "%q names this block; want %s block before it", r.name, article(want))
 	case j > i:
-		x.addf(r.at, r.field, "%q comes after this block; want %s block before it", r.name, article(want))
+		x.Addf(r.at, r.field, "%q comes after this block; want %s block before it", r.name, article(want))
 	default:
 		return j, true
 	}

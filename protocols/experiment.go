@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twinrig/twinrig/internal/yamldoc"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -143,7 +144,7 @@ type Stimulus struct {
 	Spec json.RawMessage
 	// Where the spec is written, for CheckStimuli (zero when not parsed
 	// from a version 2 file).
-	at    pos
+	at    yamldoc.Pos
 	field string
 }
 
@@ -472,8 +473,8 @@ func (e *Experiment) CheckStimuli(check func(spec json.RawMessage) error) error 
 	for _, s := range e.Stimuli() {
 		if err := check(s.Spec); err != nil {
 			at, field := s.at, s.field
-			if at.line < 1 {
-				at = pos{1, 1}
+			if at.Line < 1 {
+				at = yamldoc.Pos{Line: 1, Col: 1}
 			}
 			if field == "" {
 				field = "stimulus"
@@ -481,7 +482,7 @@ func (e *Experiment) CheckStimuli(check func(spec json.RawMessage) error) error 
 			for _, msg := range strings.Split(err.Error(), "\n") {
 				msg = strings.TrimSuffix(strings.TrimSpace(msg), ": "+rig.ErrInvalid.Error())
 				if msg != "" {
-					errs = append(errs, &Problem{File: e.File, Line: at.line, Column: at.col, Field: field, Msg: msg})
+					errs = append(errs, &Problem{File: e.File, Line: at.Line, Column: at.Col, Field: field, Msg: msg})
 				}
 			}
 		}

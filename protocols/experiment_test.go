@@ -401,9 +401,9 @@ blocks:
   - present: {name: a, trials: [{duration: 1s, stimulus: {family: blank, level: *nope}}]}
   - present: {name: b, trials: [{duration: 1s, stimulus: {family: blank, level: .inf}}], repeats: 2.5}
 `, []problem{
-			{"2:7", "name", "tag !!binary is not supported; want a plain value"},
+			{"2:7", "name", "tag !!binary is not supported; expected a plain value"},
 			{"4:81", "blocks[0].present.trials[0].stimulus.level", "alias *nope names no anchor defined before it"},
-			{"5:81", "blocks[1].present.trials[0].stimulus.level", "the number .inf cannot be expressed in JSON"},
+			{"5:81", "blocks[1].present.trials[0].stimulus.level", ".inf cannot be represented in JSON; expected a finite number"},
 			{"5:99", "blocks[1].present.repeats", "got the number 2.5; want an integer from 1 to 10000"},
 		}},
 	}

@@ -146,7 +146,7 @@ func TestParseProblems(t *testing.T) {
 			`many.yaml:12:11: plugins.acquisition.path: "$DIR/bin/not-executable" is not executable (mode -rw-r--r--)`,
 			`many.yaml:13:16: plugins.acquisition.args[1]: got a mapping; expected a string`,
 			`many.yaml:14:3: plugins.model.path: missing: a plugin binary path is required`,
-			`many.yaml:14:21: plugins.model.settings: got a sequence; expected a mapping (it reaches the plugin as a JSON object)`,
+			`many.yaml:14:21: plugins.model.settings: got a list; expected a mapping (it reaches the plugin as a JSON object)`,
 			`many.yaml:16:11: mqtt.broker: "http://example.org" is not a broker; expected "embedded" or a URL such as tcp://host:1883 (schemes tcp, mqtt, ssl, tls, mqtts)`,
 			`many.yaml:17:8: mqtt.qos: got the number 3; expected 0, 1 or 2`,
 		}},
@@ -159,14 +159,14 @@ func TestParseProblems(t *testing.T) {
 			`syntax.yaml:4:1: invalid YAML: ',' or ']' must be specified`,
 		}},
 		{file: "list.yaml", want: []string{
-			`list.yaml:1:1: the file holds a sequence; expected a mapping with keys rig, session, plugins, mqtt`,
+			`list.yaml:1:1: the file holds a list; expected a mapping with keys rig, session, plugins, mqtt`,
 		}},
 		{file: "twodocs.yaml", want: []string{
 			`twodocs.yaml:8:1: a second YAML document; a config file holds one`,
 		}},
 		{file: "types.yaml", want: []string{
 			`types.yaml:1:6: rig: got the number 123; expected a rig name`,
-			`types.yaml:2:10: session: got a sequence; expected a mapping for the session`,
+			`types.yaml:2:10: session: got a list; expected a mapping for the session`,
 			`types.yaml:4:13: plugins.stimulus: got "bin/twinrig-stimulus"; expected a mapping for a plugin`,
 			`types.yaml:6:11: plugins.acquisition.path: got a mapping; expected a plugin binary path`,
 			`types.yaml:7:11: plugins.acquisition.args: got "-v"; expected a list of strings`,

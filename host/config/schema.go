@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +17,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
 
+	"github.com/twinrig/twinrig/internal/yamldoc"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -40,61 +37,41 @@ var (
 )
 
 func parse(name string, data []byte, baseDir string) (*Config, error) {
-	file, err := parser.ParseBytes(data, 0)
+	docs, err := yamldoc.Parse(name, data)
 	if err != nil {
-		return nil, syntaxProblem(name, err)
-	}
-	d := &decoder{
-		file: name, aliases: map[*ast.AliasNode]ast.Node{},
-		reported: map[string]bool{}, budget: maxExpansion,
-	}
-	var body ast.Node
-	if len(file.Docs) > 0 {
-		body = file.Docs[0].Body
-		anchors := map[string]ast.Node{}
-		d.collectAnchors(file.Docs[0], anchors)
-	}
-	for _, doc := range file.Docs[min(1, len(file.Docs)):] {
-		if doc.Body != nil {
-			d.addf(posOf(doc.Body), "", "a second YAML document; a config file holds one")
-			break
+		var p *yamldoc.Problem
+		if errors.As(err, &p) {
+			return nil, (*Problem)(p)
 		}
+		return nil, fmt.Errorf("config: parse %s: %w", name, err)
+	}
+	var doc *ast.DocumentNode
+	var body ast.Node
+	if len(docs) > 0 {
+		doc, body = docs[0], docs[0].Body
+	}
+	d := &decoder{yamldoc.NewDecoder(name, data, doc)}
+	if len(docs) > 1 {
+		d.Addf(yamldoc.PosOf(docs[1].Body), "", "a second YAML document; a config file holds one")
 	}
 	c := &Config{File: name, Dir: baseDir}
-	root := d.object(body, "", pos{1, 1}, "the config file", "rig", "session", "plugins", "mqtt")
+	root := d.object(body, "", yamldoc.Pos{Line: 1, Col: 1}, "the config file", "rig", "session", "plugins", "mqtt")
 	if !root.bad {
 		d.decodeConfig(root, c)
 	}
-	if len(d.problems) > 0 {
-		slices.SortStableFunc(d.problems, func(a, b *Problem) int {
-			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-		})
-		errs := make([]error, len(d.problems))
-		for i, p := range d.problems {
-			errs[i] = p
+	if problems := d.Problems(); len(problems) > 0 {
+		errs := make([]error, len(problems))
+		for i, p := range problems {
+			errs[i] = (*Problem)(p)
 		}
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
 }
 
-// syntaxProblem turns a YAML parser error into a Problem at its position.
-func syntaxProblem(name string, err error) error {
-	p := &Problem{File: name, Line: 1, Column: 1}
-	var located interface {
-		GetToken() *token.Token
-		GetMessage() string
-	}
-	if errors.As(err, &located) {
-		if tk := located.GetToken(); tk != nil && tk.Position != nil {
-			p.Line, p.Column = tk.Position.Line, tk.Position.Column
-		}
-		p.Msg = "invalid YAML: " + located.GetMessage()
-	} else {
-		msg, _, _ := strings.Cut(err.Error(), "\n")
-		p.Msg = "invalid YAML: " + msg
-	}
-	return p
+// decoder reads a config document with the schema's helpers.
+type decoder struct {
+	*yamldoc.Decoder
 }
 
 func (d *decoder) decodeConfig(root *object, c *Config) {
@@ -110,7 +87,7 @@ func (d *decoder) decodeConfig(root *object, c *Config) {
 	case clock == rig.RealClock.String():
 		c.Session.Clock = rig.RealClock
 	default:
-		d.addf(at, "session.clock", "%q is not one of virtual, real", clock)
+		d.Addf(at, "session.clock", "%q is not one of virtual, real", clock)
 	}
 	if p, at, ok := d.requiredStr(s, "protocol", "the protocol file path"); ok {
 		c.Session.Protocol = d.resolvePath(c.Dir, p)
@@ -119,19 +96,19 @@ func (d *decoder) decodeConfig(root *object, c *Config) {
 	c.Session.Output = d.resolvePath(c.Dir, DefaultOutput)
 	if out, at, st := d.str(s, "output", "a directory path"); st == present {
 		if out == "" {
-			d.addf(at, "session.output", "empty; expected a directory path")
+			d.Addf(at, "session.output", "empty; expected a directory path")
 		}
 		c.Session.Output = d.resolvePath(c.Dir, out)
 		if fi, err := os.Stat(c.Session.Output); err == nil && !fi.IsDir() {
-			d.addf(at, "session.output", "%q exists and is not a directory", c.Session.Output)
+			d.Addf(at, "session.output", "%q exists and is not a directory", c.Session.Output)
 		}
 	}
 
 	pv, ok := root.get("plugins")
 	if !ok {
-		d.addf(root.at, "plugins", "missing: the stimulus, acquisition and model plugins are required")
+		d.Addf(root.at, "plugins", "missing: the stimulus, acquisition and model plugins are required")
 	} else {
-		p := d.object(pv.value, "plugins", pv.at, "the plugins", "stimulus", "acquisition", "model")
+		p := d.object(pv.Value, "plugins", pv.At, "the plugins", "stimulus", "acquisition", "model")
 		c.Stimulus = d.plugin(p, "stimulus", c.Dir)
 		c.Acquisition = d.plugin(p, "acquisition", c.Dir)
 		c.Model = d.plugin(p, "model", c.Dir)
@@ -147,11 +124,11 @@ func (d *decoder) plugin(plugins *object, role, dir string) PluginConfig {
 	e, ok := plugins.get(role)
 	if !ok {
 		if !plugins.bad {
-			d.addf(plugins.at, field, "missing: the %s plugin is required", role)
+			d.Addf(plugins.at, field, "missing: the %s plugin is required", role)
 		}
 		return pc
 	}
-	o := d.object(e.value, field, e.at, "a plugin", "path", "args", "settings", "start_timeout")
+	o := d.object(e.Value, field, e.At, "a plugin", "path", "args", "settings", "start_timeout")
 	if o.bad {
 		return pc
 	}
@@ -160,51 +137,49 @@ func (d *decoder) plugin(plugins *object, role, dir string) PluginConfig {
 		d.checkExecutable(at, field+".path", pc.Path)
 	}
 	if a, ok := o.get("args"); ok {
-		r, _ := d.resolve(a.value, field+".args")
+		r, _ := d.Resolve(a.Value, field+".args")
 		switch seq := r.(type) {
 		case *ast.NullNode:
 		case *ast.SequenceNode:
 			for i, item := range seq.Values {
 				f := fmt.Sprintf("%s.args[%d]", field, i)
-				ri, isStr := d.resolve(item, f)
+				ri, isStr := d.Resolve(item, f)
 				if ri == nil {
 					continue
 				}
-				s, ok := text(ri, isStr, true)
+				s, ok := yamldoc.Text(ri, isStr, true)
 				if !ok {
-					d.addf(posOf(item), f, "got %s; expected a string", describe(ri))
+					d.Addf(yamldoc.PosOf(item), f, "got %s; expected a string", yamldoc.Describe(ri))
 					continue
 				}
 				pc.Args = append(pc.Args, s)
 			}
 		case nil:
 		default:
-			d.addf(posOf(a.value), field+".args", "got %s; expected a list of strings", describe(r))
+			d.Addf(yamldoc.PosOf(a.Value), field+".args", "got %s; expected a list of strings", yamldoc.Describe(r))
 		}
 	}
 	if s, ok := o.get("settings"); ok {
 		f := field + ".settings"
-		r, _ := d.resolve(s.value, f)
+		r, _ := d.Resolve(s.Value, f)
 		switch r.(type) {
 		case *ast.NullNode:
 		case *ast.MappingNode:
-			var buf bytes.Buffer
-			d.budget = maxExpansion
-			if d.toJSON(s.value, f, &buf) {
-				pc.Settings = json.RawMessage(buf.Bytes())
+			if settings, ok := d.JSON(s.Value, f); ok {
+				pc.Settings = settings
 			}
 		case nil:
 		default:
-			d.addf(posOf(s.value), f, "got %s; expected a mapping (it reaches the plugin as a JSON object)", describe(r))
+			d.Addf(yamldoc.PosOf(s.Value), f, "got %s; expected a mapping (it reaches the plugin as a JSON object)", yamldoc.Describe(r))
 		}
 	}
 	if t, at, st := d.str(o, "start_timeout", "a duration such as 10s"); st == present {
 		dur, err := time.ParseDuration(t)
 		switch {
 		case err != nil:
-			d.addf(at, field+".start_timeout", "%q is not a duration; expected a number with a unit, such as 10s or 1m30s", t)
+			d.Addf(at, field+".start_timeout", "%q is not a duration; expected a number with a unit, such as 10s or 1m30s", t)
 		case dur <= 0:
-			d.addf(at, field+".start_timeout", "%q is not positive; expected a duration such as 10s", t)
+			d.Addf(at, field+".start_timeout", "%q is not positive; expected a duration such as 10s", t)
 		default:
 			pc.StartTimeout = dur
 		}
@@ -222,7 +197,7 @@ func (d *decoder) decodeMQTT(o *object, m *MQTT) {
 		if b == BrokerEmbedded || validBrokerURL(b) {
 			m.Broker = b
 		} else {
-			d.addf(at, "mqtt.broker", "%q is not a broker; expected %q or a URL such as tcp://host:1883 (schemes %s)",
+			d.Addf(at, "mqtt.broker", "%q is not a broker; expected %q or a URL such as tcp://host:1883 (schemes %s)",
 				b, BrokerEmbedded, strings.Join(brokerSchemes, ", "))
 			m.Broker = ""
 		}
@@ -232,9 +207,9 @@ func (d *decoder) decodeMQTT(o *object, m *MQTT) {
 
 	if l, at, st := d.str(o, "listen", "a loopback host:port"); st == present {
 		if external {
-			d.addf(at, "mqtt.listen", "only applies to the embedded broker; mqtt.broker is %q", m.Broker)
+			d.Addf(at, "mqtt.listen", "only applies to the embedded broker; mqtt.broker is %q", m.Broker)
 		} else if msg := checkLoopback(l); msg != "" {
-			d.addf(at, "mqtt.listen", "%q %s", l, msg)
+			d.Addf(at, "mqtt.listen", "%q %s", l, msg)
 		} else {
 			m.Listen = l
 		}
@@ -242,9 +217,9 @@ func (d *decoder) decodeMQTT(o *object, m *MQTT) {
 		m.Listen = DefaultListen
 	}
 
-	onlyExternal := func(key string, at pos) bool {
+	onlyExternal := func(key string, at yamldoc.Pos) bool {
 		if embedded {
-			d.addf(at, "mqtt."+key, "only applies to an external broker; the embedded broker takes no credentials")
+			d.Addf(at, "mqtt."+key, "only applies to an external broker; the embedded broker takes no credentials")
 			return false
 		}
 		return true
@@ -260,39 +235,24 @@ func (d *decoder) decodeMQTT(o *object, m *MQTT) {
 	if env, at, st := d.str(o, "password_env", "an environment variable name"); st == present && onlyExternal("password_env", at) {
 		switch value, set := os.LookupEnv(env); {
 		case hasPW:
-			d.addf(at, "mqtt.password_env", "conflicts with mqtt.password; give one of them")
+			d.Addf(at, "mqtt.password_env", "conflicts with mqtt.password; give one of them")
 		case !envVarPattern.MatchString(env):
-			d.addf(at, "mqtt.password_env", "%q is not an environment variable name; expected letters, digits and '_'", env)
+			d.Addf(at, "mqtt.password_env", "%q is not an environment variable name; expected letters, digits and '_'", env)
 		case !set:
-			d.addf(at, "mqtt.password_env", "environment variable %q is not set", env)
+			d.Addf(at, "mqtt.password_env", "environment variable %q is not set", env)
 		default:
 			m.PasswordEnv, m.Password = env, value
 		}
 	}
 
 	if q, ok := o.get("qos"); ok {
-		r, _ := d.resolve(q.value, "mqtt.qos")
-		if v, isInt := intValue(r); isInt && v <= 2 {
+		r, _ := d.Resolve(q.Value, "mqtt.qos")
+		if v, isInt := yamldoc.Uint(r); isInt && v <= 2 {
 			m.QoS = byte(v)
 		} else if r != nil {
-			d.addf(posOf(q.value), "mqtt.qos", "got %s; expected 0, 1 or 2", describe(r))
+			d.Addf(yamldoc.PosOf(q.Value), "mqtt.qos", "got %s; expected 0, 1 or 2", yamldoc.Describe(r))
 		}
 	}
-}
-
-// intValue returns the value of a non-negative integer node.
-func intValue(n ast.Node) (uint64, bool) {
-	i, ok := n.(*ast.IntegerNode)
-	if !ok {
-		return 0, false
-	}
-	switch v := i.Value.(type) {
-	case int64:
-		return uint64(v), v >= 0
-	case uint64:
-		return v, true
-	}
-	return 0, false
 }
 
 // validBrokerURL reports whether s is scheme://host:port with a supported
@@ -327,9 +287,9 @@ func checkLoopback(s string) string {
 
 // name reads an optional or required name field ([A-Za-z0-9_-]+).
 func (d *decoder) name(o *object, key, what string, required bool, def string) string {
-	field := join(o.field, key)
+	field := yamldoc.Join(o.field, key)
 	var s string
-	var at pos
+	var at yamldoc.Pos
 	var ok bool
 	if required {
 		s, at, ok = d.requiredStr(o, key, what)
@@ -342,9 +302,9 @@ func (d *decoder) name(o *object, key, what string, required bool, def string) s
 	case !ok:
 		return def
 	case !namePattern.MatchString(s):
-		d.addf(at, field, "%q is not a valid name; expected letters, digits, '_' or '-'", s)
+		d.Addf(at, field, "%q is not a valid name; expected letters, digits, '_' or '-'", s)
 	case len(s) > maxNameLen:
-		d.addf(at, field, "%q is longer than %d characters", s, maxNameLen)
+		d.Addf(at, field, "%q is longer than %d characters", s, maxNameLen)
 	}
 	return s
 }
@@ -358,80 +318,82 @@ func (d *decoder) resolvePath(dir, p string) string {
 }
 
 // checkFile reports a problem unless path is an existing regular file.
-func (d *decoder) checkFile(at pos, field, path string) { d.checkPath(at, field, path, false) }
+func (d *decoder) checkFile(at yamldoc.Pos, field, path string) { d.checkPath(at, field, path, false) }
 
 // checkExecutable reports a problem unless path is an executable regular file.
-func (d *decoder) checkExecutable(at pos, field, path string) { d.checkPath(at, field, path, true) }
+func (d *decoder) checkExecutable(at yamldoc.Pos, field, path string) {
+	d.checkPath(at, field, path, true)
+}
 
-func (d *decoder) checkPath(at pos, field, path string, executable bool) {
+func (d *decoder) checkPath(at yamldoc.Pos, field, path string, executable bool) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		d.addf(at, field, "%q does not exist", path)
+		d.Addf(at, field, "%q does not exist", path)
 	case err != nil:
-		d.addf(at, field, "%q cannot be read: %v", path, err)
+		d.Addf(at, field, "%q cannot be read: %v", path, err)
 	case !fi.Mode().IsRegular() && executable:
-		d.addf(at, field, "%q is not a regular file; expected an executable", path)
+		d.Addf(at, field, "%q is not a regular file; expected an executable", path)
 	case !fi.Mode().IsRegular():
-		d.addf(at, field, "%q is not a regular file", path)
+		d.Addf(at, field, "%q is not a regular file", path)
 	case executable && fi.Mode().Perm()&0o111 == 0:
-		d.addf(at, field, "%q is not executable (mode %v)", path, fi.Mode().Perm())
+		d.Addf(at, field, "%q is not executable (mode %v)", path, fi.Mode().Perm())
 	}
 }
 
 // object is a mapping of the schema, with its keys checked.
 type object struct {
 	field string
-	at    pos  // where its key is written: the place to report missing fields
-	bad   bool // not a mapping (already reported): report nothing missing in it
-	vals  map[string]entry
+	at    yamldoc.Pos // where its key is written: the place to report missing fields
+	bad   bool        // not a mapping (already reported): report nothing missing in it
+	vals  map[string]yamldoc.Entry
 }
 
 // object reads the value n (nil when absent) as a mapping allowed to hold
 // only keys, reporting a problem for each other key.
-func (d *decoder) object(n ast.Node, field string, at pos, what string, keys ...string) *object {
-	o := &object{field: field, at: at, vals: map[string]entry{}}
-	r, _ := d.resolve(n, field)
+func (d *decoder) object(n ast.Node, field string, at yamldoc.Pos, what string, keys ...string) *object {
+	o := &object{field: field, at: at, vals: map[string]yamldoc.Entry{}}
+	r, _ := d.Resolve(n, field)
 	switch m := r.(type) {
 	case nil:
 		o.bad = n != nil
 	case *ast.NullNode:
 	case *ast.MappingNode:
-		for _, e := range d.entries(m, field) {
-			if field == "" && strings.HasPrefix(e.key, extensionPrefix) {
+		for _, e := range d.Entries(m, field) {
+			if field == "" && strings.HasPrefix(e.Key, extensionPrefix) {
 				continue // a place for anchors, like Compose's x- keys
 			}
-			if !slices.Contains(keys, e.key) {
-				d.addf(e.at, join(field, e.key), "unknown key; expected one of %s", strings.Join(keys, ", "))
+			if !slices.Contains(keys, e.Key) {
+				d.Addf(e.At, yamldoc.Join(field, e.Key), "unknown key; expected one of %s", strings.Join(keys, ", "))
 				continue
 			}
-			o.vals[e.key] = e
+			o.vals[e.Key] = e
 		}
 	default:
 		o.bad = true
 		if field == "" {
-			d.addf(posOf(r), field, "the file holds %s; expected a mapping with keys %s", describe(r), strings.Join(keys, ", "))
+			d.Addf(yamldoc.PosOf(r), field, "the file holds %s; expected a mapping with keys %s", yamldoc.Describe(r), strings.Join(keys, ", "))
 		} else {
-			d.addf(posOf(r), field, "got %s; expected a mapping for %s", describe(r), what)
+			d.Addf(yamldoc.PosOf(r), field, "got %s; expected a mapping for %s", yamldoc.Describe(r), what)
 		}
 	}
 	return o
 }
 
-func (o *object) get(key string) (entry, bool) {
+func (o *object) get(key string) (yamldoc.Entry, bool) {
 	e, ok := o.vals[key]
 	return e, ok
 }
 
 // value returns the node of key, or nil when absent.
 func (o *object) value(key string) ast.Node {
-	return o.vals[key].value
+	return o.vals[key].Value
 }
 
 // keyPos returns where key is written, or where the object is when absent.
-func (o *object) keyPos(key string) pos {
+func (o *object) keyPos(key string) yamldoc.Pos {
 	if e, ok := o.vals[key]; ok {
-		return e.at
+		return e.At
 	}
 	return o.at
 }
@@ -448,23 +410,23 @@ const (
 
 // str reads a string field; what describes the expected value for messages.
 // at is where the value is written, or where the object is when absent.
-func (d *decoder) str(o *object, key, what string) (s string, at pos, st fieldState) {
+func (d *decoder) str(o *object, key, what string) (s string, at yamldoc.Pos, st fieldState) {
 	e, ok := o.get(key)
 	if !ok {
 		return "", o.at, absent
 	}
-	field := join(o.field, key)
-	at = posOf(e.value)
-	r, isStr := d.resolve(e.value, field)
+	field := yamldoc.Join(o.field, key)
+	at = yamldoc.PosOf(e.Value)
+	r, isStr := d.Resolve(e.Value, field)
 	if r == nil {
 		return "", at, invalid
 	}
 	if _, isNull := r.(*ast.NullNode); isNull && !isStr {
 		return "", at, null
 	}
-	s, ok = text(r, isStr, false)
+	s, ok = yamldoc.Text(r, isStr, false)
 	if !ok {
-		d.addf(at, field, "got %s; expected %s", describe(r), what)
+		d.Addf(at, field, "got %s; expected %s", yamldoc.Describe(r), what)
 		return "", at, invalid
 	}
 	return s, at, present
@@ -472,15 +434,15 @@ func (d *decoder) str(o *object, key, what string) (s string, at pos, st fieldSt
 
 // requiredStr reads a required, non-empty string field, reporting a problem
 // when it is missing or empty; ok says whether it holds a usable value.
-func (d *decoder) requiredStr(o *object, key, what string) (s string, at pos, ok bool) {
-	field := join(o.field, key)
+func (d *decoder) requiredStr(o *object, key, what string) (s string, at yamldoc.Pos, ok bool) {
+	field := yamldoc.Join(o.field, key)
 	s, at, st := d.str(o, key, what)
 	switch {
 	case st == absent && o.bad:
 	case st == absent || st == null:
-		d.addf(at, field, "missing: %s is required", what)
+		d.Addf(at, field, "missing: %s is required", what)
 	case st == present && s == "":
-		d.addf(at, field, "empty: %s is required", what)
+		d.Addf(at, field, "empty: %s is required", what)
 	case st == present:
 		return s, at, true
 	}
