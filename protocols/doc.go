@@ -46,9 +46,11 @@
 // over them and reports its errors at their place in the file (twinrig
 // validate does so with the built-in library).
 //
-// # Version 1: protocols
+// # Version 1: the legacy format
 //
-// A version 1 file is a list of blocks shown back to back:
+// Version 1 is kept only so that old files still load; the shipped
+// protocols are version 2 (their version 1 originals are in
+// testdata/v1). A version 1 file is a list of blocks shown back to back:
 //
 //	version: 1                 # the protocol format version
 //	name: gratings-60s
@@ -66,5 +68,5 @@
 //
 // [Load] and [Parse] read it into a [Protocol]; [LoadExperiment] reads it
 // too, converted by [FromProtocol] into the Experiment that runs the same
-// session.
+// session. Write new protocols in version 2.
 package protocols

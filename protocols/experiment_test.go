@@ -475,9 +475,9 @@ func TestExperimentAliasBomb(t *testing.T) {
 }
 
 func TestVersion1LoadsAsExperiment(t *testing.T) {
-	p, err := protocols.Load("adapt-benchmark.yaml")
+	p, err := protocols.Load("testdata/v1/adapt-benchmark.yaml")
 	require.NoError(t, err)
-	e, err := protocols.LoadExperiment("adapt-benchmark.yaml")
+	e, err := protocols.LoadExperiment("testdata/v1/adapt-benchmark.yaml")
 	require.NoError(t, err)
 	require.Equal(t, withoutPlaces(protocols.FromProtocol(p)), withoutPlaces(e))
 	require.Equal(t, 1, e.Version)

@@ -14,17 +14,15 @@ import (
 	"github.com/twinrig/twinrig/rig"
 )
 
-func TestShippedProtocolsLoad(t *testing.T) {
-	files, err := filepath.Glob("*.yaml")
+func TestVersion1ProtocolsLoad(t *testing.T) {
+	files, err := filepath.Glob("testdata/v1/*.yaml")
 	require.NoError(t, err)
-	require.NotEmpty(t, files, "the package ships protocol files")
+	require.NotEmpty(t, files, "the format 1 originals of the shipped protocols")
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
 			e, err := protocols.LoadExperiment(f)
 			require.NoError(t, err)
-			if e.Version != protocols.Version {
-				return // TestShippedExperimentsLoad covers the others
-			}
+			require.Equal(t, protocols.Version, e.Version)
 			p, err := protocols.Load(f)
 			require.NoError(t, err)
 			require.NotEmpty(t, p.Blocks)
@@ -38,7 +36,7 @@ func TestShippedProtocolsLoad(t *testing.T) {
 }
 
 func TestParseGratings(t *testing.T) {
-	p, err := protocols.Load("gratings.yaml")
+	p, err := protocols.Load("testdata/v1/gratings.yaml")
 	require.NoError(t, err)
 	require.Equal(t, "gratings-60s", p.Name)
 	require.Equal(t, 62*time.Second, p.Duration())
@@ -125,7 +123,7 @@ func TestLoadMissingFile(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	seed, err := os.ReadFile("gratings.yaml")
+	seed, err := os.ReadFile("testdata/v1/gratings.yaml")
 	require.NoError(f, err)
 	f.Add(seed)
 	f.Add([]byte("version: 1\nname: x\nblocks:\n  - {name: a, duration: 1s, stimulus: {family: blank}}\n"))

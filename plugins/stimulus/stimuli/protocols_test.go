@@ -10,11 +10,11 @@ import (
 
 func TestShippedStimulusProtocols(t *testing.T) {
 	for _, f := range []string{"../../../protocols/stimuli-ood.yaml", "../../../protocols/stimuli-natural.yaml", "../../../protocols/gratings.yaml"} {
-		p, err := protocols.Load(f)
+		e, err := protocols.LoadExperiment(f)
 		require.NoError(t, err)
-		for _, b := range p.Blocks {
-			_, err := New(b.Stimulus, 256, 144, 30)
-			require.NoError(t, err, "%s block %s", f, b.Name)
+		for _, s := range e.Stimuli() {
+			_, err := New(s.Spec, 256, 144, 30)
+			require.NoError(t, err, "%s stimulus %s", f, s.Spec)
 		}
 	}
 }
