@@ -169,7 +169,7 @@ func (x *experimentDecoder) decode(body ast.Node) {
 		x.Addf(at, "name", "%q is not a valid name: want letters, digits, '_', '.', '-'", name)
 	case ok:
 		e.Name = name
-	case !root.has("name") || x.isNull(root, "name"):
+	case !x.given(root, "name"):
 		x.Addf(at, "name", "missing: a protocol name is required")
 	}
 	e.Description, _, _ = x.str(root, "description", "free text")
@@ -181,7 +181,7 @@ func (x *experimentDecoder) decode(body ast.Node) {
 
 	items, at, ok := x.list(root, "blocks", "a list of blocks")
 	if !ok || len(items) == 0 {
-		if ok || !root.has("blocks") || x.isNull(root, "blocks") {
+		if ok || !x.given(root, "blocks") {
 			x.Addf(at, "blocks", "missing: a protocol needs at least one block")
 		}
 		return
@@ -214,13 +214,6 @@ func (x *experimentDecoder) decode(body ast.Node) {
 			x.Addf(at, "blocks", "the experiment lasts %s; at most %s", d, MaxDuration)
 		}
 	}
-}
-
-// isNull reports whether key is present with no value.
-func (x *experimentDecoder) isNull(o *object, key string) bool {
-	r, _ := x.Resolve(o.vals[key].Value, "")
-	_, null := r.(*ast.NullNode)
-	return null
 }
 
 // block decodes one entry of the blocks list: a mapping with exactly one
@@ -282,7 +275,7 @@ func (x *experimentDecoder) blockName(o *object) (string, yamldoc.Pos) {
 		x.Addf(at, yamldoc.Join(o.field, "name"), "%q is not a valid block name: want letters, digits, '_', '.', '-'", name)
 	case ok:
 		return name, at
-	case !o.has("name") || x.isNull(o, "name"):
+	case !x.given(o, "name"):
 		x.Addf(at, yamldoc.Join(o.field, "name"), "missing: every block needs a name")
 	}
 	return "", at
@@ -303,7 +296,7 @@ func (x *experimentDecoder) order(o *object, def Order) Order {
 
 // required reports a missing required key of o (unless o itself is bad).
 func (x *experimentDecoder) required(o *object, key, what string) bool {
-	if o.has(key) && !x.isNull(o, key) {
+	if x.given(o, key) {
 		return true
 	}
 	if !o.bad {
@@ -344,8 +337,8 @@ func (x *experimentDecoder) present(o *object) *PresentBlock {
 		f := yamldoc.Index(field, i)
 		t := x.object(item, f, yamldoc.PosOf(item), "a trial", "duration", "stimulus")
 		tr := Trial{Duration: x.duration(t, "duration", 0, true, MaxDuration)}
-		if !t.has("duration") && !t.bad {
-			x.Addf(t.at, yamldoc.Join(f, "duration"), "missing: want a duration such as 10s or 2m")
+		if !x.given(t, "duration") && !t.bad {
+			x.Addf(t.keyPos("duration"), yamldoc.Join(f, "duration"), "missing: want a duration such as 10s or 2m")
 		}
 		if x.required(t, "stimulus", "want a mapping with at least a family") {
 			tr.Stimulus = x.stimulus(t.vals["stimulus"].Value, yamldoc.Join(f, "stimulus"), t.keyPos("stimulus"))
@@ -526,6 +519,9 @@ func (x *experimentDecoder) targets(parent *object, info *stageInfo) Targets {
 		x.Addf(o.at, o.field, "missing: want best (with by and from) or ids")
 		return t
 	}
+	if !x.given(o, "best") {
+		x.Addf(o.keyPos("best"), yamldoc.Join(o.field, "best"), "missing: want how many neurons to target, 1 to %d", MaxTargets)
+	}
 	t.Best = x.integer(o, "best", 0, 1, MaxTargets)
 	if by, at, ok := x.str(o, "by", "cc_norm, cc_abs or r"); ok {
 		switch Score(by) {
@@ -540,8 +536,8 @@ func (x *experimentDecoder) targets(parent *object, info *stageInfo) Targets {
 	case ok:
 		t.From = from
 		info.targets = &ref{name: from, at: at, field: yamldoc.Join(o.field, "from")}
-	case !o.has("from"):
-		x.Addf(o.at, yamldoc.Join(o.field, "from"), "missing: want the present block the targets are scored on")
+	case !x.given(o, "from"):
+		x.Addf(o.keyPos("from"), yamldoc.Join(o.field, "from"), "missing: want the present block the targets are scored on")
 	}
 	return t
 }
@@ -629,8 +625,8 @@ func (x *experimentDecoder) verify(o *object, info *stageInfo) *VerifyBlock {
 	if sel, at, ok := x.str(o, "select", "the name of a select block"); ok {
 		b.Select = sel
 		info.sel = &ref{name: sel, at: at, field: yamldoc.Join(o.field, "select")}
-	} else if !o.bad && !o.has("select") {
-		x.Addf(o.at, yamldoc.Join(o.field, "select"), "missing: want the select block whose MEIs are verified")
+	} else if !o.bad && !x.given(o, "select") {
+		x.Addf(o.keyPos("select"), yamldoc.Join(o.field, "select"), "missing: want the select block whose MEIs are verified")
 	}
 	controls, given := x.refs(o, "controls")
 	if given && len(controls) == 0 {

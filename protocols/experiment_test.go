@@ -374,6 +374,45 @@ blocks:
 			{"11:5", "blocks[7].verify.select", "missing: want the select block whose MEIs are verified"},
 			{"11:24", "blocks[7].verify.controls", "empty: want one or more of best_natural, best_gabor, best_noise, blank"},
 		}},
+		{"verify with an empty select", `version: 2
+name: x
+blocks:
+  - present: {name: rep, trials: [{duration: 1s, stimulus: {family: blank}}], repeats: 3}
+  - present: {name: map, trials: [{duration: 1s, stimulus: {family: blank}}]}
+  - adapt: {name: fit, from: [map], hold_out: [rep]}
+  - select: {name: s, neurons: {best: 2, from: rep}, pool: {noise: {}}}
+  - verify:
+      name: v
+      select:
+`, []problem{
+			{"10:7", "blocks[4].verify.select", "missing: want the select block whose MEIs are verified"},
+		}},
+		{"required values left empty", `version: 2
+name: x
+x-nothing: &nothing null
+blocks:
+  - present: {name: map, trials: [{duration: 1s, stimulus: {family: blank}}]}
+  - present:
+      name: rep
+      trials:
+        - {duration: 1s, stimulus: {family: blank}}
+        - {duration: , stimulus: {family: blank}}
+      repeats: 3
+  - adapt: {name: fit, from: [map], hold_out: [rep]}
+  - select:
+      name: s1
+      neurons: {best: 2, from: }
+      pool: {noise: {}}
+  - select: {name: s2, neurons: {best: *nothing, from: rep}, pool: {noise: {}}}
+  - verify: {name: v1, select: *nothing}
+  - verify: {name: v2, select: ""}
+`, []problem{
+			{"10:12", "blocks[1].present.trials[1].duration", "missing: want a duration such as 10s or 2m"},
+			{"15:26", "blocks[3].select.neurons.from", "missing: want the present block the targets are scored on"},
+			{"17:34", "blocks[4].select.neurons.best", "missing: want how many neurons to target, 1 to 10000"},
+			{"18:24", "blocks[5].verify.select", "missing: want the select block whose MEIs are verified"},
+			{"19:32", "blocks[6].verify.select", `"" names no block`},
+		}},
 		{"select on a block the fit skipped", `version: 2
 name: x
 blocks:
@@ -674,5 +713,81 @@ func FuzzParseExperiment(f *testing.F) {
 				require.Len(t, s.Present.Schedule(), s.Present.Repeats*len(s.Present.Trials))
 			}
 		}
+		requireRunnable(t, e)
 	})
+}
+
+// requireRunnable checks what a session assumes of a validated
+// experiment: every reference names an earlier block of the right kind,
+// and every block has something to do, so that nothing the validator
+// accepted fails when the session builds the block.
+func requireRunnable(t *testing.T, e *protocols.Experiment) {
+	t.Helper()
+	index := map[string]int{}
+	adapted := false
+	earlier := func(i int, name string, kind protocols.Kind) *protocols.Stage {
+		t.Helper()
+		j, ok := index[name]
+		require.True(t, ok, "stage %d refers to %q, no block before it", i, name)
+		require.Equal(t, kind, e.Stages[j].Kind, "stage %d refers to %q", i, name)
+		return &e.Stages[j]
+	}
+	for i, s := range e.Stages {
+		_, dup := index[s.Name]
+		require.False(t, dup, "block name %q twice", s.Name)
+		switch s.Kind {
+		case protocols.KindPresent:
+			require.NotEmpty(t, s.Present.Trials)
+			for _, tr := range s.Present.Trials {
+				require.Positive(t, tr.Duration)
+				require.NotEmpty(t, tr.Stimulus.Family)
+			}
+			require.Contains(t, []protocols.Order{protocols.OrderFixed, protocols.OrderRandom}, s.Present.Order)
+		case protocols.KindAdapt:
+			require.NotEmpty(t, s.Adapt.From)
+			for _, name := range append(slices.Clone(s.Adapt.From), s.Adapt.HoldOut...) {
+				earlier(i, name, protocols.KindPresent)
+			}
+			adapted = true
+		case protocols.KindSelect:
+			require.True(t, adapted, "select %q before any adapt", s.Name)
+			sel := s.Select
+			require.Positive(t, sel.Neurons.Count())
+			if len(sel.Neurons.IDs) == 0 {
+				from := earlier(i, sel.Neurons.From, protocols.KindPresent)
+				if sel.Neurons.By.NeedsRepeats() {
+					require.GreaterOrEqual(t, from.Present.Repeats, 2)
+				}
+			}
+			require.Positive(t, sel.Pool.Size())
+			require.LessOrEqual(t, sel.Pool.Size(), protocols.MaxPool)
+			require.Positive(t, sel.Pool.Keep)
+			require.Positive(t, sel.Synthesise.MEIs())
+			require.GreaterOrEqual(t, sel.Synthesise.Population, 2)
+			require.Positive(t, sel.Synthesise.Iterations)
+		case protocols.KindVerify:
+			v := s.Verify
+			sel := earlier(i, v.Select, protocols.KindSelect).Select
+			require.NotEmpty(t, v.Controls)
+			require.Positive(t, v.Duration)
+			require.Positive(t, v.Repeats)
+			require.Positive(t, v.TrialsPerRepeat(sel.Neurons.Count(), sel.Synthesise.MEIs()))
+			for _, c := range v.Controls {
+				switch c {
+				case protocols.ControlBestNatural:
+					require.NotNil(t, sel.Pool.Natural)
+				case protocols.ControlBestGabor:
+					require.NotNil(t, sel.Pool.Gabor)
+				case protocols.ControlBestNoise:
+					require.NotNil(t, sel.Pool.Noise)
+				}
+			}
+			if sel.Synthesise.Videos > 0 {
+				require.GreaterOrEqual(t, v.Duration, sel.Synthesise.VideoDuration)
+			}
+		default:
+			require.Fail(t, "unknown kind", "%q", s.Kind)
+		}
+		index[s.Name] = i
+	}
 }

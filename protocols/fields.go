@@ -81,9 +81,28 @@ func (d *decoder) object(n ast.Node, field string, at yamldoc.Pos, what string, 
 	return o
 }
 
+// has reports whether key is written, with a value or not.
 func (o *object) has(key string) bool {
 	_, ok := o.vals[key]
 	return ok
+}
+
+// isNull reports whether key is written with no value (or null, or an
+// alias of null).
+func (d *decoder) isNull(o *object, key string) bool {
+	e, ok := o.vals[key]
+	if !ok {
+		return false
+	}
+	r, isStr := d.Resolve(e.Value, yamldoc.Join(o.field, key))
+	_, null := r.(*ast.NullNode)
+	return null && !isStr
+}
+
+// given reports whether key is written with a value: a required key
+// written with none is missing.
+func (d *decoder) given(o *object, key string) bool {
+	return o.has(key) && !d.isNull(o, key)
 }
 
 // keyPos returns where key is written, or where the object is when absent.
