@@ -259,7 +259,7 @@ func (x *experimentDecoder) block(item ast.Node, field string) (*Stage, *stageIn
 		o = x.object(k.Value, info.field, k.At, "a select block", "name", "neurons", "pool", "synthesise")
 		s.Select = x.select_(o, info)
 	case KindVerify:
-		o = x.object(k.Value, info.field, k.At, "a verify block", "name", "select", "controls", "duration", "repeats", "order", "seed", "inter_trial")
+		o = x.object(k.Value, info.field, k.At, "a verify block", "name", "select", "controls", "duration", "repeats", "order", "seed", "inter_trial", "alpha")
 		s.Verify = x.verify(o, info)
 	}
 	s.Name, info.nameAt = x.blockName(o)
@@ -598,11 +598,11 @@ func (x *experimentDecoder) synthesis(parent *object) Synthesis {
 	s.Images = x.integer(o, "images", s.Images, 0, MaxMEIs)
 	s.Videos = x.integer(o, "videos", s.Videos, 0, MaxMEIs)
 	s.VideoDuration = x.duration(o, "video_duration", s.VideoDuration, true, MaxVideoDuration)
-	s.Contrast = x.float(o, "contrast", s.Contrast, 0, 0.5, true)
-	s.Mean = x.float(o, "mean", s.Mean, 0, 255, false)
+	s.Contrast = x.float(o, "contrast", s.Contrast, interval{lo: 0, hi: 0.5, openLo: true})
+	s.Mean = x.float(o, "mean", s.Mean, interval{lo: 0, hi: 255})
 	s.Iterations = x.integer(o, "iterations", s.Iterations, 1, MaxIterations)
 	s.Population = x.integer(o, "population", s.Population, 2, MaxPopulation)
-	s.Diversity = x.float(o, "diversity", s.Diversity, 0, 100, false)
+	s.Diversity = x.float(o, "diversity", s.Diversity, interval{lo: 0, hi: 100})
 	switch n := s.MEIs(); {
 	case o.bad:
 	case n == 0:
@@ -620,6 +620,7 @@ func (x *experimentDecoder) verify(o *object, info *stageInfo) *VerifyBlock {
 		Order:      x.order(o, OrderRandom),
 		Seed:       x.seed(o, "seed"),
 		InterTrial: x.duration(o, "inter_trial", x.e.InterTrial, false, MaxInterTrial),
+		Alpha:      x.float(o, "alpha", DefaultAlpha, interval{lo: 0, hi: 0.5, openLo: true, openHi: true}),
 	}
 	info.duration, info.repeats = o.valuePos("duration"), o.valuePos("repeats")
 	if sel, at, ok := x.str(o, "select", "the name of a select block"); ok {

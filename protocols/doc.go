@@ -33,7 +33,7 @@
 //	      neurons: {best: 20, by: cc_norm, from: test}
 //	      pool: {natural: {clips: 200}, gabor: {orientations: 8}}
 //	      synthesise: {images: 1}
-//	  - verify: {name: verify, select: targets, controls: [best_natural, best_gabor, blank], repeats: 10}
+//	  - verify: {name: verify, select: targets, controls: [best_natural, best_gabor, blank], repeats: 10, alpha: 0.05}
 //
 // [ParseExperiment] and [LoadExperiment] check everything before anything
 // runs and report every problem at once, each a [*Problem] printed as

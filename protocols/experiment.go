@@ -44,6 +44,10 @@ const (
 	MaxPopulation = 1024
 )
 
+// DefaultAlpha is a verify block's significance level when the file gives
+// none (host/verify's default too).
+const DefaultAlpha = 0.05
+
 // Experiment is a parsed, validated protocol in the form of format version
 // 2: a sequence of stages (blocks), each of one kind. Stimulus paths in it
 // are absolute (version 2) or as written (version 1, converted).
@@ -388,6 +392,11 @@ type VerifyBlock struct {
 	Order      Order         // default random
 	Seed       uint64
 	InterTrial time.Duration // default the experiment's
+	// Alpha is the significance level: a target's MEI is significant when
+	// every Holm-corrected p value of its tests against the controls is
+	// below it. In (0, 0.5); DefaultAlpha when the file gives none, and
+	// taken as DefaultAlpha when zero (a VerifyBlock built in code).
+	Alpha float64
 }
 
 // TrialsPerRepeat returns how many stimuli one repeat shows for targets

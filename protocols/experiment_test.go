@@ -77,7 +77,7 @@ func TestExperimentDefaults(t *testing.T) {
 
 	ver := e.Find("ver").Verify
 	require.Equal(t, &protocols.VerifyBlock{Select: "sel", Controls: []protocols.Control{protocols.ControlBestGabor, protocols.ControlBlank},
-		Duration: time.Second, Repeats: 10, Order: protocols.OrderRandom}, ver)
+		Duration: time.Second, Repeats: 10, Order: protocols.OrderRandom, Alpha: protocols.DefaultAlpha}, ver)
 	// 3 targets x (1 MEI + best Gabor) + 1 blank, 10 repeats of 1 s.
 	require.Equal(t, 7, ver.TrialsPerRepeat(3, 1))
 	require.Equal(t, time.Minute+50*time.Second+70*time.Second, e.Duration())
@@ -118,7 +118,7 @@ blocks:
         noise: {count: 7, seed: 9}
         keep: 2
       synthesise: {images: 2, videos: 1, video_duration: 2s, contrast: 0.1, mean: 100, iterations: 5, population: 8, diversity: 0}
-  - verify: {name: v, select: s, controls: [blank, best_noise], duration: 2s, repeats: 2, order: fixed, seed: 3, inter_trial: 1s}
+  - verify: {name: v, select: s, controls: [blank, best_noise], duration: 2s, repeats: 2, order: fixed, seed: 3, inter_trial: 1s, alpha: 0.01}
 `
 	name := filepath.Join(dir, "all.yaml")
 	e, err := protocols.ParseExperiment(name, []byte(src))
@@ -155,7 +155,7 @@ blocks:
 	require.Equal(t, protocols.Synthesis{Images: 2, Videos: 1, VideoDuration: 2 * time.Second, Contrast: 0.1, Mean: 100,
 		Iterations: 5, Population: 8}, s.Synthesise)
 	require.Equal(t, &protocols.VerifyBlock{Select: "s", Controls: []protocols.Control{protocols.ControlBlank, protocols.ControlBestNoise},
-		Duration: 2 * time.Second, Repeats: 2, Order: protocols.OrderFixed, Seed: 3, InterTrial: time.Second}, e.Stages[4].Verify)
+		Duration: 2 * time.Second, Repeats: 2, Order: protocols.OrderFixed, Seed: 3, InterTrial: time.Second, Alpha: 0.01}, e.Stages[4].Verify)
 	// 2 targets x (3 MEIs + best noise) + blank = 9 stimuli, 2 repeats, 3 s each.
 	require.Equal(t, a.Duration()+e.Stages[1].Present.Duration()+54*time.Second, e.Duration())
 }
@@ -412,6 +412,27 @@ blocks:
 			{"17:34", "blocks[4].select.neurons.best", "missing: want how many neurons to target, 1 to 10000"},
 			{"18:24", "blocks[5].verify.select", "missing: want the select block whose MEIs are verified"},
 			{"19:32", "blocks[6].verify.select", `"" names no block`},
+		}},
+		{"verify alpha", `version: 2
+name: x
+blocks:
+  - present: {name: map, trials: [{duration: 1s, stimulus: {family: blank}}]}
+  - present: {name: rep, trials: [{duration: 1s, stimulus: {family: blank}}], repeats: 3}
+  - adapt: {name: fit, from: [map], hold_out: [rep]}
+  - select: {name: s, neurons: {best: 2, from: rep}, pool: {noise: {}}}
+  - verify: {name: v1, select: s, alpha: 0}
+  - verify: {name: v2, select: s, alpha: 0.5}
+  - verify: {name: v3, select: s, alpha: -0.01}
+  - verify: {name: v4, select: s, alpha: 5%}
+  - verify: {name: v5, select: s, alpha: .nan}
+  - verify: {name: v6, select: s, alpha: 0.001}
+  - verify: {name: v7, select: s, alpha: 0.49}
+`, []problem{
+			{"8:42", "blocks[4].verify.alpha", "got the number 0; want a number in (0, 0.5)"},
+			{"9:42", "blocks[5].verify.alpha", "got the number 0.5; want a number in (0, 0.5)"},
+			{"10:42", "blocks[6].verify.alpha", "got the number -0.01; want a number in (0, 0.5)"},
+			{"11:42", "blocks[7].verify.alpha", `got "5%"; want a number in (0, 0.5)`},
+			{"12:42", "blocks[8].verify.alpha", "got the number .nan; want a number in (0, 0.5)"},
 		}},
 		{"select on a block the fit skipped", `version: 2
 name: x
@@ -771,6 +792,7 @@ func requireRunnable(t *testing.T, e *protocols.Experiment) {
 			require.NotEmpty(t, v.Controls)
 			require.Positive(t, v.Duration)
 			require.Positive(t, v.Repeats)
+			require.True(t, v.Alpha > 0 && v.Alpha < 0.5, "alpha %v", v.Alpha)
 			require.Positive(t, v.TrialsPerRepeat(sel.Neurons.Count(), sel.Synthesise.MEIs()))
 			for _, c := range v.Controls {
 				switch c {

@@ -2,7 +2,6 @@ package protocols
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -193,27 +192,41 @@ func (d *decoder) seed(o *object, key string) uint64 {
 	return 0
 }
 
-// float reads a number field within [lo, hi] (lo excluded when openLo), or
-// def when absent.
-func (d *decoder) float(o *object, key string, def, lo, hi float64, openLo bool) float64 {
+// interval is a range of numbers, each end open or closed.
+type interval struct {
+	lo, hi         float64
+	openLo, openHi bool
+}
+
+// contains reports whether v lies in the interval.
+func (in interval) contains(v float64) bool {
+	return (v > in.lo || (!in.openLo && v == in.lo)) && (v < in.hi || (!in.openHi && v == in.hi))
+}
+
+// String writes the interval as [lo, hi], (lo, hi], [lo, hi) or (lo, hi).
+func (in interval) String() string {
+	l, r := "[", "]"
+	if in.openLo {
+		l = "("
+	}
+	if in.openHi {
+		r = ")"
+	}
+	return l + strconv.FormatFloat(in.lo, 'g', -1, 64) + ", " + strconv.FormatFloat(in.hi, 'g', -1, 64) + r
+}
+
+// float reads a number field within in, or def when absent.
+func (d *decoder) float(o *object, key string, def float64, in interval) float64 {
 	r, _, at, ok := d.scalar(o, key)
 	if !ok {
 		return def
 	}
 	v, isNum := yamldoc.Float(r)
-	if !isNum || v > hi || v < lo || (openLo && v == lo) {
-		d.Addf(at, yamldoc.Join(o.field, key), "got %s; want a number in %s", yamldoc.Describe(r), interval(lo, hi, openLo))
+	if !isNum || !in.contains(v) {
+		d.Addf(at, yamldoc.Join(o.field, key), "got %s; want a number in %s", yamldoc.Describe(r), in)
 		return def
 	}
 	return v
-}
-
-func interval(lo, hi float64, openLo bool) string {
-	b := "["
-	if openLo {
-		b = "("
-	}
-	return fmt.Sprintf("%s%s, %s]", b, strconv.FormatFloat(lo, 'g', -1, 64), strconv.FormatFloat(hi, 'g', -1, 64))
 }
 
 // floats reads a list of 1..maxLen distinct numbers within (lo, hi], or def
@@ -236,8 +249,8 @@ func (d *decoder) floats(o *object, key string, def []float64, lo, hi float64, m
 		}
 		v, isNum := yamldoc.Float(r)
 		switch {
-		case !isNum || v <= lo || v > hi:
-			d.Addf(yamldoc.PosOf(item), yamldoc.Index(field, i), "got %s; want a number in %s", yamldoc.Describe(r), interval(lo, hi, true))
+		case !isNum || !(interval{lo: lo, hi: hi, openLo: true}).contains(v):
+			d.Addf(yamldoc.PosOf(item), yamldoc.Index(field, i), "got %s; want a number in %s", yamldoc.Describe(r), interval{lo: lo, hi: hi, openLo: true})
 		case slices.Contains(out, v):
 			d.Addf(yamldoc.PosOf(item), yamldoc.Index(field, i), "%s is listed twice", r.GetToken().Value)
 		default:

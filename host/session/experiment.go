@@ -737,7 +737,7 @@ func (r *runner) verifyStage(ctx context.Context, index int, st *protocols.Stage
 	if sharedBlank {
 		trials = append(trials, verifyTrial{target: -1, cond: string(protocols.ControlBlank), kind: verify.KindControl, spec: r.exp.Blank.Spec})
 	}
-	acc, err := verify.NewAccumulator(verify.Options{})
+	acc, err := verify.NewAccumulator(verify.Options{Alpha: v.Alpha}) // the protocol's alpha; 0 is verify's default
 	if err != nil {
 		return err
 	}
