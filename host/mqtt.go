@@ -19,8 +19,8 @@ type emitter struct {
 
 var _ session.Emitter = emitter{}
 
-func (e emitter) Emit(ctx context.Context, kind string, fields map[string]any) error {
-	return e.pub.Publish(ctx, events.Event{Kind: events.Kind(kind), Session: e.session, Time: time.Now(), Payload: fields})
+func (e emitter) Emit(ctx context.Context, p events.Payload) error {
+	return e.pub.Publish(ctx, events.Event{Session: e.session, Time: time.Now(), Payload: p})
 }
 
 // startEvents connects the session's event publisher: through an embedded
@@ -104,11 +104,8 @@ func (e emitter) listenForCommands(ctx context.Context, c *session.Control, emit
 			line := map[string]string{"paused": "pausing at the end of the trial on screen", "running": "resuming", "aborting": "aborting at the end of the trial on screen"}[state]
 			fmt.Fprintf(h.stdout, "control: %s (%s)\n", line, cmd.Command)
 		}
-		fields := map[string]any{"command": cmd.Command, "state": state}
-		if cmd.Reason != "" {
-			fields["reason"] = cmd.Reason
-		}
-		if err := emit.Emit(context.WithoutCancel(ctx), "control", fields); err != nil {
+		ack := events.Control{Command: cmd.Command, State: state, Reason: cmd.Reason}
+		if err := emit.Emit(context.WithoutCancel(ctx), ack); err != nil {
 			h.log.Warn("publishing a control event", "err", err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/protocols"
 )
@@ -107,7 +108,7 @@ type sessionSummary struct {
 	ModelFrames   int              `json:"model_frames"`
 	Scans         int              `json:"scans"`
 	Plugins       map[string]any   `json:"plugins"`
-	Accuracy      map[string]any   `json:"accuracy"`
+	Accuracy      events.Accuracy  `json:"accuracy"`
 	Adaptations   []map[string]any `json:"adaptations,omitempty"`
 	Selections    []map[string]any `json:"selections,omitempty"`
 	Verifications []map[string]any `json:"verifications,omitempty"`
@@ -129,7 +130,7 @@ func summary(name, status string, exp *protocols.Experiment, res *session.Result
 		Plugins: map[string]any{
 			"stimulus": res.Info.Stimulus, "acquisition": res.Info.Acquisition, "model": res.Info.Model,
 		},
-		Accuracy: session.AccuracyFields("session", res.Accuracy, res.Repeated),
+		Accuracy: session.AccuracyPayload("session", res.Accuracy, res.Repeated),
 	}
 	for _, a := range res.Adaptations {
 		s.Adaptations = append(s.Adaptations, map[string]any{"after": a.After, "neurons": a.Neurons, "samples": a.Samples,

@@ -11,12 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/twinrig/twinrig/host/config"
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/record"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/protocols"
@@ -137,12 +137,8 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		} else {
 			fmt.Fprintf(h.stderr, "twinrig: session failed: %v\n", err)
 		}
-		fields := map[string]any{"message": err.Error()}
-		if plugin != "" {
-			fields["plugin"] = plugin
-		}
 		bg := context.WithoutCancel(ctx)
-		_ = emitTo.Emit(bg, "error", fields)
+		_ = emitTo.Emit(bg, events.ErrorReport{Message: err.Error(), Plugin: plugin})
 		status, code := "error", exitFailed
 		switch {
 		case errors.Is(err, session.ErrAborted):
@@ -150,7 +146,7 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		case ctx.Err() != nil:
 			status, code = "interrupted", exitInterrupted
 		}
-		_ = emitTo.Emit(bg, "finished", finishedFields(status, res))
+		_ = emitTo.Emit(bg, finishedEvent(status, res))
 		return sessionOutcome{code: code}
 	}
 
@@ -188,7 +184,7 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 					done = append(done, st.Name)
 				}
 			}
-			err = rec.Journal("resumed", map[string]any{"version": version, "from_s": resume.From.Seconds(), "completed": done})
+			err = rec.Journal(events.Resumed{Version: version, FromS: resume.From.Seconds(), Completed: done})
 		}
 	} else {
 		rec, err = record.Create(filepath.Join(h.cfg.Session.Output, name), info.Acquisition.Neurons)
@@ -240,7 +236,7 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		// Report which plugin died and hand over to a restart; the
 		// journal holds the completed stages.
 		fmt.Fprintf(h.stderr, "twinrig: %v\n", runErr)
-		_ = emitTo.Emit(context.WithoutCancel(ctx), "error", map[string]any{"message": runErr.Error(), "plugin": pluginOf(runErr)})
+		_ = emitTo.Emit(context.WithoutCancel(ctx), events.ErrorReport{Message: runErr.Error(), Plugin: pluginOf(runErr)})
 		return sessionOutcome{restart: true, dir: rec.Path()}
 	}
 	if res != nil {
@@ -252,21 +248,19 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 	if runErr != nil {
 		return fail(runErr, pluginOf(runErr), res)
 	}
-	fields := finishedFields(status, res)
-	fields["output"] = rec.Path()
-	_ = emitTo.Emit(ctx, "finished", fields)
+	fin := finishedEvent(status, res)
+	fin.Output = rec.Path()
+	_ = emitTo.Emit(ctx, fin)
 	return sessionOutcome{code: exitOK}
 }
 
-// finishedFields is the payload of the finished event.
-func finishedFields(status string, res *session.Result) map[string]any {
-	f := map[string]any{"status": status}
+// finishedEvent is the payload of the finished event; res is what was
+// measured, or nil.
+func finishedEvent(status string, res *session.Result) events.Finished {
+	f := events.Finished{Status: events.Status(status)}
 	if res != nil {
-		f["duration_s"] = res.Duration.Seconds()
-		f["wall_s"] = res.Wall.Seconds()
-		f["frames_shown"] = res.FramesShown
-		f["frames_dropped"] = res.FramesDropped
-		f["scans"] = res.Scans
+		f.DurationS, f.WallS = res.Duration.Seconds(), res.Wall.Seconds()
+		f.FramesShown, f.FramesDropped, f.Scans = int64(res.FramesShown), int64(res.FramesDropped), int64(res.Scans)
 	}
 	return f
 }
@@ -374,8 +368,11 @@ func absPath(p string) string {
 // keepInputs copies the config and the protocol into the session
 // directory and opens the journal with what produced the session.
 func (h *hostRun) keepInputs(rec *record.Dir) error {
-	fields := map[string]any{"version": version, "plugin_protocol": rig.ProtocolVersion, "rig": h.cfg.Rig}
-	for _, in := range []struct{ name, path string }{{"config.yaml", h.cfg.File}, {"protocol.yaml", h.cfg.Session.Protocol}} {
+	entry := events.SessionEntry{Version: version, PluginProtocol: rig.ProtocolVersion, Rig: h.cfg.Rig}
+	for _, in := range []struct {
+		name, path string
+		rec        *events.Input
+	}{{"config.yaml", h.cfg.File, &entry.Config}, {"protocol.yaml", h.cfg.Session.Protocol, &entry.Protocol}} {
 		data, err := os.ReadFile(in.path)
 		if err != nil {
 			return fmt.Errorf("recording the session's inputs: %w", err)
@@ -384,9 +381,9 @@ func (h *hostRun) keepInputs(rec *record.Dir) error {
 			return err
 		}
 		sum := sha256.Sum256(data)
-		fields[strings.TrimSuffix(in.name, ".yaml")] = map[string]any{"path": absPath(in.path), "sha256": hex.EncodeToString(sum[:])}
+		*in.rec = events.Input{Path: absPath(in.path), SHA256: hex.EncodeToString(sum[:])}
 	}
-	return rec.Journal("session", fields)
+	return rec.Journal(entry)
 }
 
 // journalEmitter records every event in the session's journal (synced to
@@ -407,16 +404,16 @@ func (j *journalEmitter) record(rec *record.Dir) {
 	j.mu.Unlock()
 }
 
-func (j *journalEmitter) Emit(ctx context.Context, kind string, fields map[string]any) error {
+func (j *journalEmitter) Emit(ctx context.Context, p events.Payload) error {
 	j.mu.Lock()
 	rec := j.rec
 	j.mu.Unlock()
 	if rec != nil {
-		if err := rec.Journal(kind, fields); err != nil {
-			j.log.Error("journal entry not recorded", "kind", kind, "err", err)
+		if err := rec.Journal(p); err != nil {
+			j.log.Error("journal entry not recorded", "kind", p.Kind(), "err", err)
 		}
 	}
-	return j.next.Emit(ctx, kind, fields)
+	return j.next.Emit(ctx, p)
 }
 
 // loadExperiment reads the config and its protocol (format 1 or 2) and

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,14 +26,15 @@ const DefaultConnectTimeout = 10 * time.Second
 // (the seq field) in the order Publish calls take them, and reach the broker
 // in that order.
 type Publisher interface {
-	// Publish sends ev to twinrig/<rig>/<ev.Session>/<ev.Kind>; started and
-	// finished events also replace the retained message on
-	// twinrig/<rig>/status. It returns once the broker has accepted the
-	// message at the publisher's QoS (for QoS 0: once it is written), or
-	// when ctx ends (the message may then still be delivered). An invalid
-	// event (unknown kind, bad session name, a payload that does not fit
-	// the kind) gives an error matching rig.ErrInvalid and uses no seq.
-	// After Close, Publish returns ErrClosed.
+	// Publish sends ev to twinrig/<rig>/<ev.Session>/<kind>, the kind of
+	// its payload, not retained; events of StatusKinds (started,
+	// finished) also replace the retained message on
+	// twinrig/<rig>/status. Every message goes at the publisher's QoS. It
+	// returns once the broker has accepted the message at that QoS (for
+	// QoS 0: once it is written), or when ctx ends (the message may then
+	// still be delivered). An invalid event (no payload, bad session name,
+	// payload values out of range) gives an error matching rig.ErrInvalid
+	// and uses no seq. After Close, Publish returns ErrClosed.
 	Publish(ctx context.Context, ev Event) error
 	// Commands subscribes to the rig's control topic (ControlTopic) and
 	// calls handle for every message on it, decoded by DecodeCommand (a
@@ -209,7 +211,8 @@ func (p *publisher) Publish(ctx context.Context, ev Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	topic := Topic(p.rig, ev.Session, ev.Kind)
+	kind := ev.Kind()
+	topic := Topic(p.rig, ev.Session, kind)
 
 	p.mu.Lock()
 	if p.closed {
@@ -230,7 +233,7 @@ func (p *publisher) Publish(ctx context.Context, ev Event) error {
 	pending := make([]sent, 0, 2)
 	tok, err := p.send(topic, payload, false)
 	pending = append(pending, sent{topic, tok})
-	if err == nil && (ev.Kind == KindStarted || ev.Kind == KindFinished) {
+	if err == nil && slices.Contains(StatusKinds, kind) {
 		status := StatusTopic(p.rig)
 		tok, err = p.send(status, payload, true)
 		pending = append(pending, sent{status, tok})

@@ -73,17 +73,19 @@ func startBroker(t testing.TB) *Broker {
 func sessionEvents(session string) []Event {
 	at := func(s int) time.Time { return testTime.Add(time.Duration(s) * time.Second) }
 	return []Event{
-		{Kind: KindStarted, Session: session, Time: at(0), Payload: Started{
+		{Session: session, Time: at(0), Payload: Started{
 			Protocol: "skeleton", Clock: "virtual", Neurons: 3,
 			Plugins: PluginNames{Stimulus: "sim-stimulus", Acquisition: "sim-acquisition", Model: "sim-model"},
 		}},
-		{Kind: KindBlock, Session: session, Time: at(1), Payload: Block{Block: "natural", Index: 0, Frames: 300, OnsetS: 0}},
-		{Kind: KindAccuracy, Session: session, Time: at(11), Payload: Accuracy{
+		{Session: session, Time: at(1), Payload: Block{Block: "natural", Index: 0, Frames: 300, OnsetS: 0, Repeats: 1, Trials: 1}},
+		{Session: session, Time: at(1), Payload: Trial{Block: "natural", Index: 0, Repeats: 1, Frames: 300, OnsetS: 0,
+			Stimulus: json.RawMessage(`{"family":"natural","seed":11}`)}},
+		{Session: session, Time: at(11), Payload: Accuracy{
 			Block: "natural", Neurons: 3, MedianR: 0.5, Q1R: 0.25, Q3R: 0.625, PerNeuron: []float64{0.25, 0.5, 0.625},
 		}},
-		{Kind: KindBlock, Session: session, Time: at(12), Payload: Block{Block: "gabor", Index: 1, Frames: 150, OnsetS: 10}},
-		{Kind: KindError, Session: session, Time: at(13), Payload: ErrorReport{Message: "dropped 2 frames", Plugin: "stimulus"}},
-		{Kind: KindFinished, Session: session, Time: at(20), Payload: Finished{Status: StatusOK, DurationS: 15, FramesShown: 450, Scans: 225}},
+		{Session: session, Time: at(12), Payload: Block{Block: "gabor", Index: 1, Frames: 150, OnsetS: 10}},
+		{Session: session, Time: at(13), Payload: ErrorReport{Message: "dropped 2 frames", Plugin: "stimulus"}},
+		{Session: session, Time: at(20), Payload: Finished{Status: StatusOK, DurationS: 15, FramesShown: 450, Scans: 225}},
 	}
 }
 
@@ -108,12 +110,12 @@ func checkSession(t *testing.T, pub Publisher, sub *subscriber, rigName, session
 		}
 		ev := sent[i]
 		i++
-		require.Equal(t, Topic(rigName, session, ev.Kind), m.Topic())
+		require.Equal(t, Topic(rigName, session, ev.Kind()), m.Topic())
 		require.False(t, m.Retained())
 		require.Equal(t, uint64(i), msg.Seq)
 		require.Equal(t, rigName, msg.Rig)
 		require.Equal(t, session, msg.Session)
-		require.Equal(t, ev.Kind, msg.Kind)
+		require.Equal(t, ev.Kind(), msg.Kind())
 		require.True(t, ev.Time.Equal(msg.Time))
 		require.Equal(t, ev.Payload, msg.Payload)
 
@@ -132,9 +134,9 @@ func checkSession(t *testing.T, pub Publisher, sub *subscriber, rigName, session
 		require.NoError(t, err)
 		status = append(status, msg)
 	}
-	require.Equal(t, KindStarted, status[0].Kind)
+	require.Equal(t, KindStarted, status[0].Kind())
 	require.Equal(t, uint64(1), status[0].Seq)
-	require.Equal(t, KindFinished, status[1].Kind)
+	require.Equal(t, KindFinished, status[1].Kind())
 	require.Equal(t, uint64(len(sent)), status[1].Seq)
 
 	// A subscriber that comes late finds the latest status retained.
@@ -143,7 +145,7 @@ func checkSession(t *testing.T, pub Publisher, sub *subscriber, rigName, session
 	require.True(t, m.Retained())
 	msg, err := DecodeEvent(m.Payload())
 	require.NoError(t, err)
-	require.Equal(t, KindFinished, msg.Kind)
+	require.Equal(t, KindFinished, msg.Kind())
 	require.Equal(t, session, msg.Session)
 }
 
@@ -170,7 +172,7 @@ func TestEmbeddedBrokerConcurrentPublishers(t *testing.T) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range each {
-				ev := Event{Kind: KindBlock, Session: sessions[g%2], Payload: Block{Block: fmt.Sprint(g), Index: i}}
+				ev := Event{Session: sessions[g%2], Payload: Block{Block: fmt.Sprint(g), Index: i}}
 				if err := pub.Publish(context.Background(), ev); err != nil {
 					t.Error(err)
 					return
@@ -199,14 +201,15 @@ func TestPublishRejectsInvalidEventsWithoutUsingSeq(t *testing.T) {
 	defer pub.Close()
 
 	for _, ev := range []Event{
-		{Kind: "log", Session: "s"},
-		{Kind: KindBlock, Session: "a/b", Payload: Block{Block: "x"}},
-		{Kind: KindBlock, Session: "s", Payload: Started{Protocol: "p", Clock: "real"}},
-		{Kind: KindFinished, Session: "s", Payload: Finished{Status: "done"}},
+		{Session: "s"},
+		{Session: "s", Payload: (*Block)(nil)},
+		{Session: "a/b", Payload: Block{Block: "x"}},
+		{Session: "s", Payload: Started{Protocol: "p", Clock: "daylight"}},
+		{Session: "s", Payload: Finished{Status: "done"}},
 	} {
 		require.ErrorIs(t, pub.Publish(context.Background(), ev), rig.ErrInvalid)
 	}
-	require.NoError(t, pub.Publish(context.Background(), Event{Kind: KindBlock, Session: "s", Payload: Block{Block: "x"}}))
+	require.NoError(t, pub.Publish(context.Background(), Event{Session: "s", Payload: Block{Block: "x"}}))
 
 	m, err := DecodeEvent(sub.next(t).Payload())
 	require.NoError(t, err)
@@ -214,7 +217,7 @@ func TestPublishRejectsInvalidEventsWithoutUsingSeq(t *testing.T) {
 }
 
 func TestPublishAfterClose(t *testing.T) {
-	ev := Event{Kind: KindBlock, Session: "s", Payload: Block{Block: "x"}}
+	ev := Event{Session: "s", Payload: Block{Block: "x"}}
 	b, err := StartEmbedded("127.0.0.1:0")
 	require.NoError(t, err)
 	pub, err := NewPublisher(context.Background(), Options{Rig: "r", Broker: b})
@@ -407,14 +410,14 @@ func TestExternalMosquittoQoS2(t *testing.T) {
 	require.NoError(t, err)
 	defer pub.Close()
 
-	require.NoError(t, pub.Publish(context.Background(), Event{Kind: KindBlock, Session: "s", Payload: Block{Block: "b"}}))
+	require.NoError(t, pub.Publish(context.Background(), Event{Session: "s", Payload: Block{Block: "b"}}))
 
 	m := sub.next(t)
 	require.Equal(t, "twinrig/rig-3/s/block", m.Topic())
 }
 
 func benchmarkPublish(b *testing.B, pub Publisher) {
-	ev := Event{Kind: KindBlock, Session: "s", Payload: Block{Block: "natural", Index: 1, Frames: 300, OnsetS: 10}}
+	ev := Event{Session: "s", Payload: Block{Block: "natural", Index: 1, Frames: 300, OnsetS: 10}}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -11,8 +11,12 @@
 //	                                               when the plugin had it, the
 //	                                               behaviour (z-scored, empty
 //	                                               when missing) and the responses
-//	journal.jsonl    one JSON object per session event (see Journal), in
-//	                 order, each written and synced to disk at once
+//	journal.jsonl    one JSON object per entry (see Journal): what produced
+//	                 the session (events.SessionEntry), every session event
+//	                 (the host's payloads, events.Payload), each completed
+//	                 stage (events.StageDone) and each resume
+//	                 (events.Resumed), in order, each written and synced
+//	                 to disk at once
 //	selection-<stage>.json, <stage>-<target>-<name>.png
 //	                 a select stage's targets, MEIs and controls
 //	verify-<stage>.json, verify-<stage>.csv
@@ -38,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/host/verify"
 	"github.com/twinrig/twinrig/protocols"
@@ -96,20 +101,16 @@ func Create(path string, neurons int) (*Dir, error) {
 	return d, nil
 }
 
-// Journal appends one entry to journal.jsonl: a JSON object with the
-// entry's kind, the wall-clock time and fields (which may not use the
-// names "kind" and "time"), written in one call and synced to disk before
-// Journal returns, so that a crash (even kill -9 of the host, or a power
-// cut) loses no entry that Journal returned for.
-func (d *Dir) Journal(kind string, fields map[string]any) error {
-	entry := make(map[string]any, len(fields)+2)
-	for k, v := range fields {
-		entry[k] = v
-	}
-	entry["kind"], entry["time"] = kind, time.Now().UTC().Format(time.RFC3339Nano)
-	line, err := json.Marshal(entry)
+// Journal appends one entry to journal.jsonl, as events.EncodeEntry
+// writes it: a JSON object with the entry's kind, the wall-clock time and
+// the entry's fields (an event's are those it has on MQTT). The line is
+// written in one call and synced to disk before Journal returns, so that a
+// crash (even kill -9 of the host, or a power cut) loses no entry that
+// Journal returned for. events.DecodeEntry reads a line back.
+func (d *Dir) Journal(e events.Entry) error {
+	line, err := events.EncodeEntry(e, time.Now())
 	if err != nil {
-		return fmt.Errorf("recording journal: %s entry: %w", kind, err)
+		return fmt.Errorf("recording journal: %w", err)
 	}
 	d.jmu.Lock()
 	defer d.jmu.Unlock()

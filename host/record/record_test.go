@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/record"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/rig"
@@ -63,23 +64,40 @@ func TestJournalAndKeep(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "s1")
 	d, err := record.Create(dir, 1)
 	require.NoError(t, err)
-	require.NoError(t, d.Journal("block", map[string]any{"block": "mapping", "stimulus": map[string]any{"family": "natural", "seed": 11}}))
-	require.NoError(t, d.Journal("control", map[string]any{"command": "pause"}))
+	trial := events.Trial{Block: "mapping", Repeats: 1, Frames: 30, Stimulus: json.RawMessage(`{"family":"natural","seed":11}`)}
+	done := events.StageDone{Stage: "mapping", StageKind: "present", EndS: 1, ModelSteps: 30, Scans: 30,
+		Scores: map[string]events.StageScores{"mapping": {CCNorm: events.NullFloats{0.5, math.NaN()}, CCAbs: events.NullFloats{0.4, 0.1}, R: events.NullFloats{0.2, 0.1}}}}
+	require.NoError(t, d.Journal(trial))
+	require.NoError(t, d.Journal(&done))
 	// Synced per entry: readable before Close, as after kill -9.
 	lines := strings.Split(strings.TrimSpace(read(t, dir, "journal.jsonl")), "\n")
 	require.Len(t, lines, 2)
 	var first map[string]any
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &first))
-	require.Equal(t, "block", first["kind"])
+	require.Equal(t, "trial", first["kind"])
 	require.Equal(t, "mapping", first["block"])
 	require.Equal(t, map[string]any{"family": "natural", "seed": 11.0}, first["stimulus"])
 	_, err = time.Parse(time.RFC3339Nano, first["time"].(string))
 	require.NoError(t, err)
+	// The entries read back as what was written, NaN included.
+	l, err := events.DecodeEntry([]byte(lines[0]))
+	require.NoError(t, err)
+	require.Equal(t, trial, l.Entry)
+	require.WithinDuration(t, time.Now(), l.Time, time.Minute)
+	l, err = events.DecodeEntry([]byte(lines[1]))
+	require.NoError(t, err)
+	got, ok := l.Entry.(events.StageDone)
+	require.True(t, ok, "entry %T", l.Entry)
+	require.True(t, math.IsNaN(got.Scores["mapping"].CCNorm[1]))
+	got.Scores["mapping"].CCNorm[1] = 0
+	done.Scores["mapping"].CCNorm[1] = 0
+	require.Equal(t, done, got)
 
 	require.NoError(t, d.Keep("config.yaml", []byte("rig: r\n")))
 	require.Equal(t, "rig: r\n", read(t, dir, "config.yaml"))
 	require.ErrorIs(t, d.Keep("config.yaml", nil), os.ErrExist)
 	require.ErrorIs(t, d.Keep("../x", nil), rig.ErrInvalid)
-	require.Error(t, d.Journal("bad", map[string]any{"v": math.Inf(1)}))
+	require.ErrorIs(t, d.Journal(events.Adapted{Block: "b", Seconds: math.Inf(1)}), rig.ErrInvalid)
+	require.ErrorIs(t, d.Journal(nil), rig.ErrInvalid)
 	require.NoError(t, d.Close())
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/metrics"
 	"github.com/twinrig/twinrig/host/verify"
 	"github.com/twinrig/twinrig/protocols"
@@ -79,14 +80,12 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 	if _, err := p.Acquisition.Start(ctx, rig.StartRequest{Clock: opts.Clock, Epoch: res.Epoch}); err != nil {
 		return nil, pluginErr(rig.KindAcquisition, err)
 	}
-	r.emit(ctx, "started", map[string]any{
-		"protocol": exp.Name, "clock": opts.Clock.String(), "neurons": info.Acquisition.Neurons,
-		"plugins": map[string]any{
-			"stimulus": info.Stimulus.Name, "acquisition": info.Acquisition.Name, "model": info.Model.Name,
-		},
-		"refresh_hz": rate, "imaging_rate_hz": info.Acquisition.ImagingRateHz,
-		"model_rate_hz": info.Model.FrameRateHz, "model_device": info.Model.Device, "model_sha256": info.Model.SHA256,
-		"duration_s": exp.Duration().Seconds(),
+	r.emit(ctx, events.Started{
+		Protocol: exp.Name, Clock: opts.Clock.String(), Neurons: info.Acquisition.Neurons,
+		Plugins:   events.PluginNames{Stimulus: info.Stimulus.Name, Acquisition: info.Acquisition.Name, Model: info.Model.Name},
+		RefreshHz: rate, ImagingRateHz: info.Acquisition.ImagingRateHz,
+		ModelRateHz: info.Model.FrameRateHz, ModelDevice: info.Model.Device, ModelSHA256: info.Model.SHA256,
+		DurationS: exp.Duration().Seconds(),
 	})
 
 	var runErr error
@@ -157,7 +156,7 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 		res.Repeated = m
 	}
 	if runErr == nil {
-		r.emit(ctx, "accuracy", AccuracyFields("session", res.Accuracy, res.Repeated))
+		r.emit(ctx, AccuracyPayload("session", res.Accuracy, res.Repeated))
 	}
 	return res, runErr
 }
@@ -212,8 +211,8 @@ func (r *runner) present(ctx context.Context, index int, st *protocols.Stage, re
 	predStart, scanStart := len(r.preds), len(r.scans)
 	br := BlockResult{Name: st.Name, Onset: first, Repeats: b.Repeats}
 	blankFrames := int(math.Round(b.InterTrial.Seconds() * r.rate))
-	r.emit(ctx, "block", map[string]any{"block": st.Name, "index": index, "frames": int(math.Round(b.Duration().Seconds() * r.rate)),
-		"onset_s": first.Seconds(), "repeats": b.Repeats, "trials": len(b.Trials)})
+	r.emit(ctx, events.Block{Block: st.Name, Index: index, Frames: int(math.Round(b.Duration().Seconds() * r.rate)),
+		OnsetS: first.Seconds(), Repeats: b.Repeats, Trials: len(b.Trials)})
 	for _, sh := range b.Schedule() {
 		if err := r.checkpoint(ctx, st.Name); err != nil {
 			return err
@@ -226,8 +225,8 @@ func (r *runner) present(ctx context.Context, index int, st *protocols.Stage, re
 			}
 			r.burnInUntil = len(r.preds) + r.info.Model.BurnInFrames
 		}
-		r.emit(ctx, "trial", map[string]any{"block": st.Name, "index": index, "frames": frames, "onset_s": r.onset.Seconds(),
-			"repeat": sh.Repeat, "repeats": b.Repeats, "trial": sh.Trial, "stimulus": t.Stimulus.Spec})
+		r.emit(ctx, events.Trial{Block: st.Name, Index: index, Frames: frames, OnsetS: r.onset.Seconds(),
+			Repeat: sh.Repeat, Repeats: b.Repeats, Trial: sh.Trial, Stimulus: t.Stimulus.Spec})
 		if err := r.show(ctx, index, st.Name, sh.Trial, sh.Repeat, t.Stimulus.Spec, frames, &br); err != nil {
 			return err
 		}
@@ -245,7 +244,7 @@ func (r *runner) present(ctx context.Context, index int, st *protocols.Stage, re
 		r.scored[st.Name] = m
 	}
 	res.Blocks = append(res.Blocks, br)
-	r.emit(ctx, "accuracy", AccuracyFields(st.Name, br.Accuracy, br.Repeated))
+	r.emit(ctx, AccuracyPayload(st.Name, br.Accuracy, br.Repeated))
 	return nil
 }
 
@@ -410,8 +409,8 @@ func (r *runner) adaptStage(ctx context.Context, st *protocols.Stage, res *Resul
 	ad := Adaptation{After: after, Samples: resp.Samples, Neurons: resp.Neurons, Took: took, MedianCV: quantile(sortedDefined(cv), 0.5),
 		SavedTo: req.SavePath}
 	res.Adaptations = append(res.Adaptations, ad)
-	r.emit(ctx, "adapted", map[string]any{"block": after, "neurons": ad.Neurons, "samples": ad.Samples, "seconds": took.Seconds(),
-		"median_cv_r": finite(ad.MedianCV)})
+	r.emit(ctx, events.Adapted{Block: after, Neurons: ad.Neurons, Samples: ad.Samples, Seconds: took.Seconds(),
+		MedianCVR: events.NullFloat(ad.MedianCV)})
 	// The held-out stages, scored anew with the adapted readout.
 	for _, name := range a.HoldOut {
 		m := r.repeated(name, r.heldOutPredict)
@@ -426,7 +425,7 @@ func (r *runner) adaptStage(ctx context.Context, st *protocols.Stage, res *Resul
 				res.Blocks[k].ScoredAfter = st.Name
 			}
 		}
-		r.emit(ctx, "accuracy", AccuracyFields(name, Accuracy{PerNeuron: m.SingleTrial, Scored: m.TrialFrames,
+		r.emit(ctx, AccuracyPayload(name, Accuracy{PerNeuron: m.SingleTrial, Scored: m.TrialFrames,
 			Neurons: m.SingleTrialSummary.Defined, Median: m.SingleTrialSummary.Median, Q1: m.SingleTrialSummary.Q1,
 			Q3: m.SingleTrialSummary.Q3}, m))
 	}
@@ -526,8 +525,8 @@ func (r *runner) selectStage(ctx context.Context, st *protocols.Stage, res *Resu
 	for i, t := range targets {
 		ids[i] = t.ID
 	}
-	r.emit(ctx, "selected", map[string]any{"block": st.Name, "targets": ids, "seconds": took.Seconds(),
-		"median_optimal_r": finite(sel.MedianOptimal)})
+	r.emit(ctx, events.Selected{Block: st.Name, Targets: ids, Seconds: took.Seconds(),
+		MedianOptimalR: events.NullFloat(sel.MedianOptimal)})
 	if r.opts.Recorder != nil {
 		if err := r.opts.Recorder.Selection(sel); err != nil {
 			return fmt.Errorf("recording the selection: %w", err)
@@ -757,8 +756,8 @@ func (r *runner) verifyStage(ctx context.Context, index int, st *protocols.Stage
 	first := r.onset
 	predStart, scanStart := len(r.preds), len(r.scans)
 	br := BlockResult{Name: st.Name, Onset: first, Repeats: v.Repeats}
-	r.emit(ctx, "block", map[string]any{"block": st.Name, "index": index, "onset_s": first.Seconds(), "repeats": v.Repeats,
-		"trials": len(trials), "frames": v.Repeats * len(trials) * (frames + blankFrames)})
+	r.emit(ctx, events.Block{Block: st.Name, Index: index, OnsetS: first.Seconds(), Repeats: v.Repeats,
+		Trials: len(trials), Frames: v.Repeats * len(trials) * (frames + blankFrames)})
 	type shownTrial struct {
 		tr         verifyTrial
 		repeat     int
@@ -772,8 +771,8 @@ func (r *runner) verifyStage(ctx context.Context, index int, st *protocols.Stage
 				return err
 			}
 			tr := trials[k]
-			r.emit(ctx, "trial", map[string]any{"block": st.Name, "index": index, "frames": frames, "onset_s": r.onset.Seconds(),
-				"repeat": rep, "repeats": v.Repeats, "trial": k, "condition": tr.cond, "target": targetID(targets, tr.target)})
+			r.emit(ctx, events.Trial{Block: st.Name, Index: index, Frames: frames, OnsetS: r.onset.Seconds(),
+				Repeat: rep, Repeats: v.Repeats, Trial: k, Condition: tr.cond, Target: targetID(targets, tr.target)})
 			start := r.onset
 			if err := r.show(ctx, index, st.Name, k, rep, tr.spec, frames, &br); err != nil {
 				return err
@@ -810,7 +809,7 @@ func (r *runner) verifyStage(ctx context.Context, index int, st *protocols.Stage
 	// controls (out of the training distribution).
 	br.Accuracy = Score(r.preds[predStart:], r.scans[scanStart:], r.info.Model.BurnInFrames, r.info.Acquisition.Neurons)
 	res.Blocks = append(res.Blocks, br)
-	r.emit(ctx, "accuracy", AccuracyFields(st.Name, br.Accuracy, nil))
+	r.emit(ctx, AccuracyPayload(st.Name, br.Accuracy, nil))
 	r.gradeVerify(st.Name, acc, res)
 	return nil
 }
@@ -853,9 +852,9 @@ func (r *runner) gradeVerify(stage string, acc *verify.Accumulator, res *Result)
 		res.Verifications = append(res.Verifications, Verification{Stage: stage, Result: result})
 	}
 	s := result.Summary
-	r.emit(context.Background(), "verified", map[string]any{"block": stage, "targets": s.Targets, "evaluated": s.Evaluated,
-		"driven": s.Driven, "significant": s.Significant, "driven_fraction": finite(s.DrivenFraction),
-		"median_z": finite(s.Z.Median)})
+	r.emit(context.Background(), events.Verified{Block: stage, Targets: s.Targets, Evaluated: s.Evaluated,
+		Driven: s.Driven, Significant: s.Significant, DrivenFraction: events.NullFloat(s.DrivenFraction),
+		MedianZ: events.NullFloat(s.Z.Median)})
 	if r.opts.Recorder != nil {
 		if err := r.opts.Recorder.Verification(stage, result); err != nil {
 			r.log.Error("recording the verification", "stage", stage, "err", err)
@@ -877,43 +876,31 @@ func (r *runner) stageDone(index int, st *protocols.Stage, start time.Duration, 
 	if r.opts.Recorder == nil {
 		return
 	}
-	f := map[string]any{"stage": st.Name, "stage_kind": string(st.Kind), "index": index,
-		"start_s": start.Seconds(), "end_s": r.onset.Seconds(), "model_steps": len(r.preds), "scans": len(r.scans)}
-	scores := map[string]any{}
-	for name, m := range r.scored {
-		scores[name] = map[string]any{"cc_norm": finiteAll(m.CCNorm), "cc_abs": finiteAll(m.CCAbs), "r": finiteAll(m.SingleTrial)}
-	}
+	done := events.StageDone{Stage: st.Name, StageKind: string(st.Kind), Index: index,
+		StartS: start.Seconds(), EndS: r.onset.Seconds(), ModelSteps: len(r.preds), Scans: len(r.scans)}
 	switch st.Kind {
 	case protocols.KindPresent, protocols.KindAdapt:
-		if len(scores) > 0 {
-			f["scores"] = scores
+		for name, m := range r.scored {
+			if done.Scores == nil {
+				done.Scores = map[string]events.StageScores{}
+			}
+			done.Scores[name] = events.StageScores{CCNorm: m.CCNorm, CCAbs: m.CCAbs, R: m.SingleTrial}
 		}
 	}
 	if st.Kind == protocols.KindAdapt && len(res.Adaptations) > 0 {
 		path := res.Adaptations[len(res.Adaptations)-1].SavedTo
-		f["readout"] = path
+		done.Readout = path
 		if data, err := os.ReadFile(path); err == nil {
 			sum := sha256.Sum256(data)
-			f["readout_sha256"] = hex.EncodeToString(sum[:])
+			done.ReadoutSHA256 = hex.EncodeToString(sum[:])
 		}
 	}
 	if st.Kind == protocols.KindSelect {
-		ids := []string{}
 		for _, t := range r.selections[st.Name] {
-			ids = append(ids, t.ID)
+			done.Targets = append(done.Targets, t.ID)
 		}
-		f["targets"] = ids
 	}
-	if err := r.opts.Recorder.Journal("stage_done", f); err != nil {
+	if err := r.opts.Recorder.Journal(done); err != nil {
 		r.log.Error("journal entry not recorded", "stage", st.Name, "err", err)
 	}
-}
-
-// finiteAll maps NaN and infinities to nil, for JSON.
-func finiteAll(v []float64) []any {
-	out := make([]any, len(v))
-	for i, x := range v {
-		out[i] = finite(x)
-	}
-	return out
 }

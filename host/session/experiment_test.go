@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/host/verify"
 	"github.com/twinrig/twinrig/protocols"
@@ -43,16 +44,26 @@ type fakeRecorder struct {
 	selections    []session.Selection
 	verifications int
 	last          *verify.Result
-	journal       []map[string]any
+	journal       []events.Entry
 }
 
-func (r *fakeRecorder) Journal(kind string, fields map[string]any) error {
-	f := map[string]any{"kind": kind}
-	for k, v := range fields {
-		f[k] = v
-	}
-	r.journal = append(r.journal, f)
+func (r *fakeRecorder) Journal(e events.Entry) error {
+	r.journal = append(r.journal, e)
 	return nil
+}
+
+// stagesDone returns the stages the journal records as completed, in
+// order, and the targets recorded for each.
+func (r *fakeRecorder) stagesDone() ([]string, map[string][]string) {
+	var done []string
+	targets := map[string][]string{}
+	for _, e := range r.journal {
+		if d, ok := e.(events.StageDone); ok {
+			done = append(done, d.Stage)
+			targets[d.Stage] = d.Targets
+		}
+	}
+	return done, targets
 }
 
 func (r *fakeRecorder) Frames([]rig.ShownFrame) error          { return nil }
@@ -126,16 +137,9 @@ func TestRunExperimentVerifiesMEIs(t *testing.T) {
 	require.Equal(t, 3+1, rec.verifications, "graded after each repeat and at the end")
 	// Every completed stage is in the journal, with what a resumed session
 	// needs.
-	var done []string
-	for _, e := range rec.journal {
-		if e["kind"] == "stage_done" {
-			done = append(done, e["stage"].(string))
-			if e["stage"] == "targets" {
-				require.Equal(t, []string{"b", "a"}, e["targets"])
-			}
-		}
-	}
+	done, targets := rec.stagesDone()
 	require.Equal(t, []string{"map", "fit", "targets", "verify"}, done)
+	require.Equal(t, []string{"b", "a"}, targets["targets"])
 
 	// 3 repeats x (2 targets x 3 stimuli + 1 shared blank), each 1 s plus
 	// 0.5 s of blank, after the 2 s of mapping.
@@ -185,14 +189,14 @@ type abortAfter struct {
 	control *session.Control
 }
 
-func (a *abortAfter) Emit(ctx context.Context, kind string, fields map[string]any) error {
-	if kind == a.kind {
+func (a *abortAfter) Emit(ctx context.Context, p events.Payload) error {
+	if string(p.Kind()) == a.kind {
 		a.n--
 		if a.n == 0 {
 			a.control.Abort("test")
 		}
 	}
-	return a.eventLog.Emit(ctx, kind, fields)
+	return a.eventLog.Emit(ctx, p)
 }
 
 func (m *fakeModel) Evaluate(context.Context, rig.EvaluateRequest) (rig.EvaluateResponse, error) {

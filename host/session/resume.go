@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/metrics"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
@@ -45,24 +46,14 @@ type Scores struct {
 	CCNorm, CCAbs, R []float64
 }
 
-// journalEntry is the part of a journal line ReadResume reads.
-type journalEntry struct {
-	Kind     string                           `json:"kind"`
-	Stage    string                           `json:"stage"`
-	StartS   float64                          `json:"start_s"`
-	EndS     float64                          `json:"end_s"`
-	Readout  string                           `json:"readout"`
-	Scores   map[string]map[string][]*float64 `json:"scores"`
-	Protocol *struct {
-		SHA256 string `json:"sha256"`
-	} `json:"protocol"`
-}
-
-// ReadResume reads a session journal (journal.jsonl) for exp: the
-// protocol's SHA-256 in its session entry must be protocolSHA256 (a
+// ReadResume reads a session journal (journal.jsonl) for exp: its
+// events.SessionEntry and events.StageDone entries, as the runner and the
+// host wrote them (this version or earlier ones: the fields are the same).
+// The protocol's SHA-256 in the session entry must be protocolSHA256 (a
 // journal of another protocol is refused), and the completed stages must
 // be a prefix of exp's stages. A line that does not parse (a torn last
-// line after a crash) ends the reading. Errors wrap rig.ErrInvalid.
+// line after a crash) ends the reading; entries of other kinds are
+// skipped. Errors wrap rig.ErrInvalid.
 func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (*Resume, error) {
 	res := &Resume{Done: map[string]DoneStage{}, Scores: map[string]Scores{}, Selections: map[string][]Target{}}
 	sc := bufio.NewScanner(r)
@@ -70,24 +61,28 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 	sawSession := false
 	var order []string
 	for sc.Scan() {
-		var head struct{ Kind string }
+		// Only the kind first: the other entries (events) are skipped
+		// whatever their fields.
+		var head struct {
+			Kind events.Kind `json:"kind"`
+		}
 		if json.Unmarshal(sc.Bytes(), &head) != nil {
 			break // a line torn by the crash ends the journal
 		}
-		if head.Kind != "session" && head.Kind != "stage_done" {
+		if head.Kind != events.KindSession && head.Kind != events.KindStageDone {
 			continue
 		}
-		var e journalEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("resume: a %s entry of the journal: %v: %w", head.Kind, err, rig.ErrInvalid)
+		line, err := events.DecodeEntry(sc.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("resume: a %s entry of the journal: %w", head.Kind, err)
 		}
-		switch e.Kind {
-		case "session":
-			if e.Protocol == nil || e.Protocol.SHA256 != protocolSHA256 {
+		switch e := line.Entry.(type) {
+		case events.SessionEntry:
+			if e.Protocol.SHA256 != protocolSHA256 {
 				return nil, fmt.Errorf("resume: the journal's session ran another version of the protocol (SHA-256 differs): %w", rig.ErrInvalid)
 			}
 			sawSession = true
-		case "stage_done":
+		case events.StageDone:
 			if !sawSession {
 				return nil, fmt.Errorf("resume: a stage_done entry before the session entry: %w", rig.ErrInvalid)
 			}
@@ -98,7 +93,7 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 				res.Readout = e.Readout
 			}
 			for name, m := range e.Scores {
-				res.Scores[name] = Scores{CCNorm: floats(m["cc_norm"]), CCAbs: floats(m["cc_abs"]), R: floats(m["r"])}
+				res.Scores[name] = Scores{CCNorm: m.CCNorm, CCAbs: m.CCAbs, R: m.R}
 			}
 		}
 	}
@@ -146,17 +141,6 @@ func (r *Resume) truncate(names []string) {
 }
 
 func seconds(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
-
-func floats(v []*float64) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = math.NaN()
-		if x != nil {
-			out[i] = *x
-		}
-	}
-	return out
-}
 
 // restore sets the runner up from a Resume: the session time, the spans
 // and scores of the completed stages, the selections, and the adapted

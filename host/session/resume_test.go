@@ -1,13 +1,19 @@
 package session_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
@@ -55,4 +61,71 @@ func TestReadResume(t *testing.T) {
 	require.ErrorContains(t, err, `completed stage 0 is "test"`)
 	_, err = session.ReadResume(strings.NewReader(`{"kind":"started"}`), resumeExperiment(), "abc")
 	require.ErrorContains(t, err, "no session entry")
+}
+
+// TestReadResumeOfAPreviousVersion: a journal written before its entries
+// were typed (testdata/journal-v0.jsonl: a session of the previous version
+// that showed map, test three times and fitted the readout, its keys in
+// the order of a Go map, paths replaced) is resumed.
+func TestReadResumeOfAPreviousVersion(t *testing.T) {
+	f, err := os.Open("testdata/journal-v0.jsonl")
+	require.NoError(t, err)
+	defer f.Close()
+
+	rs, err := session.ReadResume(f, resumeExperiment(), "0795e98a9098e7c4ad35c673b4fdf8aa868e8b3202c9ab6062b414d313bf35fa")
+
+	require.NoError(t, err)
+	require.Equal(t, map[string]session.DoneStage{
+		"map":  {Start: 0, End: 20 * time.Second},
+		"test": {Start: 20 * time.Second, End: 26 * time.Second},
+		"fit":  {Start: 26 * time.Second, End: 26 * time.Second},
+	}, rs.Done)
+	require.Equal(t, 26*time.Second, rs.From)
+	require.Equal(t, "/data/runs/fixture-20261207T231138Z/readout-map.json", rs.Readout)
+	cc := rs.Scores["test"].CCNorm
+	require.Len(t, cc, 4)
+	require.Equal(t, -0.22086288202108273, cc[0], "the scores with the adapted readout")
+	require.True(t, math.IsNaN(cc[1]) && math.IsNaN(cc[3]), "null is NaN")
+	require.Equal(t, []float64{0.10745226660871178, -0.014199068543709665, 0.385542053469984, 0.6363892403316196}, rs.Scores["test"].R)
+}
+
+// TestReadResumeReadsWhatTheRunnerWrites: the events.StageDone entries a
+// session journals, written as the recorder writes them
+// (events.EncodeEntry), are what ReadResume reads back.
+func TestReadResumeReadsWhatTheRunnerWrites(t *testing.T) {
+	spec := protocols.Stimulus{Family: "levels", Spec: json.RawMessage(`{"family":"levels"}`)}
+	present := func(name string, d time.Duration, repeats int) protocols.Stage {
+		return protocols.Stage{Kind: protocols.KindPresent, Name: name, Present: &protocols.PresentBlock{
+			Trials: []protocols.Trial{{Duration: d, Stimulus: spec}}, Repeats: repeats, Order: protocols.OrderFixed}}
+	}
+	exp := &protocols.Experiment{Version: 2, Name: "r", Blank: protocols.Stimulus{Family: "levels", Spec: levelSpec(128)}, Stages: []protocols.Stage{
+		present("map", 2*time.Second, 1),
+		present("test", time.Second, 3),
+		{Kind: protocols.KindAdapt, Name: "fit", Adapt: &protocols.AdaptBlock{From: []string{"map"}, HoldOut: []string{"test"}}},
+	}}
+	rec := &fakeRecorder{}
+	p := session.Plugins{
+		Stimulus:    &fakeStimulus{rate: 30},
+		Acquisition: &fakeAcquisition{neurons: 2, ids: []string{"a", "b"}, rate: 30},
+		Model:       &fakeModel{neurons: 2, ids: []string{"a", "b"}, sign: 1},
+	}
+	res, err := session.RunExperiment(context.Background(), p, exp, session.Options{Recorder: rec})
+	require.NoError(t, err)
+	var journal bytes.Buffer
+	for _, e := range append([]events.Entry{events.SessionEntry{Protocol: events.Input{SHA256: "abc"}}}, rec.journal...) {
+		line, err := events.EncodeEntry(e, time.Now())
+		require.NoError(t, err)
+		journal.Write(append(line, '\n'))
+	}
+
+	rs, err := session.ReadResume(&journal, exp, "abc")
+
+	require.NoError(t, err)
+	require.Len(t, rs.Done, 3)
+	require.Equal(t, session.DoneStage{Start: 2 * time.Second, End: 5 * time.Second}, rs.Done["test"])
+	require.Equal(t, 5*time.Second, rs.From)
+	m := res.Blocks[1].Repeated
+	require.NotNil(t, m)
+	require.Equal(t, m.SingleTrial, rs.Scores["test"].R, "the held-out block's scores with the adapted readout")
+	require.Len(t, rs.Scores["test"].CCNorm, 2)
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/metrics"
 	"github.com/twinrig/twinrig/host/verify"
 	"github.com/twinrig/twinrig/protocols"
@@ -28,10 +29,11 @@ type Plugins struct {
 	Model       rig.Model
 }
 
-// Emitter publishes session events (see docs/mqtt.md for kinds and fields).
-// Emit must be safe for concurrent use.
+// Emitter publishes session events: one typed payload per kind (package
+// host/events; docs/mqtt.md lists them). Emit must be safe for concurrent
+// use.
 type Emitter interface {
-	Emit(ctx context.Context, kind string, fields map[string]any) error
+	Emit(ctx context.Context, p events.Payload) error
 }
 
 // Recorder stores what a session produces as it happens, so that nothing
@@ -48,8 +50,8 @@ type Recorder interface {
 	// repeat and at the end).
 	Verification(stage string, r *verify.Result) error
 	// Journal appends an entry to the session's crash-safe journal (the
-	// runner records each completed stage there).
-	Journal(kind string, fields map[string]any) error
+	// runner records each completed stage there, as events.StageDone).
+	Journal(e events.Entry) error
 }
 
 // Options configure a session.
@@ -245,38 +247,25 @@ func mapNeurons(info *Info) error {
 	return nil
 }
 
-// AccuracyFields is the payload of an accuracy event (see docs/mqtt.md);
-// rep adds the trial-averaged measures of repeated blocks (nil: none).
-func AccuracyFields(scope string, a Accuracy, rep *metrics.Result) map[string]any {
-	per := make([]any, len(a.PerNeuron))
-	for i, v := range a.PerNeuron {
-		if math.IsNaN(v) {
-			per[i] = nil
-		} else {
-			per[i] = v
-		}
-	}
-	f := map[string]any{
-		"block": scope, "neurons": len(a.PerNeuron), "defined_neurons": a.Neurons, "scored_scans": a.Scored,
-		"median_r": finite(a.Median), "q1_r": finite(a.Q1), "q3_r": finite(a.Q3), "per_neuron": per,
+// AccuracyPayload is the payload of an accuracy event over scope (a
+// block's name, or "session"); rep adds the trial-averaged measures of
+// repeated blocks (nil: none).
+func AccuracyPayload(scope string, a Accuracy, rep *metrics.Result) events.Accuracy {
+	p := events.Accuracy{
+		Block: scope, Neurons: len(a.PerNeuron), DefinedNeurons: a.Neurons, ScoredScans: a.Scored,
+		MedianR: events.NullFloat(a.Median), Q1R: events.NullFloat(a.Q1), Q3R: events.NullFloat(a.Q3), PerNeuron: a.PerNeuron,
 	}
 	if rep != nil {
-		f["repeats"] = rep.Repeats
-		f["cc_abs_median"] = finite(rep.CCAbsSummary.Median)
-		f["cc_max_median"] = finite(rep.CCMaxSummary.Median)
-		f["cc_norm_median"] = finite(rep.CCNormSummary.Median)
-		f["cc_norm_q1"] = finite(rep.CCNormSummary.Q1)
-		f["cc_norm_q3"] = finite(rep.CCNormSummary.Q3)
+		p.TrialAveraged = &events.TrialAveraged{
+			Repeats:      rep.Repeats,
+			CCAbsMedian:  events.NullFloat(rep.CCAbsSummary.Median),
+			CCMaxMedian:  events.NullFloat(rep.CCMaxSummary.Median),
+			CCNormMedian: events.NullFloat(rep.CCNormSummary.Median),
+			CCNormQ1:     events.NullFloat(rep.CCNormSummary.Q1),
+			CCNormQ3:     events.NullFloat(rep.CCNormSummary.Q3),
+		}
 	}
-	return f
-}
-
-// finite maps NaN to nil so that it encodes as JSON null.
-func finite(v float64) any {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return v
+	return p
 }
 
 type runner struct {
@@ -325,12 +314,12 @@ type runner struct {
 	resumeFrom time.Duration
 }
 
-func (r *runner) emit(ctx context.Context, kind string, fields map[string]any) {
+func (r *runner) emit(ctx context.Context, p events.Payload) {
 	if r.opts.Events == nil {
 		return
 	}
-	if err := r.opts.Events.Emit(ctx, kind, fields); err != nil {
-		r.log.Warn("event not published", "kind", kind, "err", err)
+	if err := r.opts.Events.Emit(ctx, p); err != nil {
+		r.log.Warn("event not published", "kind", p.Kind(), "err", err)
 	}
 }
 

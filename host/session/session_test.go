@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
@@ -176,9 +177,12 @@ func (m *fakeModel) Predict(_ context.Context, req rig.PredictRequest) (rig.Pred
 	return out, nil
 }
 
+// recordedEvent is an event emitted, with its payload's fields as they
+// go on the wire.
 type recordedEvent struct {
-	kind   string
-	fields map[string]any
+	kind    string
+	payload events.Payload
+	fields  map[string]any
 }
 
 type eventLog struct {
@@ -186,10 +190,18 @@ type eventLog struct {
 	events []recordedEvent
 }
 
-func (l *eventLog) Emit(_ context.Context, kind string, fields map[string]any) error {
+func (l *eventLog) Emit(_ context.Context, p events.Payload) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.events = append(l.events, recordedEvent{kind, fields})
+	l.events = append(l.events, recordedEvent{string(p.Kind()), p, fields})
 	return nil
 }
 
@@ -293,7 +305,7 @@ func TestRunScoresRepeatedBlocksWithTrialAveragedMeasures(t *testing.T) {
 	var trials int
 	for _, e := range events.events {
 		if e.kind == "trial" {
-			require.Equal(t, trials, e.fields["repeat"])
+			require.EqualValues(t, trials, e.fields["repeat"])
 			trials++
 		}
 	}
