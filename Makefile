@@ -7,6 +7,8 @@ BIN       := bin
 CONFIG    ?= configs/simulated.yaml
 PLUGINS   := $(BIN)/twinrig-stimulus $(BIN)/twinrig-acquisition $(BIN)/twinrig-model
 PROTOS    := $(wildcard rig/proto/twinrig/v1/*.proto)
+# Plugins the end-to-end tests build; ./... skips testdata directories.
+TESTPLUGINS := ./tests/testdata/contractstim ./tests/testdata/capmodel
 export PATH := $(CURDIR)/.deps/bin:$(PATH)
 
 .PHONY: all setup build run test test-exporter vet generate check-generate bench fuzz clean FORCE
@@ -36,10 +38,10 @@ run: setup build
 ## test: vet, generated-code drift, and every test with the race detector
 ## (under a virtual X server so that the display tests run too).
 test: setup build vet check-generate
-	xvfb-run -a -s "-screen 0 1280x1024x24" $(GO) test -race -shuffle=on -timeout 20m ./...
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(GO) test -race -shuffle=on -timeout 20m ./... $(TESTPLUGINS)
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... $(TESTPLUGINS)
 	@out=$$(gofmt -l host plugins protocols rig sim tests tools); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 ## test-exporter: installs Debian's PyTorch (about 700 MB) and runs the fnn

@@ -168,8 +168,16 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		return fail(err, pluginOf(err), nil)
 	}
 	info, _, err := session.Describe(ctx, plugins)
-	if info.Unpaired != nil && errors.Is(err, info.Unpaired) && h.exp.Adapts() {
-		err = nil // the session scores the model once it has adapted
+	if info.Unpaired != nil && errors.Is(err, info.Unpaired) {
+		err = nil // session.Preflight refuses it unless the protocol adapts
+	}
+	if err == nil {
+		// Every mismatch is found before a session directory exists.
+		render, _ := plugins.Stimulus.(rig.Renderer)
+		err = session.Preflight(ctx, h.exp, info, render)
+	}
+	if err == nil && resume == nil {
+		err = checkOutput(h.cfg.File, h.cfg.Session.Output, recordingBytes(h.exp, info))
 	}
 	if err != nil {
 		return fail(err, pluginOf(err), nil)
@@ -295,7 +303,8 @@ func (h *hostRun) launch() (map[rig.Kind]*rig.Process, error) {
 	return procs, errors.Join(errs...)
 }
 
-// configure hands each plugin its settings from the config.
+// configure hands each plugin its settings from the config and reports
+// every plugin that refuses them.
 func (h *hostRun) configure(ctx context.Context, p session.Plugins) error {
 	steps := []struct {
 		kind rig.Kind
@@ -306,12 +315,13 @@ func (h *hostRun) configure(ctx context.Context, p session.Plugins) error {
 		{rig.KindAcquisition, h.cfg.Acquisition, p.Acquisition.Configure},
 		{rig.KindModel, h.cfg.Model, p.Model.Configure},
 	}
+	var errs []error
 	for _, s := range steps {
 		if _, err := s.fn(ctx, rig.ConfigureRequest{Settings: s.pc.Settings}); err != nil {
-			return &session.PluginError{Kind: s.kind, Err: fmt.Errorf("%s: plugins.%s.settings: %w", h.cfg.File, s.kind, err)}
+			errs = append(errs, &session.PluginError{Kind: s.kind, Err: fmt.Errorf("%s: plugins.%s.settings: %w", h.cfg.File, s.kind, err)})
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // watch cancels the session when a plugin process exits.
@@ -417,7 +427,7 @@ func (j *journalEmitter) Emit(ctx context.Context, p events.Payload) error {
 }
 
 // loadExperiment reads the config and its protocol (format 1 or 2) and
-// checks the one against the other (see checkAgainstRig).
+// does not check them against the plugins (see hostRun.preflight).
 func loadExperiment(path string) (*config.Config, *protocols.Experiment, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -425,9 +435,6 @@ func loadExperiment(path string) (*config.Config, *protocols.Experiment, error) 
 	}
 	exp, err := protocols.LoadExperiment(cfg.Session.Protocol)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := checkAgainstRig(cfg, exp); err != nil {
 		return nil, nil, err
 	}
 	return cfg, exp, nil

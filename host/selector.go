@@ -34,7 +34,7 @@ func steps(d time.Duration, rate float64) int {
 	return max(1, int(math.Round(d.Seconds()*rate)))
 }
 
-func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, info rig.ModelInfo, sel *protocols.SelectBlock,
+func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, render rig.Renderer, info rig.ModelInfo, sel *protocols.SelectBlock,
 	targets []session.Target, cols []int) error {
 	frame := mei.FrameSize{Width: info.Width, Height: info.Height, RateHz: info.FrameRateHz}
 	// Static candidates are evaluated over half a second (after the
@@ -45,14 +45,14 @@ func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, info rig.Mod
 	started := time.Now()
 	var pool []mei.PoolItem
 	if p := sel.Pool.Natural; p != nil {
-		items, err := mei.NaturalPool(frame, mei.NaturalOptions{Clips: p.Clips, Frames: steps(p.Duration, info.FrameRateHz), Seed: p.Seed})
+		items, err := mei.NaturalPool(ctx, render, frame, mei.NaturalOptions{Clips: p.Clips, Frames: steps(p.Duration, info.FrameRateHz), Seed: p.Seed})
 		if err != nil {
 			return err
 		}
 		pool = append(pool, items...)
 	}
 	if p := sel.Pool.Gabor; p != nil {
-		items, err := mei.GaborPool(frame, mei.GaborOptions{
+		items, err := mei.GaborPool(ctx, render, frame, mei.GaborOptions{
 			Columns: p.Columns, Rows: p.Rows, Orientations: p.Orientations, CyclesPerWidth: p.CyclesPerWidth,
 			PhasesDeg: phases(p.Phases), SigmaPeriods: p.Sigmas, Hold: hold,
 		})
@@ -62,7 +62,7 @@ func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, info rig.Mod
 		pool = append(pool, items...)
 	}
 	if p := sel.Pool.Noise; p != nil {
-		items, err := mei.NoisePool(frame, mei.NoiseOptions{Images: p.Count, Seed: p.Seed, Hold: hold})
+		items, err := mei.NoisePool(ctx, render, frame, mei.NoiseOptions{Images: p.Count, Seed: p.Seed, Hold: hold})
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, info rig.Mod
 				if k > 0 {
 					label = fmt.Sprintf("%s-%d", name, k+1)
 				}
-				targets[i].MEIs = append(targets[i].MEIs, session.Stimulus{Name: label, Spec: x.Spec, Predicted: x.Response, Frames: x.Frames})
+				targets[i].MEIs = append(targets[i].MEIs, session.Stimulus{Name: label, Sequence: x.Sequence, Predicted: x.Response, Frames: x.Frames})
 			}
 		}
 		return nil

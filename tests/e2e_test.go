@@ -43,6 +43,7 @@ func build() int {
 	for name, pkg := range map[string]string{
 		"twinrig": "./host", "twinrig-stimulus": "./plugins/stimulus", "twinrig-acquisition": "./plugins/acquisition",
 		"twinrig-model": "./plugins/model", "v2plugin": "./tests/testdata/v2plugin",
+		"contractstim": "./tests/testdata/contractstim", "capmodel": "./tests/testdata/capmodel",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg)
 		cmd.Dir = ".."
@@ -63,7 +64,9 @@ type rigConfig struct {
 	version2  bool   // blocks are in protocol format 2
 	model     string // plugin binary paths
 	modelFile string
+	modelJSON string // the model plugin's settings (default: from modelFile)
 	stimulus  string
+	stimJSON  string // the stimulus plugin's settings (default: headless at 30 Hz)
 	acqJSON   string // the acquisition's settings (default: the simulated mouse)
 }
 
@@ -98,6 +101,13 @@ func (c rigConfig) write(t *testing.T, dir string) string {
 	if c.modelFile == "builtin:default" {
 		modelSettings = fmt.Sprintf("{model: builtin:default, neurons: %d}", c.neurons)
 	}
+	if c.modelJSON != "" {
+		modelSettings = c.modelJSON
+	}
+	stimSettings := c.stimJSON
+	if stimSettings == "" {
+		stimSettings = "{display: headless, refresh_hz: 30}"
+	}
 	acqSettings := c.acqJSON
 	if acqSettings == "" {
 		acqSettings = fmt.Sprintf("{neurons: %d, seed: 5}", c.neurons)
@@ -116,7 +126,7 @@ session:
 plugins:
   stimulus:
     path: %s
-    settings: {display: headless, refresh_hz: 30}
+    settings: %s
   acquisition:
     path: %s
     settings: %s
@@ -126,7 +136,7 @@ plugins:
 mqtt:
   broker: embedded
   listen: 127.0.0.1:0
-`, c.clock, c.stimulus, filepath.Join(bin, "twinrig-acquisition"), acqSettings, c.model, modelSettings)
+`, c.clock, c.stimulus, stimSettings, filepath.Join(bin, "twinrig-acquisition"), acqSettings, c.model, modelSettings)
 	path := filepath.Join(dir, "rig.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path
@@ -452,7 +462,7 @@ func TestValidate(t *testing.T) {
 	cfg := rigConfig{}.write(t, dir)
 	code, out := runHost(t, "validate", cfg)
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "ok (rig e2e-rig, protocol e2e: 2 blocks, 3.5s)")
+	require.Contains(t, out, "ok (rig e2e-rig, protocol e2e: 2 blocks (2 present), 3.5s of stimuli)")
 
 	bad := filepath.Join(dir, "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("rig: e2e\nsession:\n  clock: fast\n"), 0o644))
@@ -622,14 +632,9 @@ func TestPauseResumeAbortFromTheCommandLine(t *testing.T) {
 	require.Contains(t, out, "no running session of rig \"e2e-rig\"")
 }
 
-// TestInceptionLoopEndToEnd: a small closed loop on the simulated rig (map,
-// test, adapt, select targets by CC_norm, rank a pool and synthesise MEIs,
-// verify them among controls) runs through the real plugins, prints the
-// verification table, and leaves the selection, the grades and the events
-// in the session's record.
-func TestInceptionLoopEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	cfg := rigConfig{neurons: 12, version2: true, blocks: `
+// loopBlocks is a short closed loop: mapping, repeated test clips,
+// adaptation, selection with image and video MEIs, verification.
+const loopBlocks = `
   - present:
       name: mapping
       trials: [{duration: 60s, stimulus: {family: natural, seed: 4}}]
@@ -661,7 +666,16 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
       repeats: 2
       seed: 3
       inter_trial: 500ms
-`}.write(t, dir)
+`
+
+// TestInceptionLoopEndToEnd: a small closed loop on the simulated rig (map,
+// test, adapt, select targets by CC_norm, rank a pool and synthesise MEIs,
+// verify them among controls) runs through the real plugins, prints the
+// verification table, and leaves the selection, the grades and the events
+// in the session's record.
+func TestInceptionLoopEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rigConfig{neurons: 12, version2: true, blocks: loopBlocks}.write(t, dir)
 	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
 	m := h.readUntil(t, brokerLine)
 	msgs := subscribe(t, m[1], m[2]+"/#")
@@ -694,7 +708,10 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
 		Targets []struct {
 			ID   string
 			MEIs []struct {
-				Spec  json.RawMessage
+				Sequence *struct {
+					RateHz float64 `json:"rate_hz"`
+					Frames [][]byte
+				}
 				Image string
 			} `json:"meis"`
 			Controls map[string]json.RawMessage
@@ -706,9 +723,10 @@ func TestInceptionLoopEndToEnd(t *testing.T) {
 	require.Len(t, sel.Targets, 3)
 	for _, tg := range sel.Targets {
 		require.Len(t, tg.MEIs, 2, "target %s: an image and a video MEI", tg.ID)
-		var spec struct{ Family string }
-		require.NoError(t, json.Unmarshal(tg.MEIs[0].Spec, &spec))
-		require.Equal(t, "frames", spec.Family, "an MEI is shown as frames")
+		require.NotNil(t, tg.MEIs[0].Sequence, "an MEI is shown as a frame sequence")
+		require.Len(t, tg.MEIs[0].Sequence.Frames, 1, "the image MEI")
+		require.Len(t, tg.MEIs[1].Sequence.Frames, 15, "the video MEI: 500 ms at the model's 30 Hz")
+		require.Equal(t, 30.0, tg.MEIs[1].Sequence.RateHz)
 		_, err := os.Stat(filepath.Join(runs[0], tg.MEIs[0].Image))
 		require.NoError(t, err, "the MEI's picture")
 		require.Contains(t, tg.Controls, "best_natural")

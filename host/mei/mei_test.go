@@ -3,7 +3,6 @@ package mei
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"sync/atomic"
@@ -11,9 +10,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/twinrig/twinrig/plugins/stimulus/present"
 	"github.com/twinrig/twinrig/plugins/stimulus/stimuli"
 	"github.com/twinrig/twinrig/rig"
 )
+
+// renderer renders pools in the tests: the built-in stimulus plugin, in
+// process (the host reaches it over the contract, as rig.Renderer).
+var renderer rig.Renderer = present.NewStimulus(present.Options{})
 
 // testFrame is a small frame, so that the tests run in seconds under the
 // race detector.
@@ -127,11 +131,11 @@ func testEvaluator() *fakeEvaluator {
 
 func testPool(t *testing.T) []PoolItem {
 	t.Helper()
-	g, err := GaborPool(testFrame, GaborOptions{Columns: 4, Rows: 3, Orientations: 4, CyclesPerWidth: []float64{3, 6}, Hold: 4})
+	g, err := GaborPool(context.Background(), renderer, testFrame, GaborOptions{Columns: 4, Rows: 3, Orientations: 4, CyclesPerWidth: []float64{3, 6}, Hold: 4})
 	require.NoError(t, err)
-	n, err := NoisePool(testFrame, NoiseOptions{Images: 8, Hold: 4})
+	n, err := NoisePool(context.Background(), renderer, testFrame, NoiseOptions{Images: 8, Hold: 4})
 	require.NoError(t, err)
-	c, err := NaturalPool(testFrame, NaturalOptions{Clips: 4, Frames: 4})
+	c, err := NaturalPool(context.Background(), renderer, testFrame, NaturalOptions{Clips: 4, Frames: 4})
 	require.NoError(t, err)
 	return append(append(g, n...), c...)
 }
@@ -242,8 +246,9 @@ func TestSynthesiseFindsTheOptimum(t *testing.T) {
 		require.InDelta(t, 128, m.Mean, 1, "mean")
 		require.InDelta(t, 0.15, m.Contrast, 0.01, "RMS contrast")
 
-		// The spec replays the MEI through the stimulus library.
-		seq, err := stimuli.New(m.Spec, testFrame.Width, testFrame.Height, testFrame.RateHz)
+		// The sequence replays the MEI on a stimulus plugin.
+		require.Equal(t, testFrame.RateHz, m.Sequence.RateHz)
+		seq, err := stimuli.FromSequence(m.Sequence, testFrame.Width, testFrame.Height, testFrame.RateHz)
 		require.NoError(t, err)
 		px := make([]byte, testFrame.Width*testFrame.Height)
 		seq.Render(7, px)
@@ -270,13 +275,8 @@ func TestSynthesiseVideoAndDiversity(t *testing.T) {
 			require.Greater(t, m.Similarity, 0.0)
 			require.Less(t, m.Similarity, 0.9)
 		}
-		var spec struct {
-			Frames     []string `json:"frames"`
-			HoldFrames int      `json:"hold_frames"`
-		}
-		require.NoError(t, json.Unmarshal(m.Spec, &spec))
-		require.Len(t, spec.Frames, 4)
-		require.Equal(t, 1, spec.HoldFrames)
+		require.Equal(t, m.Frames, m.Sequence.Frames, "the sequence shows the video's frames")
+		require.Equal(t, testFrame.RateHz, m.Sequence.RateHz, "at the model's rate")
 	}
 	require.Greater(t, ms[0].Response, ms[2].Response*0.5, "later MEIs still drive the neuron")
 }
@@ -333,7 +333,7 @@ func TestEncodeDecode(t *testing.T) {
 		require.InDelta(t, p.Components[k].TemporalFreqHz, q.Components[k].TemporalFreqHz, 1e-9)
 	}
 	// The warm start from a pool Gabor renders the pool's pattern.
-	g, err := GaborPool(testFrame, GaborOptions{Columns: 1, Rows: 1, Orientations: 1, CyclesPerWidth: []float64{4}, PhasesDeg: []float64{30}, SigmaPeriods: []float64{0.6}})
+	g, err := GaborPool(context.Background(), renderer, testFrame, GaborOptions{Columns: 1, Rows: 1, Orientations: 1, CyclesPerWidth: []float64{4}, PhasesDeg: []float64{30}, SigmaPeriods: []float64{0.6}})
 	require.NoError(t, err)
 	cv := canvas{width: testFrame.Width, height: testFrame.Height, frames: 1, rateHz: 30, mean: 128, sd: 20}
 	img := newFrames(cv)
@@ -374,9 +374,9 @@ func TestBadOptions(t *testing.T) {
 		require.ErrorIs(t, err, rig.ErrInvalid, field)
 		require.ErrorContains(t, err, "SynthOptions."+field)
 	}
-	_, err = GaborPool(testFrame, GaborOptions{Span: 2})
+	_, err = GaborPool(context.Background(), renderer, testFrame, GaborOptions{Span: 2})
 	require.ErrorIs(t, err, rig.ErrInvalid)
-	_, err = NaturalPool(testFrame, NaturalOptions{Clips: -2})
+	_, err = NaturalPool(context.Background(), renderer, testFrame, NaturalOptions{Clips: -2})
 	require.ErrorIs(t, err, rig.ErrInvalid)
 }
 

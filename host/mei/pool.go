@@ -1,11 +1,11 @@
 package mei
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 
-	"github.com/twinrig/twinrig/plugins/stimulus/stimuli"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -20,8 +20,9 @@ const (
 )
 
 // PoolItem is one candidate stimulus of a ranking pool: its frames at the
-// model's size and rate, and the stimulus spec that shows the same
-// stimulus again (on the stimulus plugin, or stimuli.New).
+// model's size and rate, rendered by the stimulus plugin (rig.Renderer),
+// and the stimulus spec that shows the same stimulus again. The specs are
+// in the contract's spec language (rig/proto/STIMULI.md).
 type PoolItem struct {
 	Kind Kind
 	// Spec is a stimulus library spec (JSON) that replays the item.
@@ -50,26 +51,36 @@ type FrameSize struct {
 // DefaultFrameSize is the built-in model's frame: 256 x 144 pixels at 30 Hz.
 var DefaultFrameSize = FrameSize{Width: 256, Height: 144, RateHz: 30}
 
+// maxSize bounds FrameSize's width and height (the contract's limit on a
+// render request).
+const maxSize = 16384
+
 func (f FrameSize) check() error {
-	if f.Width < 1 || f.Height < 1 || f.Width > stimuli.MaxSize || f.Height > stimuli.MaxSize || !(f.RateHz > 0) {
+	if f.Width < 1 || f.Height < 1 || f.Width > maxSize || f.Height > maxSize || !(f.RateHz > 0) {
 		return fmt.Errorf("mei: frame %dx%d at %g Hz, want a positive size and rate: %w", f.Width, f.Height, f.RateHz, rig.ErrInvalid)
 	}
 	return nil
 }
 
-// render renders frames [0, n) of spec.
-func (f FrameSize) render(spec json.RawMessage, n int) ([]rig.Frame, error) {
-	seq, err := stimuli.New(spec, f.Width, f.Height, f.RateHz)
+// render fills every item's Frames with the first n frames of its Spec,
+// rendered by r at f's size and rate (in as few Render calls as the
+// answer's size allows).
+func (f FrameSize) render(ctx context.Context, r rig.Renderer, items []PoolItem, n int) error {
+	req := rig.RenderRequest{Width: f.Width, Height: f.Height, RateHz: f.RateHz, Items: make([]rig.RenderItem, len(items))}
+	for i, it := range items {
+		req.Items[i] = rig.RenderItem{Spec: it.Spec, Frames: n}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	resp, err := rig.RenderAll(ctx, r, req)
 	if err != nil {
-		return nil, fmt.Errorf("mei: render %s: %w", spec, err)
+		return fmt.Errorf("mei: rendering the %s pool: %w", items[0].Kind, err)
 	}
-	out := make([]rig.Frame, n)
-	for i := range out {
-		px := make([]byte, f.Width*f.Height)
-		seq.Render(i, px)
-		out[i] = rig.Frame{Width: f.Width, Height: f.Height, Pixels: px}
+	for i := range items {
+		items[i].Frames = resp.Items[i]
 	}
-	return out, nil
+	return nil
 }
 
 // NaturalOptions sizes NaturalPool.
@@ -81,10 +92,10 @@ type NaturalOptions struct {
 	Seed uint64
 }
 
-// NaturalPool returns opts.Clips clips of the stimulus library's "natural"
-// family, clip i the first Frames frames of seed Seed + i (its spec
-// replays it from the start).
-func NaturalPool(f FrameSize, opts NaturalOptions) ([]PoolItem, error) {
+// NaturalPool returns opts.Clips clips of the "natural" family rendered by
+// r, clip i the first Frames frames of seed Seed + i (its spec replays it
+// from the start).
+func NaturalPool(ctx context.Context, r rig.Renderer, f FrameSize, opts NaturalOptions) ([]PoolItem, error) {
 	if opts.Clips == 0 {
 		opts.Clips = 64
 	}
@@ -100,11 +111,10 @@ func NaturalPool(f FrameSize, opts NaturalOptions) ([]PoolItem, error) {
 	items := make([]PoolItem, opts.Clips)
 	for i := range items {
 		spec := json.RawMessage(fmt.Sprintf(`{"family":"natural","seed":%d}`, opts.Seed+uint64(i)))
-		frames, err := f.render(spec, opts.Frames)
-		if err != nil {
-			return nil, err
-		}
-		items[i] = PoolItem{Kind: KindNatural, Spec: spec, Frames: frames, HoldFrames: 1}
+		items[i] = PoolItem{Kind: KindNatural, Spec: spec, HoldFrames: 1}
+	}
+	if err := f.render(ctx, r, items, opts.Frames); err != nil {
+		return nil, err
 	}
 	return items, nil
 }
@@ -132,9 +142,9 @@ type GaborOptions struct {
 	Hold int
 }
 
-// GaborPool returns static Gabor patches (the stimulus library's "gabor"
-// family with temporal_freq_hz 0) over the grid of opts, in grid order.
-func GaborPool(f FrameSize, opts GaborOptions) ([]PoolItem, error) {
+// GaborPool returns static Gabor patches (the "gabor" family with
+// temporal_freq_hz 0) over the grid of opts, in grid order, rendered by r.
+func GaborPool(ctx context.Context, r rig.Renderer, f FrameSize, opts GaborOptions) ([]PoolItem, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
@@ -188,20 +198,19 @@ func GaborPool(f FrameSize, opts GaborOptions) ([]PoolItem, error) {
 							spec := json.RawMessage(fmt.Sprintf(
 								`{"family":"gabor","x":%g,"y":%g,"orientation_deg":%g,"cycles_per_width":%g,"phase_deg":%g,"sigma":%g,"contrast":%g,"temporal_freq_hz":0}`,
 								x, y, deg, cyc, ph, sigma, opts.Contrast))
-							frames, err := f.render(spec, 1)
-							if err != nil {
-								return nil, err
-							}
-							// The library's carrier is sin(... + phase):
+							// The family's carrier is sin(... + phase):
 							// a cosine of phase - 90 degrees.
 							g := &Params{X: x, Y: y, Sigma: sigma, Aspect: 1, Sharpness: minSharpness,
 								Components: []Component{{OrientationDeg: deg, CyclesPerWidth: cyc, PhaseDeg: math.Mod(ph-90+360, 360), Amplitude: 1}}}
-							items = append(items, PoolItem{Kind: KindGabor, Spec: spec, Frames: frames, HoldFrames: opts.Hold, Gabor: g})
+							items = append(items, PoolItem{Kind: KindGabor, Spec: spec, HoldFrames: opts.Hold, Gabor: g})
 						}
 					}
 				}
 			}
 		}
+	}
+	if err := f.render(ctx, r, items, 1); err != nil {
+		return nil, err
 	}
 	return items, nil
 }
@@ -221,8 +230,9 @@ type NoiseOptions struct {
 }
 
 // NoisePool returns static pink-noise images (the "pink_noise" family at
-// speed 0), image i with seed Seed + i and the alpha Alphas[i % len].
-func NoisePool(f FrameSize, opts NoiseOptions) ([]PoolItem, error) {
+// speed 0) rendered by r, image i with seed Seed + i and the alpha
+// Alphas[i % len].
+func NoisePool(ctx context.Context, r rig.Renderer, f FrameSize, opts NoiseOptions) ([]PoolItem, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
@@ -245,11 +255,10 @@ func NoisePool(f FrameSize, opts NoiseOptions) ([]PoolItem, error) {
 	for i := range items {
 		spec := json.RawMessage(fmt.Sprintf(`{"family":"pink_noise","seed":%d,"alpha":%g,"contrast":%g,"speed":0}`,
 			opts.Seed+uint64(i), opts.Alphas[i%len(opts.Alphas)], opts.Contrast))
-		frames, err := f.render(spec, 1)
-		if err != nil {
-			return nil, err
-		}
-		items[i] = PoolItem{Kind: KindNoise, Spec: spec, Frames: frames, HoldFrames: opts.Hold}
+		items[i] = PoolItem{Kind: KindNoise, Spec: spec, HoldFrames: opts.Hold}
+	}
+	if err := f.render(ctx, r, items, 1); err != nil {
+		return nil, err
 	}
 	return items, nil
 }

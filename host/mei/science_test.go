@@ -19,6 +19,7 @@ import (
 
 	"github.com/twinrig/twinrig/host/mei"
 	"github.com/twinrig/twinrig/plugins/model/modelplugin"
+	"github.com/twinrig/twinrig/plugins/stimulus/present"
 	"github.com/twinrig/twinrig/plugins/stimulus/stimuli"
 	"github.com/twinrig/twinrig/rig"
 	"github.com/twinrig/twinrig/sim"
@@ -70,15 +71,16 @@ func TestInceptionScience(t *testing.T) {
 		tMap.Round(time.Millisecond), tAdapt.Round(time.Millisecond), targets,
 		ad.CVScore[order[nTargets-1]], ad.CVScore[order[0]])
 
-	// 2. Ranking.
+	// 2. Ranking, on pools rendered by the built-in stimulus plugin.
+	renderer := present.NewStimulus(present.Options{})
 	eval := mei.Eval{Warmup: 10, Skip: 5}
 	const hold = 15
 	start := time.Now()
-	natural, err := mei.NaturalPool(frame, mei.NaturalOptions{Clips: 64, Frames: hold, Seed: 1000})
+	natural, err := mei.NaturalPool(ctx, renderer, frame, mei.NaturalOptions{Clips: 64, Frames: hold, Seed: 1000})
 	require.NoError(t, err)
-	gabors, err := mei.GaborPool(frame, mei.GaborOptions{Hold: hold})
+	gabors, err := mei.GaborPool(ctx, renderer, frame, mei.GaborOptions{Hold: hold})
 	require.NoError(t, err)
-	noise, err := mei.NoisePool(frame, mei.NoiseOptions{Images: 64, Hold: hold})
+	noise, err := mei.NoisePool(ctx, renderer, frame, mei.NoiseOptions{Images: 64, Hold: hold})
 	require.NoError(t, err)
 	pool := slices.Concat(natural, gabors, noise)
 	tPool := time.Since(start)
@@ -141,8 +143,7 @@ func TestInceptionScience(t *testing.T) {
 		}
 		return out
 	}
-	clip := func(spec json.RawMessage) []rig.Frame {
-		fs, err := stimuli.New(spec, width, height, 30)
+	clipOf := func(fs stimuli.Sequence, err error) []rig.Frame {
 		require.NoError(t, err)
 		out := make([]rig.Frame, 30)
 		for i := range out {
@@ -159,12 +160,12 @@ func TestInceptionScience(t *testing.T) {
 	}
 	for i, r := range ranks {
 		stims = append(stims,
-			stim{i, "mei", clip(images[i][0].Spec)},
-			stim{i, "natural", clip(pool[r.ByKind[mei.KindNatural][0].Item].Spec)},
-			stim{i, "gabor", clip(pool[r.ByKind[mei.KindGabor][0].Item].Spec)},
+			stim{i, "mei", clipOf(stimuli.FromSequence(images[i][0].Sequence, width, height, 30))},
+			stim{i, "natural", clipOf(stimuli.New(pool[r.ByKind[mei.KindNatural][0].Item].Spec, width, height, 30))},
+			stim{i, "gabor", clipOf(stimuli.New(pool[r.ByKind[mei.KindGabor][0].Item].Spec, width, height, 30))},
 			stim{i, "blank", hold30(blank)})
 		if v, ok := videoOf[r.Neuron]; ok {
-			stims = append(stims, stim{i, "video", clip(v.Spec)})
+			stims = append(stims, stim{i, "video", clipOf(stimuli.FromSequence(v.Sequence, width, height, 30))})
 		}
 	}
 	// RMS contrast (s.d. / 255) of each kind of stimulus shown, for the

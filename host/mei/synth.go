@@ -2,8 +2,6 @@ package mei
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -173,9 +171,9 @@ type MEI struct {
 	// Mean and Contrast are the stimulus's mean gray level and RMS
 	// contrast (s.d. / 255) over all its frames.
 	Mean, Contrast float64
-	// Spec shows the stimulus with the stimulus library's "frames" family
-	// (an image: one frame repeated; a video: the frames in a loop).
-	Spec json.RawMessage
+	// Sequence shows the stimulus on the stimulus plugin (an image: one
+	// frame; a video: its frames at the model's rate, in a loop).
+	Sequence *rig.FrameSequence
 }
 
 // Synthesise searches, for every target at once, Count MEIs each: for the
@@ -335,7 +333,7 @@ func synthesiseRound(ctx context.Context, ev rig.Evaluator, targets []Target, ne
 		m := MEI{Neuron: targets[t].Neuron, Params: sp.decode(best.bestX), Frames: toFrames(best.bestImg, cv),
 			HoldFrames: hold, Response: best.bestResp, Similarity: best.bestSim}
 		m.Mean, m.Contrast = stimulusStats(best.bestImg)
-		m.Spec = framesSpec(best.bestImg, cv, hold)
+		m.Sequence = &rig.FrameSequence{Frames: m.Frames, RateHz: cv.rateHz}
 		found[t] = m
 		opts.Logger.Debug("mei: synthesised", "neuron", m.Neuron, "index", k, "response", m.Response,
 			"similarity", m.Similarity, "params", m.Params.String())
@@ -402,21 +400,4 @@ func stimulusStats(img [][]byte) (mean, contrast float64) {
 	}
 	mean = s / n
 	return mean, math.Sqrt(max(0, s2/n-mean*mean)) / 255
-}
-
-// framesSpec returns the "frames" family spec that shows img: each frame
-// for hold display frames (at the model's rate), repeating.
-func framesSpec(img [][]byte, cv canvas, hold int) json.RawMessage {
-	enc := make([]string, len(img))
-	for i, f := range img {
-		enc[i] = base64.StdEncoding.EncodeToString(f)
-	}
-	spec, _ := json.Marshal(struct {
-		Family     string   `json:"family"`
-		Width      int      `json:"width"`
-		Height     int      `json:"height"`
-		Frames     []string `json:"frames"`
-		HoldFrames int      `json:"hold_frames"`
-	}{"frames", cv.width, cv.height, enc, max(hold, 1)})
-	return spec
 }

@@ -190,10 +190,21 @@ func ReadSelection(dir, stage string) ([]session.Target, error) {
 			st.Score = *t.Score
 		}
 		for _, m := range t.MEIs {
-			st.MEIs = append(st.MEIs, session.Stimulus{Name: m.Name, Spec: m.Spec, Predicted: m.Predicted})
+			seq, err := m.Sequence.sequence()
+			if err != nil {
+				return nil, fmt.Errorf("recording %s: target %s: MEI %s: %w", path, t.ID, m.Name, err)
+			}
+			if (seq == nil) == (len(m.Spec) == 0) {
+				return nil, fmt.Errorf("recording %s: target %s: MEI %s: want a spec or a sequence, one of them: %w", path, t.ID, m.Name, rig.ErrInvalid)
+			}
+			st.MEIs = append(st.MEIs, session.Stimulus{Name: m.Name, Spec: m.Spec, Sequence: seq, Predicted: m.Predicted})
 		}
 		for name, c := range t.Controls {
-			st.Controls[protocols.Control(name)] = session.Stimulus{Name: c.Name, Spec: c.Spec, Predicted: c.Predicted}
+			seq, err := c.Sequence.sequence()
+			if err != nil {
+				return nil, fmt.Errorf("recording %s: target %s: control %s: %w", path, t.ID, name, err)
+			}
+			st.Controls[protocols.Control(name)] = session.Stimulus{Name: c.Name, Spec: c.Spec, Sequence: seq, Predicted: c.Predicted}
 		}
 		out = append(out, st)
 	}
@@ -349,9 +360,43 @@ type selectionStim struct {
 	Name      string          `json:"name"`
 	Predicted float64         `json:"predicted"`
 	Optimal   *float64        `json:"optimal_r,omitempty"`
-	Spec      json.RawMessage `json:"spec"`
+	Spec      json.RawMessage `json:"spec,omitempty"`
+	// Sequence holds an MEI's frames (Spec is then empty).
+	Sequence *recordedSequence `json:"sequence,omitempty"`
 	// Image is the PNG of its first frame, beside the JSON.
 	Image string `json:"image,omitempty"`
+}
+
+// recordedSequence is a rig.FrameSequence in a selection file: the frames
+// (row-major 8-bit gray, base64 in the JSON) at RateHz.
+type recordedSequence struct {
+	RateHz float64  `json:"rate_hz"`
+	Width  int      `json:"width"`
+	Height int      `json:"height"`
+	Frames [][]byte `json:"frames"`
+}
+
+func recordSequence(s *rig.FrameSequence) *recordedSequence {
+	if s == nil || len(s.Frames) == 0 {
+		return nil
+	}
+	out := &recordedSequence{RateHz: s.RateHz, Width: s.Frames[0].Width, Height: s.Frames[0].Height}
+	for _, f := range s.Frames {
+		out.Frames = append(out.Frames, f.Pixels)
+	}
+	return out
+}
+
+// sequence returns the recorded sequence, checked (nil for none).
+func (r *recordedSequence) sequence() (*rig.FrameSequence, error) {
+	if r == nil {
+		return nil, nil
+	}
+	out := &rig.FrameSequence{RateHz: r.RateHz}
+	for _, px := range r.Frames {
+		out.Frames = append(out.Frames, rig.Frame{Width: r.Width, Height: r.Height, Pixels: px})
+	}
+	return out, out.Check()
 }
 
 // Selection records a select stage's targets with their MEIs and controls
@@ -367,7 +412,7 @@ func (d *Dir) Selection(sel session.Selection) error {
 		// Only MEIs are compared with the optimal stimuli; a control's
 		// Optimal is meaningless.
 		keep := func(s session.Stimulus, mei bool) (selectionStim, error) {
-			out := selectionStim{Name: s.Name, Predicted: s.Predicted, Spec: s.Spec}
+			out := selectionStim{Name: s.Name, Predicted: s.Predicted, Spec: s.Spec, Sequence: recordSequence(s.Sequence)}
 			if mei && !math.IsNaN(s.Optimal) {
 				v := s.Optimal
 				out.Optimal = &v

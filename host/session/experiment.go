@@ -51,12 +51,18 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 	}
 	started := time.Now()
 	info, subsample, err := Describe(ctx, p)
-	if info.Unpaired != nil && errors.Is(err, info.Unpaired) && exp.Adapts() {
-		log.Warn("predictions are not scored until the model adapts", "why", info.Unpaired)
-		err = nil
+	if info.Unpaired != nil && errors.Is(err, info.Unpaired) {
+		err = nil // Preflight refuses it unless the protocol adapts
 	}
 	if err != nil {
 		return nil, err
+	}
+	render, _ := p.Stimulus.(rig.Renderer)
+	if err := Preflight(ctx, exp, info, render); err != nil {
+		return nil, err
+	}
+	if info.Unpaired != nil {
+		log.Warn("predictions are not scored until the model adapts", "why", info.Unpaired)
 	}
 	if opts.Clock == rig.VirtualClock && !info.Acquisition.Simulated && !info.Acquisition.Offline {
 		return nil, fmt.Errorf("acquisition %q records a live microscope: it cannot run on the virtual clock (set session.clock: real): %w",
@@ -188,9 +194,9 @@ func (r *runner) checkpoint(ctx context.Context, stage string) error {
 
 // show presents one stimulus for frames display frames from r.onset,
 // records it as a window of stage (trial -1: a blank) and advances r.onset.
-func (r *runner) show(ctx context.Context, index int, stage string, trial, repeat int, spec json.RawMessage, frames int, br *BlockResult) error {
+func (r *runner) show(ctx context.Context, index int, stage string, trial, repeat int, what source, frames int, br *BlockResult) error {
 	start := r.onset
-	shown, err := r.block(ctx, index, stage, spec, frames, start)
+	shown, err := r.block(ctx, index, stage, what, frames, start)
 	br.Frames += shown.Frames
 	br.Dropped += shown.Dropped
 	r.res.FramesShown += shown.Frames
@@ -227,11 +233,11 @@ func (r *runner) present(ctx context.Context, index int, st *protocols.Stage, re
 		}
 		r.emit(ctx, events.Trial{Block: st.Name, Index: index, Frames: frames, OnsetS: r.onset.Seconds(),
 			Repeat: sh.Repeat, Repeats: b.Repeats, Trial: sh.Trial, Stimulus: t.Stimulus.Spec})
-		if err := r.show(ctx, index, st.Name, sh.Trial, sh.Repeat, t.Stimulus.Spec, frames, &br); err != nil {
+		if err := r.show(ctx, index, st.Name, sh.Trial, sh.Repeat, source{spec: t.Stimulus.Spec}, frames, &br); err != nil {
 			return err
 		}
 		if blankFrames > 0 {
-			if err := r.show(ctx, index, st.Name, -1, sh.Repeat, r.exp.Blank.Spec, blankFrames, &br); err != nil {
+			if err := r.show(ctx, index, st.Name, -1, sh.Repeat, source{spec: r.exp.Blank.Spec}, blankFrames, &br); err != nil {
 				return err
 			}
 		}
@@ -343,8 +349,8 @@ func (r *runner) inSpans(t time.Duration, stages []string) bool {
 func (r *runner) adaptStage(ctx context.Context, st *protocols.Stage, res *Result) error {
 	a := st.Adapt
 	adapter, ok := r.p.Model.(rig.Adapter)
-	if !ok {
-		return pluginErr(rig.KindModel, fmt.Errorf("the model cannot adapt its readout: %w", rig.ErrUnsupported))
+	if !ok || !r.info.Model.Adapts {
+		return pluginErr(rig.KindModel, fmt.Errorf("model %q cannot adapt its readout (capability adapts: false): %w", r.info.Model.Name, rig.ErrUnsupported))
 	}
 	from := a.From
 	if len(from) == 0 {
@@ -470,8 +476,11 @@ type Target struct {
 type Stimulus struct {
 	// Name says what it is (e.g. "mei", "mei-2", "best_natural").
 	Name string
-	// Spec is the stimulus specification for the stimulus plugin.
+	// Spec is the stimulus specification for the stimulus plugin (a
+	// control), or nil when Sequence holds the stimulus (an MEI).
 	Spec json.RawMessage
+	// Sequence is the stimulus as frames (an MEI).
+	Sequence *rig.FrameSequence
 	// Predicted is the adapted model's predicted mean response.
 	Predicted float64
 	// Frames are the model-resolution frames the model evaluated (1 for
@@ -482,13 +491,25 @@ type Stimulus struct {
 	Optimal float64
 }
 
+// source returns what shows s on the stimulus plugin.
+func (s Stimulus) source() source { return source{spec: s.Spec, seq: s.Sequence} }
+
+// source is what one presentation shows: a stimulus specification, or a
+// sequence of frames (exactly one is set).
+type source struct {
+	spec json.RawMessage
+	seq  *rig.FrameSequence
+}
+
 // Selector chooses each target's most exciting inputs and controls with
 // the adapted model (package host/mei implements it for the host).
 type Selector interface {
 	// Select ranks sel's candidate pool for every target (model neuron
 	// indices, Target.Neuron mapped to the model's columns) and synthesises
 	// its MEIs, filling each target's MEIs and Controls.
-	Select(ctx context.Context, model rig.Evaluator, info rig.ModelInfo, sel *protocols.SelectBlock, targets []Target, modelColumn []int) error
+	// The pool is rendered by render (the stimulus plugin) at the model's
+	// frame size and rate.
+	Select(ctx context.Context, model rig.Evaluator, render rig.Renderer, info rig.ModelInfo, sel *protocols.SelectBlock, targets []Target, modelColumn []int) error
 }
 
 // selectStage chooses the targets and their stimuli.
@@ -498,8 +519,12 @@ func (r *runner) selectStage(ctx context.Context, st *protocols.Stage, res *Resu
 		return fmt.Errorf("no selector for MEIs is configured: %w", rig.ErrUnsupported)
 	}
 	ev, ok := r.p.Model.(rig.Evaluator)
-	if !ok {
-		return pluginErr(rig.KindModel, fmt.Errorf("the model cannot evaluate candidate stimuli: %w", rig.ErrUnsupported))
+	if !ok || !r.info.Model.Evaluates {
+		return pluginErr(rig.KindModel, fmt.Errorf("model %q cannot evaluate candidate stimuli (capability evaluates: false): %w", r.info.Model.Name, rig.ErrUnsupported))
+	}
+	render, ok := r.p.Stimulus.(rig.Renderer)
+	if !ok || !r.info.Stimulus.Renders {
+		return pluginErr(rig.KindStimulus, fmt.Errorf("stimulus plugin %q cannot render candidate pools (capability renders: false): %w", r.info.Stimulus.Name, rig.ErrUnsupported))
 	}
 	targets, err := r.chooseTargets(s.Neurons)
 	if err != nil {
@@ -514,7 +539,7 @@ func (r *runner) selectStage(ctx context.Context, st *protocols.Stage, res *Resu
 	}
 	started := time.Now()
 	r.log.Info("selecting most exciting inputs", "stage", st.Name, "targets", len(targets))
-	if err := r.opts.Selector.Select(ctx, ev, r.info.Model, s, targets, cols); err != nil {
+	if err := r.opts.Selector.Select(ctx, ev, render, r.info.Model, s, targets, cols); err != nil {
 		return err
 	}
 	took := time.Since(started)
@@ -640,7 +665,7 @@ func (r *runner) compareWithTruth(ctx context.Context, targets []Target) float64
 		}
 	}
 	tt, ok := r.p.Acquisition.(rig.TruthTeller)
-	if !ok || len(targets) == 0 {
+	if !ok || !r.info.Acquisition.TellsTruth || len(targets) == 0 {
 		return math.NaN()
 	}
 	req := rig.OptimalStimuliRequest{Width: r.info.Model.Width, Height: r.info.Model.Height,
@@ -690,7 +715,7 @@ type verifyTrial struct {
 	target int // index into the selection's targets; -1 for a shared control
 	cond   string
 	kind   verify.Kind
-	spec   json.RawMessage
+	what   source
 }
 
 // Verification windows: the response to a trial is the mean over
@@ -721,7 +746,7 @@ func (r *runner) verifyStage(ctx context.Context, index int, st *protocols.Stage
 					name = fmt.Sprintf("mei-%d", k+1)
 				}
 			}
-			trials = append(trials, verifyTrial{target: ti, cond: name, kind: verify.KindMEI, spec: m.Spec})
+			trials = append(trials, verifyTrial{target: ti, cond: name, kind: verify.KindMEI, what: m.source()})
 		}
 		for _, c := range v.Controls {
 			if !c.PerTarget() {
@@ -729,12 +754,12 @@ func (r *runner) verifyStage(ctx context.Context, index int, st *protocols.Stage
 				continue
 			}
 			if s, ok := t.Controls[c]; ok {
-				trials = append(trials, verifyTrial{target: ti, cond: string(c), kind: verify.KindControl, spec: s.Spec})
+				trials = append(trials, verifyTrial{target: ti, cond: string(c), kind: verify.KindControl, what: s.source()})
 			}
 		}
 	}
 	if sharedBlank {
-		trials = append(trials, verifyTrial{target: -1, cond: string(protocols.ControlBlank), kind: verify.KindControl, spec: r.exp.Blank.Spec})
+		trials = append(trials, verifyTrial{target: -1, cond: string(protocols.ControlBlank), kind: verify.KindControl, what: source{spec: r.exp.Blank.Spec}})
 	}
 	acc, err := verify.NewAccumulator(verify.Options{Alpha: v.Alpha}) // the protocol's alpha; 0 is verify's default
 	if err != nil {
@@ -774,12 +799,12 @@ func (r *runner) verifyStage(ctx context.Context, index int, st *protocols.Stage
 			r.emit(ctx, events.Trial{Block: st.Name, Index: index, Frames: frames, OnsetS: r.onset.Seconds(),
 				Repeat: rep, Repeats: v.Repeats, Trial: k, Condition: tr.cond, Target: targetID(targets, tr.target)})
 			start := r.onset
-			if err := r.show(ctx, index, st.Name, k, rep, tr.spec, frames, &br); err != nil {
+			if err := r.show(ctx, index, st.Name, k, rep, tr.what, frames, &br); err != nil {
 				return err
 			}
 			end := r.onset
 			if blankFrames > 0 {
-				if err := r.show(ctx, index, st.Name, -1, rep, r.exp.Blank.Spec, blankFrames, &br); err != nil {
+				if err := r.show(ctx, index, st.Name, -1, rep, source{spec: r.exp.Blank.Spec}, blankFrames, &br); err != nil {
 					return err
 				}
 			}

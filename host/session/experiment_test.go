@@ -27,7 +27,7 @@ type fakeSelector struct {
 	called   []int // the model columns asked for
 }
 
-func (f *fakeSelector) Select(_ context.Context, _ rig.Evaluator, _ rig.ModelInfo, _ *protocols.SelectBlock, targets []session.Target, cols []int) error {
+func (f *fakeSelector) Select(_ context.Context, _ rig.Evaluator, _ rig.Renderer, _ rig.ModelInfo, _ *protocols.SelectBlock, targets []session.Target, cols []int) error {
 	f.called = cols
 	for i := range targets {
 		t := &targets[i]

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -210,6 +209,21 @@ func Describe(ctx context.Context, p Plugins) (Info, int, error) {
 	return info, int(k), info.Unpaired
 }
 
+// forAcquisition returns the frames to report to the acquisition: batch
+// itself, or, for an acquisition whose responses do not depend on them
+// (AcquisitionInfo.IgnoresFrames: a microscope), their times without the
+// pixels.
+func (r *runner) forAcquisition(batch []rig.ShownFrame) []rig.ShownFrame {
+	if !r.info.Acquisition.IgnoresFrames {
+		return batch
+	}
+	out := make([]rig.ShownFrame, len(batch))
+	for i, f := range batch {
+		out[i] = rig.ShownFrame{Index: f.Index, Time: f.Time, Dropped: f.Dropped}
+	}
+	return out
+}
+
 // mapNeurons pairs the recorded neurons with the model's: by id when both
 // plugins name their neurons, by position otherwise.
 func mapNeurons(info *Info) error {
@@ -325,7 +339,7 @@ func (r *runner) emit(ctx context.Context, p events.Payload) {
 
 // block presents one stimulus (spec) for frames display frames from onset
 // through the pipeline: stimulus, acquisition, model.
-func (r *runner) block(ctx context.Context, index int, name string, spec json.RawMessage, frames int, onset time.Duration) (BlockResult, error) {
+func (r *runner) block(ctx context.Context, index int, name string, what source, frames int, onset time.Duration) (BlockResult, error) {
 	br := BlockResult{Name: name, Onset: onset}
 	shownBefore := r.shown
 	g, ctx := errgroup.WithContext(ctx)
@@ -354,7 +368,7 @@ func (r *runner) block(ctx context.Context, index int, name string, spec json.Ra
 			}
 		}
 		resp, err := r.p.Stimulus.Present(ctx, rig.PresentRequest{
-			BlockID: name, Spec: spec, Frames: frames,
+			BlockID: name, Spec: what.spec, Sequence: what.seq, Frames: frames,
 			Width: r.info.Model.Width, Height: r.info.Model.Height,
 			Clock: r.opts.Clock, Epoch: r.epoch, Start: onset,
 		}, func(f rig.ShownFrame) error {
@@ -456,7 +470,7 @@ func (r *runner) block(ctx context.Context, index int, name string, spec json.Ra
 	g.Go(func() error {
 		defer close(toModel)
 		for batch := range toAcq {
-			if _, err := r.p.Acquisition.Observe(ctx, rig.ObserveRequest{Frames: batch}); err != nil {
+			if _, err := r.p.Acquisition.Observe(ctx, rig.ObserveRequest{Frames: r.forAcquisition(batch)}); err != nil {
 				return pluginErr(rig.KindAcquisition, err)
 			}
 			if r.opts.Recorder != nil {

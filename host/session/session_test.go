@@ -27,7 +27,22 @@ func (s *fakeStimulus) Configure(context.Context, rig.ConfigureRequest) (rig.Con
 }
 
 func (s *fakeStimulus) Describe(context.Context, rig.DescribeRequest) (rig.StimulusInfo, error) {
-	return rig.StimulusInfo{Name: "fake-stimulus", Families: []string{"levels"}, RefreshRateHz: s.rate}, nil
+	return rig.StimulusInfo{Name: "fake-stimulus", Families: []string{"blank", "levels", "x"}, RefreshRateHz: s.rate, Renders: true, Sequences: true}, nil
+}
+
+// Render renders every item as mid-gray frames.
+func (s *fakeStimulus) Render(_ context.Context, req rig.RenderRequest) (rig.RenderResponse, error) {
+	out := rig.RenderResponse{Items: make([][]rig.Frame, len(req.Items))}
+	for i, it := range req.Items {
+		for range it.Frames {
+			px := make([]byte, req.Width*req.Height)
+			for j := range px {
+				px[j] = 128
+			}
+			out.Items[i] = append(out.Items[i], rig.Frame{Width: req.Width, Height: req.Height, Pixels: px})
+		}
+	}
+	return out, nil
 }
 
 func (s *fakeStimulus) Present(ctx context.Context, req rig.PresentRequest, emit func(rig.ShownFrame) error) (rig.PresentResponse, error) {
@@ -144,7 +159,8 @@ func (m *fakeModel) Configure(context.Context, rig.ConfigureRequest) (rig.Config
 }
 
 func (m *fakeModel) Describe(context.Context, rig.DescribeRequest) (rig.ModelInfo, error) {
-	return rig.ModelInfo{Name: "fake-model", Neurons: m.neurons, Width: 4, Height: 2, FrameRateHz: 30, BurnInFrames: 10, NeuronIDs: m.ids}, nil
+	return rig.ModelInfo{Name: "fake-model", Neurons: m.neurons, Width: 4, Height: 2, FrameRateHz: 30, BurnInFrames: 10, NeuronIDs: m.ids,
+		Adapts: true, Evaluates: true, Features: true}, nil
 }
 
 func (m *fakeModel) Reset(_ context.Context, req rig.ResetRequest) (rig.ResetResponse, error) {
