@@ -31,7 +31,7 @@ func (m *evaluatingModel) Evaluate(_ context.Context, req rig.EvaluateRequest) (
 }
 
 func TestEvaluateOverTheWire(t *testing.T) {
-	c, closeFn, err := rig.Loopback(&echoModel{neurons: 2, w: 2, h: 1})
+	c, closeFn, err := rig.LoopbackModel(&echoModel{neurons: 2, w: 2, h: 1})
 	require.NoError(t, err)
 	defer closeFn()
 	e, ok := c.(rig.Evaluator)
@@ -40,7 +40,7 @@ func TestEvaluateOverTheWire(t *testing.T) {
 	require.ErrorIs(t, err, rig.ErrUnsupported, "a model without Evaluate says so")
 
 	m := &evaluatingModel{echoModel: echoModel{neurons: 2, w: 2, h: 1}}
-	c, closeFn2, err := rig.Loopback(m)
+	c, closeFn2, err := rig.LoopbackModel(m)
 	require.NoError(t, err)
 	defer closeFn2()
 	f := func(a, b byte) rig.Frame { return rig.Frame{Width: 2, Height: 1, Pixels: []byte{a, b}} }

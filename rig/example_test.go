@@ -65,8 +65,8 @@ func ExampleLaunch() {
 
 // Loopback runs a plugin implementation behind the real wire contract in
 // process, as tests and benchmarks do.
-func ExampleLoopback() {
-	c, closeFn, err := rig.Loopback(meanModel{neurons: 2})
+func ExampleLoopbackModel() {
+	c, closeFn, err := rig.LoopbackModel(meanModel{neurons: 2})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestRigtestAcquisitionPassesAConformingAcquisition(t *testing.T) {
 }
 
 func TestOptimalStimuliOverTheWire(t *testing.T) {
-	c, closeFn, err := rig.Loopback(&idleAcquisition{neurons: 2})
+	c, closeFn, err := rig.LoopbackAcquisition(&idleAcquisition{neurons: 2})
 	require.NoError(t, err)
 	defer closeFn()
 	tt, ok := c.(rig.TruthTeller)
@@ -97,7 +97,7 @@ func TestOptimalStimuliOverTheWire(t *testing.T) {
 	require.ErrorContains(t, err, "acquisition.OptimalStimuli: ")
 
 	a := &truthfulAcquisition{idleAcquisition: idleAcquisition{neurons: 5}}
-	c, closeFn2, err := rig.Loopback(a)
+	c, closeFn2, err := rig.LoopbackAcquisition(a)
 	require.NoError(t, err)
 	defer closeFn2()
 	tt = c.(rig.TruthTeller)

@@ -23,7 +23,7 @@ func TestRigtestModelPassesAConformingModel(t *testing.T) {
 
 // ...and the loopback carries errors with their sentinel.
 func TestLoopbackCarriesSentinelErrors(t *testing.T) {
-	c, closeFn, err := rig.Loopback(&echoModel{neurons: 1, w: 2, h: 1})
+	c, closeFn, err := rig.LoopbackModel(&echoModel{neurons: 1, w: 2, h: 1})
 	require.NoError(t, err)
 	defer closeFn()
 	m := c.(rig.Model)
@@ -31,7 +31,7 @@ func TestLoopbackCarriesSentinelErrors(t *testing.T) {
 	require.ErrorIs(t, err, rig.ErrInvalid)
 	require.Contains(t, err.Error(), "model.Predict: frame 3x1, want 2x1")
 
-	_, _, err = rig.Loopback(42)
+	_, _, err = rig.LoopbackModel(nil)
 	require.ErrorIs(t, err, rig.ErrInvalid)
 }
 
@@ -72,7 +72,7 @@ func (m *adaptingModel) Adapt(_ context.Context, req rig.AdaptRequest) (rig.Adap
 }
 
 func TestAdaptOverTheWire(t *testing.T) {
-	c, closeFn, err := rig.Loopback(&echoModel{neurons: 1, w: 2, h: 1})
+	c, closeFn, err := rig.LoopbackModel(&echoModel{neurons: 1, w: 2, h: 1})
 	require.NoError(t, err)
 	defer closeFn()
 	a, ok := c.(rig.Adapter)
@@ -81,7 +81,7 @@ func TestAdaptOverTheWire(t *testing.T) {
 	require.ErrorIs(t, err, rig.ErrUnsupported, "a model without Adapt says so")
 
 	m := &adaptingModel{echoModel: echoModel{neurons: 1, w: 2, h: 1}}
-	c, closeFn2, err := rig.Loopback(m)
+	c, closeFn2, err := rig.LoopbackModel(m)
 	require.NoError(t, err)
 	defer closeFn2()
 	req := rig.AdaptRequest{Steps: []int64{10, 11}, Responses: [][]float32{{1, 2}, {3, 4}},

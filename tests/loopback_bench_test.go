@@ -12,7 +12,7 @@ import (
 func BenchmarkModelStepLoopback(b *testing.B) {
 	m := modelplugin.New()
 	defer m.Close()
-	c, closeFn, err := rig.Loopback(m)
+	c, closeFn, err := rig.LoopbackModel(m)
 	require.NoError(b, err)
 	defer closeFn()
 	benchSteps(b, c.(rig.Model), 10)

@@ -36,14 +36,14 @@ func apply(opts []Option) options {
 	return o
 }
 
-func loopback[T any](t *testing.T, impl any) T {
+// loopback serves impl through dial (one of rig's typed loopbacks) and
+// closes it when the test ends.
+func loopback[T any](t *testing.T, impl T, dial func(T) (T, func(), error)) T {
 	t.Helper()
-	c, closeFn, err := rig.Loopback(impl)
+	c, closeFn, err := dial(impl)
 	require.NoError(t, err)
 	t.Cleanup(closeFn)
-	client, ok := c.(T)
-	require.True(t, ok, "loopback client has type %T", c)
-	return client
+	return c
 }
 
 // Stimulus checks a stimulus plugin: Configure, Describe, and for every
@@ -53,7 +53,7 @@ func loopback[T any](t *testing.T, impl any) T {
 // the block early.
 func Stimulus(t *testing.T, impl rig.Stimulus, opts ...Option) {
 	o := apply(opts)
-	s := loopback[rig.Stimulus](t, impl)
+	s := loopback(t, impl, rig.LoopbackStimulus)
 	ctx := context.Background()
 	_, err := s.Configure(ctx, rig.ConfigureRequest{Settings: o.settings})
 	require.NoError(t, err, "Configure")
@@ -180,7 +180,7 @@ func render(t *testing.T, s rig.Stimulus, info rig.StimulusInfo, present func(*t
 // there), and answers the same during the session.
 func Acquisition(t *testing.T, impl rig.Acquisition, opts ...Option) {
 	o := apply(opts)
-	a := loopback[rig.Acquisition](t, impl)
+	a := loopback(t, impl, rig.LoopbackAcquisition)
 	ctx := context.Background()
 	_, err := a.Configure(ctx, rig.ConfigureRequest{Settings: o.settings})
 	require.NoError(t, err, "Configure")
@@ -318,7 +318,7 @@ func optimalStimuli(t *testing.T, a rig.Acquisition, info rig.AcquisitionInfo) *
 // be) is checked with evaluate (see there).
 func Model(t *testing.T, impl rig.Model, opts ...Option) {
 	o := apply(opts)
-	m := loopback[rig.Model](t, impl)
+	m := loopback(t, impl, rig.LoopbackModel)
 	ctx := context.Background()
 	_, err := m.Configure(ctx, rig.ConfigureRequest{Settings: o.settings})
 	require.NoError(t, err, "Configure")

@@ -29,7 +29,7 @@ func FuzzModelPredictRequests(f *testing.F) {
 	f.Add(int16(-1), int16(0), []byte{}, uint8(0), float32(math.Inf(1)))
 	m := modelplugin.New()
 	f.Cleanup(func() { _ = m.Close() })
-	c, closeFn, err := rig.Loopback(m)
+	c, closeFn, err := rig.LoopbackModel(m)
 	require.NoError(f, err)
 	f.Cleanup(closeFn)
 	model := c.(rig.Model)
@@ -66,7 +66,7 @@ func FuzzAcquisitionObserveRequests(f *testing.F) {
 	f.Add(int16(64), int16(36), []byte{9}, int64(-5), int64(-1))
 	f.Add(int16(0), int16(-3), []byte{}, int64(math.MaxInt64), int64(math.MinInt64))
 	f.Fuzz(func(t *testing.T, w, h int16, px []byte, at, until int64) {
-		c, closeFn, err := rig.Loopback(simacq.New())
+		c, closeFn, err := rig.LoopbackAcquisition(simacq.New())
 		require.NoError(t, err)
 		defer closeFn()
 		acq := c.(rig.Acquisition)

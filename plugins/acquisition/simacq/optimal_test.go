@@ -25,7 +25,7 @@ func TestOptimalStimuliAreSims(t *testing.T) {
 	mouse, err := sim.New(cfg)
 	require.NoError(t, err)
 
-	c, closeFn, err := rig.Loopback(configured(t, mixed))
+	c, closeFn, err := rig.LoopbackAcquisition(configured(t, mixed))
 	require.NoError(t, err)
 	defer closeFn()
 	const w, h, frames, rate = 64, 36, 8, 30.0

@@ -104,7 +104,7 @@ func TestOptimalStimuliGoToTheSimulatedMouse(t *testing.T) {
 	require.ErrorIs(t, err, rig.ErrUnsupported)
 	require.ErrorContains(t, err, `the "movie" source does not know its neurons' optimal stimuli`)
 
-	c, closeFn, err := rig.Loopback(s)
+	c, closeFn, err := rig.LoopbackAcquisition(s)
 	require.NoError(t, err)
 	defer closeFn()
 	_, err = c.(rig.TruthTeller).OptimalStimuli(ctx, rig.OptimalStimuliRequest{Neurons: []int{0}, Width: 8, Height: 8, Frames: 1, FrameRateHz: 30})

@@ -73,7 +73,7 @@ var hostSpecs = []string{
 // gives the pixels Present shows for every family at the model's size, and
 // that static specs stay static.
 func TestRenderMatchesPresent(t *testing.T) {
-	c, closeFn, err := rig.Loopback(New())
+	c, closeFn, err := rig.LoopbackStimulus(New())
 	require.NoError(t, err)
 	t.Cleanup(closeFn)
 	s := c.(rig.Stimulus)
