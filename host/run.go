@@ -18,6 +18,7 @@ import (
 	"github.com/twinrig/twinrig/host/config"
 	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/record"
+	"github.com/twinrig/twinrig/host/selection"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
@@ -226,7 +227,7 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		name, h.exp.Name, h.exp.Duration(), len(h.exp.Stages), info.Acquisition.Neurons, clock, rec.Path())
 	res, runErr := session.RunExperiment(sessCtx, plugins, h.exp, session.Options{
 		Clock: clock, Events: emitTo, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
-		Control: control, Selector: newSelector(h.log, h.progressWriter()), Resume: resume,
+		Control: control, Selector: selection.New(h.log, h.progressWriter()), Resume: resume,
 	})
 	status := "ok"
 	died := false

@@ -1,4 +1,4 @@
-package main
+package selection
 
 import (
 	"context"
@@ -14,19 +14,27 @@ import (
 	"github.com/twinrig/twinrig/rig"
 )
 
-// meiSelector implements session.Selector with package host/mei: it builds
+// Selector implements session.Selector with package host/mei: it builds
 // the select block's candidate pool at the model's frame size, ranks it for
 // every target with the adapted model (batched Evaluate calls), keeps each
 // target's best item of each kind as its controls, and synthesises its
-// image (and video) MEIs warm-started from its best Gabors.
-type meiSelector struct {
+// image (and video) MEIs warm-started from its best Gabors. It is safe for
+// concurrent use.
+type Selector struct {
 	log *slog.Logger
 	// progress receives a line per synthesis generation (nil: quiet).
 	progress io.Writer
 }
 
-func newSelector(log *slog.Logger, progress io.Writer) session.Selector {
-	return &meiSelector{log: log, progress: progress}
+var _ session.Selector = (*Selector)(nil)
+
+// New returns a Selector that logs to log (nil: slog.Default()) and
+// writes a progress line per synthesis generation to progress (nil: none).
+func New(log *slog.Logger, progress io.Writer) *Selector {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Selector{log: log, progress: progress}
 }
 
 // steps converts a duration into model steps at rate (at least 1).
@@ -34,7 +42,13 @@ func steps(d time.Duration, rate float64) int {
 	return max(1, int(math.Round(d.Seconds()*rate)))
 }
 
-func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, render rig.Renderer, info rig.ModelInfo, sel *protocols.SelectBlock,
+// Select fills every target's Controls (its best pool item of each kind)
+// and MEIs (sel.Synthesise's images, then its videos, as rig.FrameSequence
+// at the model's frame rate). The pool is rendered by render at info's
+// frame size and rate and ranked for the model columns cols (one per
+// target) by ev. Errors of the pool, the ranking or the synthesis are
+// returned with what failed.
+func (m *Selector) Select(ctx context.Context, ev rig.Evaluator, render rig.Renderer, info rig.ModelInfo, sel *protocols.SelectBlock,
 	targets []session.Target, cols []int) error {
 	frame := mei.FrameSize{Width: info.Width, Height: info.Height, RateHz: info.FrameRateHz}
 	// Static candidates are evaluated over half a second (after the
@@ -71,7 +85,7 @@ func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, render rig.R
 	m.log.Info("ranking the candidate pool", "items", len(pool), "targets", len(targets), "rendered_in", time.Since(started))
 	ranks, err := mei.Rank(ctx, ev, cols, pool, mei.RankOptions{Keep: sel.Pool.Keep, Eval: eval})
 	if err != nil {
-		return err
+		return fmt.Errorf("ranking %d candidates for %d targets: %w", len(pool), len(targets), err)
 	}
 	synth := make([]mei.Target, len(targets))
 	for i, r := range ranks {
@@ -112,7 +126,7 @@ func (m *meiSelector) Select(ctx context.Context, ev rig.Evaluator, render rig.R
 		}
 		found, err := mei.Synthesise(ctx, ev, synth, o)
 		if err != nil {
-			return err
+			return fmt.Errorf("synthesising %s MEIs: %w", name, err)
 		}
 		for i, meis := range found {
 			for k, x := range meis {
