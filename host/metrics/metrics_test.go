@@ -396,3 +396,18 @@ func BenchmarkAccumulate(b *testing.B) {
 		}
 	}
 }
+
+func TestPearsonAgreesWithTheAccumulator(t *testing.T) {
+	x := [][]float32{{1, 5}, {2, 5}, {4, 5}, {3, 5}}
+	y := [][]float32{{2, 1}, {3, 2}, {9, 3}, {5, 4}}
+	acc, err := NewAccumulator(2, 0)
+	require.NoError(t, err)
+	for i := range x {
+		require.NoError(t, acc.Add("c", 0, x[i], y[i]))
+	}
+	res, err := acc.Result()
+	require.NoError(t, err)
+	require.InDelta(t, res.SingleTrial[0], Pearson(x, y, 0), 1e-12)
+	require.True(t, math.IsNaN(Pearson(x, y, 1))) // a constant prediction
+	require.True(t, math.IsNaN(Pearson(x[:1], y[:1], 0)))
+}

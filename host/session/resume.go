@@ -2,7 +2,6 @@ package session
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twinrig/twinrig/host/events"
-	"github.com/twinrig/twinrig/host/metrics"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
 )
@@ -141,41 +139,3 @@ func (r *Resume) truncate(names []string) {
 }
 
 func seconds(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
-
-// restore sets the runner up from a Resume: the session time, the spans
-// and scores of the completed stages, the selections, and the adapted
-// readout (restored into the model plugin).
-func (r *runner) restore(ctx context.Context, res *Result) error {
-	rs := r.opts.Resume
-	r.onset, r.resumeFrom = rs.From, rs.From
-	for name, d := range rs.Done {
-		r.spans[name] = [2]time.Duration{d.Start, d.End}
-	}
-	for name, s := range rs.Scores {
-		r.scored[name] = &metrics.Result{CCNorm: s.CCNorm, CCAbs: s.CCAbs, SingleTrial: s.R}
-	}
-	for name, t := range rs.Selections {
-		r.selections[name] = t
-	}
-	if rs.Readout == "" {
-		return nil
-	}
-	adapter, ok := r.p.Model.(rig.Adapter)
-	if !ok {
-		return pluginErr(rig.KindModel, fmt.Errorf("the model cannot restore its adapted readout: %w", rig.ErrUnsupported))
-	}
-	resp, err := adapter.Adapt(ctx, rig.AdaptRequest{LoadPath: rs.Readout, NeuronIDs: r.info.Acquisition.NeuronIDs})
-	if err != nil {
-		return pluginErr(rig.KindModel, err)
-	}
-	if r.info.Model, err = r.p.Model.Describe(ctx, rig.DescribeRequest{}); err != nil {
-		return pluginErr(rig.KindModel, err)
-	}
-	r.info.Columns, r.info.Unpaired = nil, nil
-	if err := mapNeurons(&r.info); err != nil {
-		return err
-	}
-	res.Info = r.info
-	r.log.Info("resumed: readout restored", "path", rs.Readout, "neurons", resp.Neurons, "from", rs.From)
-	return nil
-}

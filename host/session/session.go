@@ -4,20 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
-	"slices"
-	"sort"
-	"strings"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/metrics"
+	"github.com/twinrig/twinrig/host/pipeline"
 	"github.com/twinrig/twinrig/host/verify"
-	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -159,22 +153,11 @@ type BlockResult struct {
 	ScoredAfter string
 }
 
-// PluginError is an error that one plugin returned or caused.
-type PluginError struct {
-	Kind rig.Kind
-	Err  error
-}
+// PluginError is an error that one plugin returned or caused (it names
+// the plugin); the pipeline and the stages return it.
+type PluginError = pipeline.PluginError
 
-func (e *PluginError) Error() string {
-	msg := e.Err.Error()
-	if strings.HasPrefix(msg, string(e.Kind)+" plugin") {
-		return msg
-	}
-	return string(e.Kind) + " plugin: " + msg
-}
-func (e *PluginError) Unwrap() error { return e.Err }
-
-func pluginErr(kind rig.Kind, err error) error { return &PluginError{Kind: kind, Err: err} }
+func pluginErr(kind rig.Kind, err error) error { return pipeline.PluginErr(kind, err) }
 
 // ErrMismatch: the plugins do not fit together (neuron counts, rates).
 var ErrMismatch = errors.New("plugins do not fit together")
@@ -207,21 +190,6 @@ func Describe(ctx context.Context, p Plugins) (Info, int, error) {
 			info.Stimulus.RefreshRateHz, info.Model.FrameRateHz, ErrMismatch)
 	}
 	return info, int(k), info.Unpaired
-}
-
-// forAcquisition returns the frames to report to the acquisition: batch
-// itself, or, for an acquisition whose responses do not depend on them
-// (AcquisitionInfo.IgnoresFrames: a microscope), their times without the
-// pixels.
-func (r *runner) forAcquisition(batch []rig.ShownFrame) []rig.ShownFrame {
-	if !r.info.Acquisition.IgnoresFrames {
-		return batch
-	}
-	out := make([]rig.ShownFrame, len(batch))
-	for i, f := range batch {
-		out[i] = rig.ShownFrame{Index: f.Index, Time: f.Time, Dropped: f.Dropped}
-	}
-	return out
 }
 
 // mapNeurons pairs the recorded neurons with the model's: by id when both
@@ -280,287 +248,4 @@ func AccuracyPayload(scope string, a Accuracy, rep *metrics.Result) events.Accur
 		}
 	}
 	return p
-}
-
-type runner struct {
-	p         Plugins
-	opts      Options
-	log       *slog.Logger
-	info      Info
-	exp       *protocols.Experiment
-	total     time.Duration // the experiment's planned session time
-	epoch     time.Time
-	subsample int
-	rate      float64
-	batch     int
-	res       *Result
-
-	// Owned by the model stage during a block.
-	preds []Prediction
-	// Owned by the acquisition stage during a block.
-	scans []rig.Scan
-	// Display frames shown before the current block (for the model's
-	// subsampling phase).
-	shown int
-	// onset is where the next stimulus starts; end the session time just
-	// after the last frame shown.
-	onset, end time.Duration
-	// windows lists every stimulus shown; spans each present or verify
-	// stage's [start, end).
-	windows []trialWindow
-	spans   map[string][2]time.Duration
-	// scored holds each repeated present stage's trial-averaged measures
-	// (with the adapted readout for held-out stages).
-	scored map[string]*metrics.Result
-	// rescored marks the stages scored with the adapted readout's
-	// predictions (held out of a fit).
-	rescored map[string]bool
-	// heldOutSteps maps held-out model steps to the adapted readout's
-	// predictions for them (acquisition order).
-	heldOutSteps map[int][]float32
-	// selections holds each select stage's targets.
-	selections map[string][]Target
-	// burnInUntil is the model step up to which predictions are burn-in
-	// after the latest trial reset of the model.
-	burnInUntil int
-	// resumeFrom is the session time a resumed session starts at: scans
-	// before it belong to the interrupted run and are not recorded again.
-	resumeFrom time.Duration
-}
-
-func (r *runner) emit(ctx context.Context, p events.Payload) {
-	if r.opts.Events == nil {
-		return
-	}
-	if err := r.opts.Events.Emit(ctx, p); err != nil {
-		r.log.Warn("event not published", "kind", p.Kind(), "err", err)
-	}
-}
-
-// block presents one stimulus (spec) for frames display frames from onset
-// through the pipeline: stimulus, acquisition, model.
-func (r *runner) block(ctx context.Context, index int, name string, what source, frames int, onset time.Duration) (BlockResult, error) {
-	br := BlockResult{Name: name, Onset: onset}
-	shownBefore := r.shown
-	g, ctx := errgroup.WithContext(ctx)
-	stream, err := rig.OpenPredictStream(ctx, r.p.Model)
-	if err != nil {
-		return br, pluginErr(rig.KindModel, err)
-	}
-	toAcq := make(chan []rig.ShownFrame, 8)
-	toModel := make(chan modelBatch, 8)
-
-	// Stage 1: the stimulus plugin presents; frames are batched.
-	g.Go(func() error {
-		defer close(toAcq)
-		buf := make([]rig.ShownFrame, 0, r.batch)
-		flush := func() error {
-			if len(buf) == 0 {
-				return nil
-			}
-			out := buf
-			buf = make([]rig.ShownFrame, 0, r.batch)
-			select {
-			case toAcq <- out:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		resp, err := r.p.Stimulus.Present(ctx, rig.PresentRequest{
-			BlockID: name, Spec: what.spec, Sequence: what.seq, Frames: frames,
-			Width: r.info.Model.Width, Height: r.info.Model.Height,
-			Clock: r.opts.Clock, Epoch: r.epoch, Start: onset,
-		}, func(f rig.ShownFrame) error {
-			br.Frames++
-			if f.Dropped {
-				br.Dropped++
-			}
-			r.end = f.Time + time.Duration(float64(time.Second)/r.rate)
-			buf = append(buf, f)
-			if len(buf) == r.batch {
-				return flush()
-			}
-			return nil
-		})
-		if err != nil {
-			return pluginErr(rig.KindStimulus, err)
-		}
-		if resp.Shown != br.Frames || resp.Dropped != br.Dropped {
-			r.log.Warn("stimulus plugin's summary disagrees with the frames it reported",
-				"block", name, "shown", resp.Shown, "reported", br.Frames, "dropped", resp.Dropped, "reported_dropped", br.Dropped)
-		}
-		return flush()
-	})
-
-	// Stage 3: the model predicts every subsample-th display frame, with
-	// the behaviour recorded while it was on screen. The requests are
-	// streamed: a batch travels while the model computes the one before
-	// it, so the round trip does not add to the model's time.
-	inFlight := make(chan []time.Duration, 64) // frame times of each request sent, in order
-	g.Go(func() error {
-		defer close(inFlight)
-		defer stream.CloseSend()
-		n := shownBefore
-		for batch := range toModel {
-			var req rig.PredictRequest
-			var times []time.Duration
-			for i, f := range batch.frames {
-				if n%r.subsample == 0 {
-					req.Frames = append(req.Frames, f.Frame)
-					req.Behaviour = append(req.Behaviour, batch.behaviour[i])
-					times = append(times, f.Time)
-				}
-				n++
-			}
-			if len(req.Frames) == 0 {
-				continue
-			}
-			select {
-			case inFlight <- times:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if err := stream.Send(req); err != nil {
-				// The stream ended; the receiver reports why.
-				r.log.Debug("prediction stream ended while sending", "err", err)
-				return nil
-			}
-		}
-		return nil
-	})
-	g.Go(func() error {
-		for times := range inFlight {
-			resp, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("the prediction stream ended with %d requests unanswered: %w", len(inFlight)+1, rig.ErrUnavailable)
-			}
-			if err != nil {
-				return pluginErr(rig.KindModel, err)
-			}
-			if len(resp.Responses) != len(times) {
-				return pluginErr(rig.KindModel, fmt.Errorf("returned %d responses for %d frames: %w", len(resp.Responses), len(times), rig.ErrContract))
-			}
-			start := len(r.preds)
-			for i, v := range resp.Responses {
-				if len(v) != r.info.Model.Neurons {
-					return pluginErr(rig.KindModel, fmt.Errorf("returned %d values for %d neurons: %w", len(v), r.info.Model.Neurons, rig.ErrContract))
-				}
-				if cols := r.info.Columns; cols != nil {
-					mapped := make([]float32, len(cols))
-					for j, c := range cols {
-						mapped[j] = v[c]
-					}
-					v = mapped
-				}
-				r.preds = append(r.preds, Prediction{Step: start + i, Time: times[i], Values: v, BurnIn: start+i < r.burnInUntil})
-			}
-			if r.opts.Recorder != nil && r.info.Unpaired == nil {
-				if err := r.opts.Recorder.Predictions(r.preds[start:]); err != nil {
-					return fmt.Errorf("recording predictions: %w", err)
-				}
-			}
-		}
-		return nil
-	})
-
-	// Stage 2: the acquisition sees the frames and returns the scans taken
-	// up to the last one; the frames go on to the model with the behaviour
-	// of those scans.
-	g.Go(func() error {
-		defer close(toModel)
-		for batch := range toAcq {
-			if _, err := r.p.Acquisition.Observe(ctx, rig.ObserveRequest{Frames: r.forAcquisition(batch)}); err != nil {
-				return pluginErr(rig.KindAcquisition, err)
-			}
-			if r.opts.Recorder != nil {
-				if err := r.opts.Recorder.Frames(batch); err != nil {
-					return fmt.Errorf("recording frames: %w", err)
-				}
-			}
-			last := batch[len(batch)-1]
-			resp, err := r.p.Acquisition.Read(ctx, rig.ReadRequest{Until: last.Time})
-			if err != nil {
-				return pluginErr(rig.KindAcquisition, err)
-			}
-			if err := r.addScans(resp.Scans); err != nil {
-				return err
-			}
-			select {
-			case toModel <- modelBatch{frames: batch, behaviour: r.behaviourAt(batch)}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if r.opts.Progress != nil {
-				r.opts.Progress(Progress{
-					Block: name, BlockIndex: index, SessionTime: last.Time, Total: r.total,
-					Frames: int(last.Index) + 1, Scans: len(r.scans),
-				})
-			}
-		}
-		return nil
-	})
-	err = g.Wait()
-	r.shown = shownBefore + br.Frames
-	return br, err
-}
-
-// sortedDefined returns the values that are not NaN, sorted.
-func sortedDefined(v []float64) []float64 {
-	out := v[:0]
-	for _, x := range v {
-		if !math.IsNaN(x) {
-			out = append(out, x)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// modelBatch is a batch of shown frames with the behaviour for each.
-type modelBatch struct {
-	frames    []rig.ShownFrame
-	behaviour []rig.Behaviour
-}
-
-// behaviourAt returns, for each frame, the behaviour of the latest scan at
-// or before the frame's time (causal, zero-order hold); before the first
-// scan, the zero value (the training mean). Only the acquisition stage calls
-// it, after adding the scans up to the batch's last frame.
-func (r *runner) behaviourAt(frames []rig.ShownFrame) []rig.Behaviour {
-	out := make([]rig.Behaviour, len(frames))
-	j := sort.Search(len(r.scans), func(k int) bool { return r.scans[k].Time > frames[0].Time }) - 1
-	for i, f := range frames {
-		for j+1 < len(r.scans) && r.scans[j+1].Time <= f.Time {
-			j++
-		}
-		if j >= 0 {
-			out[i] = r.scans[j].Behaviour
-		}
-	}
-	return out
-}
-
-func (r *runner) addScans(scans []rig.Scan) error {
-	for _, s := range scans {
-		if len(s.Values) != r.info.Acquisition.Neurons {
-			return pluginErr(rig.KindAcquisition, fmt.Errorf("scan %d has %d values for %d neurons: %w", s.Index, len(s.Values), r.info.Acquisition.Neurons, rig.ErrContract))
-		}
-	}
-	if r.resumeFrom > 0 {
-		kept := scans[:0:0]
-		for _, s := range scans {
-			if s.Time >= r.resumeFrom {
-				kept = append(kept, s)
-			}
-		}
-		scans = kept
-	}
-	r.scans = append(r.scans, scans...)
-	if r.opts.Recorder != nil && len(scans) > 0 {
-		if err := r.opts.Recorder.Scans(scans); err != nil {
-			return fmt.Errorf("recording scans: %w", err)
-		}
-	}
-	return nil
 }

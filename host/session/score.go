@@ -1,0 +1,164 @@
+package session
+
+import (
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/twinrig/twinrig/host/metrics"
+	"github.com/twinrig/twinrig/host/timeline"
+	"github.com/twinrig/twinrig/rig"
+)
+
+// Prediction is the model's response vector for one model step (see
+// timeline.Prediction); Recorder.Predictions receives them.
+type Prediction = timeline.Prediction
+
+// Accuracy summarises per-neuron single-trial correlations.
+type Accuracy struct {
+	// PerNeuron holds Pearson r per neuron; NaN where either series is
+	// constant (r undefined).
+	PerNeuron []float64
+	// Scored is how many scans entered each correlation.
+	Scored int
+	// Neurons counts the neurons with a defined r.
+	Neurons int
+	// Median, Q1 and Q3 summarise the defined values (NaN when none).
+	Median, Q1, Q3 float64
+}
+
+// Score pairs each scan with the latest prediction at or before its time
+// (both in time order), skips scans paired with a burn-in step, and returns
+// the per-neuron single-trial Pearson r (metrics.Pearson) between
+// prediction and response.
+func Score(preds []Prediction, scans []rig.Scan, burnIn, neurons int) Accuracy {
+	var px, ry [][]float32 // matched pairs
+	j := -1
+	for _, s := range scans {
+		j = timeline.OnScreen(preds, j, s.Time)
+		if j < 0 || preds[j].Step < burnIn || preds[j].BurnIn || len(s.Values) != neurons || len(preds[j].Values) != neurons {
+			continue
+		}
+		px = append(px, preds[j].Values)
+		ry = append(ry, s.Values)
+	}
+	acc := Accuracy{PerNeuron: make([]float64, neurons), Scored: len(px)}
+	for n := range neurons {
+		acc.PerNeuron[n] = metrics.Pearson(px, ry, n)
+	}
+	acc.summarise()
+	return acc
+}
+
+func (a *Accuracy) summarise() {
+	defined := sortedDefined(slices.Clone(a.PerNeuron))
+	a.Neurons = len(defined)
+	a.Q1, a.Median, a.Q3 = quantile(defined, 0.25), quantile(defined, 0.5), quantile(defined, 0.75)
+}
+
+// accuracyOf is the single-trial part of trial-averaged measures m.
+func accuracyOf(m *metrics.Result) Accuracy {
+	return Accuracy{PerNeuron: m.SingleTrial, Scored: m.TrialFrames,
+		Neurons: m.SingleTrialSummary.Defined, Median: m.SingleTrialSummary.Median, Q1: m.SingleTrialSummary.Q1,
+		Q3: m.SingleTrialSummary.Q3}
+}
+
+// sortedDefined returns the values of v that are not NaN, sorted, in v's
+// storage.
+func sortedDefined(v []float64) []float64 {
+	out := v[:0]
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// quantile returns the q-quantile of sorted values by linear interpolation
+// between order statistics (NaN for none). Its rounding differs from
+// metrics.Summarise's in the last bit; the session's recorded medians have
+// always used this one.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
+	pos := q * float64(len(sorted)-1)
+	lo := int(pos)
+	if lo+1 >= len(sorted) {
+		return sorted[lo]
+	}
+	f := pos - float64(lo)
+	return sorted[lo]*(1-f) + sorted[lo+1]*f
+}
+
+// repeated scores a repeated block's trials with the trial-averaged
+// measures, each trial a clip: each showing contributes the scans of its
+// first imaging periods (the same number for every showing of a trial),
+// each paired with the prediction on screen, or with predict(step) when
+// predict is set (the adapted model's prediction for held-out data).
+func (e *Env) repeated(block string, predict func(step int) []float32) *metrics.Result {
+	acc, err := metrics.NewAccumulator(e.info.Acquisition.Neurons, e.info.Model.BurnInFrames)
+	if err != nil {
+		return nil
+	}
+	if !e.addRepeats(acc, block, predict) {
+		return nil
+	}
+	m, err := acc.Result()
+	if err != nil {
+		e.log.Warn("trial-averaged measures undefined", "block", block, "err", err)
+	}
+	return &m
+}
+
+// addRepeats adds a block's showings to acc (clip ids prefixed with the
+// block's name) and reports whether there was any.
+func (e *Env) addRepeats(acc *metrics.Accumulator, block string, predict func(step int) []float32) bool {
+	any := false
+	rate := e.info.Acquisition.ImagingRateHz
+	for _, w := range e.tl.Trials(block) {
+		n := int((w.End-w.Start).Seconds()*rate) - 1
+		if n < 2 {
+			continue
+		}
+		clip := block + "/" + strconv.Itoa(w.Trial)
+		e.tl.WalkTrial(w, n, func(p timeline.Pair) bool {
+			pred := p.Prediction.Values
+			if predict != nil {
+				pred = predict(p.Prediction.Step)
+			}
+			if pred == nil || acc.Add(clip, w.Repeat, pred, p.Scan.Values) != nil {
+				return false
+			}
+			any = true
+			return true
+		})
+	}
+	return any
+}
+
+// repeatedAll scores every repeated block together.
+func (e *Env) repeatedAll() (*metrics.Result, error) {
+	acc, err := metrics.NewAccumulator(e.info.Acquisition.Neurons, e.info.Model.BurnInFrames)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range e.exp.Stages {
+		if e.scored[st.Name] == nil {
+			continue
+		}
+		var predict func(int) []float32
+		if e.rescored[st.Name] {
+			predict = e.heldOutPredict
+		}
+		e.addRepeats(acc, st.Name, predict)
+	}
+	m, err := acc.Result()
+	return &m, err
+}
+
+// heldOutPredict returns the adapted readout's prediction for a held-out
+// step (nil when the step was not held out).
+func (e *Env) heldOutPredict(step int) []float32 { return e.heldOut[step] }
