@@ -308,7 +308,10 @@ func (r *reader) float32(what string) float32 {
 // in what is left.
 func (r *reader) count(what string, size int) int {
 	n := r.uvarint(what)
-	if r.err == nil && n > uint64(len(r.b)/size) {
+	if r.err != nil {
+		return 0
+	}
+	if n > uint64(len(r.b)/size) {
 		r.err = fmt.Errorf("%s: %d, but %d bytes are left", what, n, len(r.b))
 		return 0
 	}
