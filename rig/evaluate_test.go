@@ -1,37 +1,17 @@
 package rig_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 )
 
-// evaluatingModel records the evaluation request it gets and answers each
-// candidate with its index and step count.
-type evaluatingModel struct {
-	echoModel
-	got rig.EvaluateRequest
-}
-
-func (m *evaluatingModel) Evaluate(_ context.Context, req rig.EvaluateRequest) (rig.EvaluateResponse, error) {
-	info, _ := m.Describe(context.Background(), rig.DescribeRequest{})
-	if err := rig.CheckEvaluateRequest(req, info); err != nil {
-		return rig.EvaluateResponse{}, err
-	}
-	m.got = req
-	var out rig.EvaluateResponse
-	for i, c := range req.Candidates {
-		out.Responses = append(out.Responses, []float32{float32(i), float32(c.Steps())})
-	}
-	return out, nil
-}
-
 func TestEvaluateOverTheWire(t *testing.T) {
-	c, closeFn, err := rig.LoopbackModel(&echoModel{neurons: 2, w: 2, h: 1})
+	c, closeFn, err := rig.LoopbackModel(predictOnly{&rigfake.Model{Neurons: 2, Width: 2, Height: 1}})
 	require.NoError(t, err)
 	defer closeFn()
 	e, ok := c.(rig.Evaluator)
@@ -39,7 +19,7 @@ func TestEvaluateOverTheWire(t *testing.T) {
 	_, err = e.Evaluate(t.Context(), rig.EvaluateRequest{})
 	require.ErrorIs(t, err, rig.ErrUnsupported, "a model without Evaluate says so")
 
-	m := &evaluatingModel{echoModel: echoModel{neurons: 2, w: 2, h: 1}}
+	m := &rigfake.Model{Neurons: 2, Width: 2, Height: 1, Evaluates: true}
 	c, closeFn2, err := rig.LoopbackModel(m)
 	require.NoError(t, err)
 	defer closeFn2()
@@ -51,8 +31,12 @@ func TestEvaluateOverTheWire(t *testing.T) {
 	}
 	resp, err := c.(rig.Evaluator).Evaluate(t.Context(), req)
 	require.NoError(t, err)
-	require.Equal(t, req, m.got)
-	require.Equal(t, [][]float32{{0, 30}, {1, 2}}, resp.Responses)
+	require.Equal(t, []rig.EvaluateRequest{req}, m.EvaluateRequests(), "the request arrives as sent")
+	// The fake is memoryless: a candidate's mean after Skip is the
+	// response to its frames after Skip (here one frame each), for
+	// neurons 1 and 0 in that order.
+	swap := func(fr rig.Frame) []float32 { v := rigfake.Response(fr, 2); return []float32{v[1], v[0]} }
+	require.Equal(t, [][]float32{swap(f(1, 2)), swap(f(5, 6))}, resp.Responses, "the answers arrive in candidate order")
 
 	req.Candidates[1].Frames[1] = f(1, 1)
 	req.Candidates[1].Frames[1].Width = 1

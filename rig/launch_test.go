@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 )
 
 // helperEnv makes the test binary act as a plugin (see TestMain).
@@ -22,10 +23,10 @@ func TestMain(m *testing.M) {
 	case "":
 		os.Exit(m.Run())
 	case "model":
-		rig.ServeModel(&echoModel{neurons: 3})
+		rig.ServeModel(&rigfake.Model{Neurons: 3, Width: 2, Height: 1})
 		os.Exit(0)
 	case "truthful-acquisition":
-		rig.ServeAcquisition(&truthfulAcquisition{idleAcquisition: idleAcquisition{neurons: 4}})
+		rig.ServeAcquisition(&truthfulAcquisition{Acquisition: rigfake.Acquisition{Neurons: 4}})
 		os.Exit(0)
 	case "model-v2":
 		// A plugin built against a future contract version.
@@ -63,9 +64,10 @@ func TestLaunchModelRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	_, err = m.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{}`)})
 	require.NoError(t, err)
-	resp, err := m.Predict(ctx, rig.PredictRequest{Frames: []rig.Frame{{Width: 2, Height: 1, Pixels: []byte{10, 20}}}})
+	frame := rig.Frame{Width: 2, Height: 1, Pixels: []byte{10, 20}}
+	resp, err := m.Predict(ctx, rig.PredictRequest{Frames: []rig.Frame{frame}})
 	require.NoError(t, err)
-	require.Equal(t, [][]float32{{16, 16, 16}}, resp.Responses)
+	require.Equal(t, [][]float32{rigfake.Response(frame, 3)}, resp.Responses)
 
 	_, err = m.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(`{"bogus": 1}`)})
 	require.ErrorIs(t, err, rig.ErrInvalid, "sentinel errors must survive the process boundary")

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 	"github.com/twinrig/twinrig/rig/rigtest"
 )
 
@@ -41,22 +42,23 @@ func (a *idleAcquisition) Stop(context.Context, rig.StopRequest) (rig.StopRespon
 	return rig.StopResponse{}, nil
 }
 
-// truthfulAcquisition knows its neurons' optimal stimuli: neuron n's is a
-// frame of level n with pixel n marked (static), or for odd n, drifting
-// frames whose level counts the frames.
+// truthfulAcquisition is a simulated acquisition (rigfake's) that knows
+// its neurons' optimal stimuli: neuron n's is a frame of level n with
+// pixel n marked (static), or for odd n, drifting frames whose level
+// counts the frames.
 type truthfulAcquisition struct {
-	idleAcquisition
+	rigfake.Acquisition
 	got rig.OptimalStimuliRequest
 }
 
 func (a *truthfulAcquisition) Describe(ctx context.Context, req rig.DescribeRequest) (rig.AcquisitionInfo, error) {
-	info, err := a.idleAcquisition.Describe(ctx, req)
+	info, err := a.Acquisition.Describe(ctx, req)
 	info.TellsTruth = true
 	return info, err
 }
 
 func (a *truthfulAcquisition) OptimalStimuli(_ context.Context, req rig.OptimalStimuliRequest) (rig.OptimalStimuliResponse, error) {
-	if err := rig.CheckOptimalStimuliRequest(req, rig.AcquisitionInfo{Neurons: a.neurons}); err != nil {
+	if err := rig.CheckOptimalStimuliRequest(req, rig.AcquisitionInfo{Neurons: a.Neurons}); err != nil {
 		return rig.OptimalStimuliResponse{}, err
 	}
 	a.got = req
@@ -82,12 +84,13 @@ func (a *truthfulAcquisition) OptimalStimuli(_ context.Context, req rig.OptimalS
 
 func TestRigtestAcquisitionPassesAConformingAcquisition(t *testing.T) {
 	rigtest.Acquisition(t, &idleAcquisition{neurons: 3})
-	rigtest.Acquisition(t, &truthfulAcquisition{idleAcquisition: idleAcquisition{neurons: 3}})
-	rigtest.Acquisition(t, &truthfulAcquisition{idleAcquisition: idleAcquisition{neurons: 1}})
+	// Simulated, so the suite also checks the truth during a session.
+	rigtest.Acquisition(t, &truthfulAcquisition{Acquisition: rigfake.Acquisition{Neurons: 3}})
+	rigtest.Acquisition(t, &truthfulAcquisition{Acquisition: rigfake.Acquisition{Neurons: 1}})
 }
 
 func TestOptimalStimuliOverTheWire(t *testing.T) {
-	c, closeFn, err := rig.LoopbackAcquisition(&idleAcquisition{neurons: 2})
+	c, closeFn, err := rig.LoopbackAcquisition(&rigfake.Acquisition{Neurons: 2})
 	require.NoError(t, err)
 	defer closeFn()
 	tt, ok := c.(rig.TruthTeller)
@@ -96,7 +99,7 @@ func TestOptimalStimuliOverTheWire(t *testing.T) {
 	require.ErrorIs(t, err, rig.ErrUnsupported, "an acquisition without OptimalStimuli says so")
 	require.ErrorContains(t, err, "acquisition.OptimalStimuli: ")
 
-	a := &truthfulAcquisition{idleAcquisition: idleAcquisition{neurons: 5}}
+	a := &truthfulAcquisition{Acquisition: rigfake.Acquisition{Neurons: 5}}
 	c, closeFn2, err := rig.LoopbackAcquisition(a)
 	require.NoError(t, err)
 	defer closeFn2()

@@ -13,23 +13,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 	"github.com/twinrig/twinrig/rig/rigtest"
 )
 
 // The conformance suite passes a model that keeps the contract...
 func TestRigtestModelPassesAConformingModel(t *testing.T) {
-	rigtest.Model(t, &echoModel{neurons: 5, w: 8, h: 4})
+	rigtest.Model(t, &rigfake.Model{Neurons: 5, Width: 8, Height: 4})
 }
 
 // ...and the loopback carries errors with their sentinel.
 func TestLoopbackCarriesSentinelErrors(t *testing.T) {
-	c, closeFn, err := rig.LoopbackModel(&echoModel{neurons: 1, w: 2, h: 1})
+	m, closeFn, err := rig.LoopbackModel(&rigfake.Model{Neurons: 1, Width: 2, Height: 1})
 	require.NoError(t, err)
 	defer closeFn()
-	m := c.(rig.Model)
 	_, err = m.Predict(t.Context(), rig.PredictRequest{Frames: []rig.Frame{{Width: 3, Height: 1, Pixels: []byte{1, 2, 3}}}})
 	require.ErrorIs(t, err, rig.ErrInvalid)
-	require.Contains(t, err.Error(), "model.Predict: frame 3x1, want 2x1")
+	require.Contains(t, err.Error(), "model.Predict: rigfake model: frame 0 is 3x1 with 3 pixels, want 2x1")
 
 	_, _, err = rig.LoopbackModel(nil)
 	require.ErrorIs(t, err, rig.ErrInvalid)
@@ -58,7 +58,7 @@ func TestLoggerWritesHostReadableLines(t *testing.T) {
 
 // adaptingModel records the adaptation request it gets.
 type adaptingModel struct {
-	echoModel
+	rigfake.Model
 	got rig.AdaptRequest
 }
 
@@ -72,7 +72,7 @@ func (m *adaptingModel) Adapt(_ context.Context, req rig.AdaptRequest) (rig.Adap
 }
 
 func TestAdaptOverTheWire(t *testing.T) {
-	c, closeFn, err := rig.LoopbackModel(&echoModel{neurons: 1, w: 2, h: 1})
+	c, closeFn, err := rig.LoopbackModel(predictOnly{&rigfake.Model{Neurons: 1, Width: 2, Height: 1}})
 	require.NoError(t, err)
 	defer closeFn()
 	a, ok := c.(rig.Adapter)
@@ -80,7 +80,7 @@ func TestAdaptOverTheWire(t *testing.T) {
 	_, err = a.Adapt(t.Context(), rig.AdaptRequest{})
 	require.ErrorIs(t, err, rig.ErrUnsupported, "a model without Adapt says so")
 
-	m := &adaptingModel{echoModel: echoModel{neurons: 1, w: 2, h: 1}}
+	m := &adaptingModel{Model: rigfake.Model{Neurons: 1, Width: 2, Height: 1}}
 	c, closeFn2, err := rig.LoopbackModel(m)
 	require.NoError(t, err)
 	defer closeFn2()
