@@ -5,7 +5,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,6 +12,7 @@ import (
 	"github.com/twinrig/twinrig/plugins/stimulus/present"
 	"github.com/twinrig/twinrig/plugins/stimulus/stimuli"
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 )
 
 // renderer renders pools in the tests: the built-in stimulus plugin, in
@@ -71,45 +71,6 @@ func (n fakeNeuron) rate(px []byte) float64 {
 	return math.Exp(3 * d)
 }
 
-// fakeEvaluator implements rig.Evaluator over fake neurons: the mean rate
-// over each candidate's steps after Skip (no dynamics).
-type fakeEvaluator struct {
-	frame   FrameSize
-	neurons []fakeNeuron
-	calls   atomic.Int64
-	cancel  func() // called on the call numbered cancelAt
-	at      int64
-}
-
-func (f *fakeEvaluator) Evaluate(ctx context.Context, req rig.EvaluateRequest) (rig.EvaluateResponse, error) {
-	if err := ctx.Err(); err != nil {
-		return rig.EvaluateResponse{}, err
-	}
-	if n := f.calls.Add(1); f.cancel != nil && n == f.at {
-		f.cancel()
-	}
-	if err := rig.CheckEvaluateRequest(req, rig.ModelInfo{Neurons: len(f.neurons), Width: f.frame.Width, Height: f.frame.Height}); err != nil {
-		return rig.EvaluateResponse{}, err
-	}
-	out := rig.EvaluateResponse{}
-	for _, c := range req.Candidates {
-		hold := max(c.HoldFrames, 1)
-		row := make([]float32, len(req.Neurons))
-		for k, j := range req.Neurons {
-			// each frame's rate, weighed by its steps after Skip
-			sum := 0.0
-			for i, fr := range c.Frames {
-				if steps := min(hold, (i+1)*hold-req.Skip); steps > 0 {
-					sum += float64(steps) * f.neurons[j].rate(fr.Pixels)
-				}
-			}
-			row[k] = float32(sum / float64(c.Steps()-req.Skip))
-		}
-		out.Responses = append(out.Responses, row)
-	}
-	return out, nil
-}
-
 // testRFs: a simple cell and a complex cell at different places, and a
 // third never targeted.
 var testRFs = []struct {
@@ -121,13 +82,33 @@ var testRFs = []struct {
 	{0.5, 0.5, 0, 3, 0.1, 0, false},
 }
 
-func testEvaluator() *fakeEvaluator {
-	ev := &fakeEvaluator{frame: testFrame}
+// testModel is the model the tests rank and synthesise with: rigfake's
+// model, which has no dynamics, so that Evaluate answers the mean rate of
+// each candidate's frames after Skip, with the fake neurons of testRFs. It
+// counts its Evaluate calls (Count) and can be made to fail (Fail).
+type testModel struct {
+	*rigfake.Model
+	neurons []fakeNeuron
+}
+
+func testEvaluator() testModel {
+	ev := testModel{Model: &rigfake.Model{Width: testFrame.Width, Height: testFrame.Height, FrameRateHz: testFrame.RateHz,
+		Neurons: len(testRFs), Evaluates: true}}
 	for _, rf := range testRFs {
 		ev.neurons = append(ev.neurons, newFakeNeuron(testFrame, rf.x, rf.y, rf.deg, rf.cycles, rf.sigma, rf.phaseDeg, rf.complex))
 	}
+	ev.Respond = func(f rig.Frame) []float32 {
+		out := make([]float32, len(ev.neurons))
+		for j, n := range ev.neurons {
+			out[j] = float32(n.rate(f.Pixels))
+		}
+		return out
+	}
 	return ev
 }
+
+// evaluations counts the Evaluate calls the model answered or refused.
+func (m testModel) evaluations() int64 { return int64(m.Count("Evaluate")) }
 
 func testPool(t *testing.T) []PoolItem {
 	t.Helper()
@@ -169,7 +150,15 @@ func TestRankPicksTheBestItems(t *testing.T) {
 	rk, err := Rank(context.Background(), ev, targets, pool, RankOptions{Keep: 3, Eval: Eval{Skip: 1}, MaxSteps: 50})
 	require.NoError(t, err)
 	require.Len(t, rk, 2)
-	require.Greater(t, ev.calls.Load(), int64(1), "a small MaxSteps splits the pool over several calls")
+	require.Greater(t, ev.evaluations(), int64(1), "a small MaxSteps splits the pool over several calls")
+	for i, req := range ev.EvaluateRequests() {
+		steps := 0
+		for _, c := range req.Candidates {
+			steps += c.Steps()
+		}
+		require.True(t, steps <= 50 || len(req.Candidates) == 1, "call %d: %d steps in %d candidates, over MaxSteps", i, steps, len(req.Candidates))
+		require.Equal(t, []int{0, 1}, req.Neurons, "call %d: the targets", i)
+	}
 	for i, r := range rk {
 		require.Equal(t, targets[i], r.Neuron)
 		require.Len(t, r.Best, 3)
@@ -211,11 +200,11 @@ func TestSynthesiseFindsTheOptimum(t *testing.T) {
 		}
 		targets = append(targets, Target{Neuron: r.Neuron, Warm: warm})
 	}
-	calls := ev.calls.Load()
+	calls := ev.evaluations()
 	opts := testSynthOptions()
 	meis, err := Synthesise(context.Background(), ev, targets, opts)
 	require.NoError(t, err)
-	require.Equal(t, int64(opts.Iterations), ev.calls.Load()-calls, "one Evaluate call per generation for all targets")
+	require.Equal(t, int64(opts.Iterations), ev.evaluations()-calls, "one Evaluate call per generation for all targets")
 	require.Len(t, meis, 2)
 	for i, ms := range meis {
 		require.Len(t, ms, 1)
@@ -391,10 +380,15 @@ func TestCancellation(t *testing.T) {
 	ev := testEvaluator()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ev.cancel, ev.at = cancel, 3
+	ev.Fail = func(method string) error {
+		if method == "Evaluate" && ev.Count("Evaluate") == 3 {
+			cancel() // during the third call
+		}
+		return nil
+	}
 	_, err := Synthesise(ctx, ev, []Target{{Neuron: 0}, {Neuron: 1}}, testSynthOptions())
 	require.ErrorIs(t, err, context.Canceled)
-	require.LessOrEqual(t, ev.calls.Load(), int64(4), "stops within a generation of the cancel")
+	require.LessOrEqual(t, ev.evaluations(), int64(4), "stops within a generation of the cancel")
 
 	_, err = Rank(ctx, ev, []int{0}, testPool(t), RankOptions{})
 	require.ErrorIs(t, err, context.Canceled)
