@@ -41,7 +41,8 @@ type Acquisition struct {
 	// Seed seeds the noise.
 	Seed uint64
 	// Fail, when set, is called with the method's name at the start of
-	// every call; an error it returns is what the call returns.
+	// every call, once the call is in the CallLog; an error it returns is
+	// what the call returns.
 	Fail func(method string) error
 
 	CallLog

@@ -49,7 +49,8 @@ type Model struct {
 	// each above 0.
 	Respond func(rig.Frame) []float32
 	// Fail, when set, is called with the method's name at the start of
-	// every call; an error it returns is what the call returns.
+	// every call, once the call is in the CallLog; an error it returns is
+	// what the call returns.
 	Fail func(method string) error
 
 	CallLog

@@ -31,7 +31,8 @@ import (
 // All methods are safe for concurrent use.
 type PlaybackStimulus struct {
 	// Fail, when set, is called with the method's name at the start of
-	// every call; an error it returns is what the call returns.
+	// every call, once the call is in the CallLog; an error it returns is
+	// what the call returns.
 	Fail func(method string) error
 
 	CallLog
@@ -209,7 +210,8 @@ func (p *PlaybackStimulus) Present(ctx context.Context, req rig.PresentRequest, 
 // All methods are safe for concurrent use.
 type PlaybackAcquisition struct {
 	// Fail, when set, is called with the method's name at the start of
-	// every call; an error it returns is what the call returns.
+	// every call, once the call is in the CallLog; an error it returns is
+	// what the call returns.
 	Fail func(method string) error
 
 	CallLog

@@ -39,7 +39,8 @@ type Stimulus struct {
 	// DefaultFamilies.
 	Families []string
 	// Fail, when set, is called with the method's name at the start of
-	// every call; an error it returns is what the call returns.
+	// every call, once the call is in the CallLog; an error it returns is
+	// what the call returns.
 	Fail func(method string) error
 
 	CallLog
