@@ -80,7 +80,7 @@ func startEvents(ctx context.Context, cfg *config.Config, name string, await tim
 // topic (see docs/mqtt.md): pause, resume or abort this session, each
 // acknowledged with a control event. Commands for another session are
 // ignored, and so are messages that do not decode (with a warning).
-func (e emitter) listenForCommands(ctx context.Context, c *session.Control, emit session.Emitter, h *hostRun) (func(), error) {
+func (e emitter) listenForCommands(ctx context.Context, c *session.Steering, emit session.Emitter, h *hostRun) (func(), error) {
 	return e.pub.Commands(func(cmd events.Command, err error) {
 		if err != nil {
 			h.log.Warn("ignored a control message", "err", err)

@@ -93,7 +93,7 @@ func (h *hostRun) run(ctx context.Context) int {
 	defer closeEvents()
 	// Events go to MQTT, and to the session's journal once it exists.
 	emitTo := &journalEmitter{next: events, log: h.log}
-	control := session.NewControl()
+	control := session.NewSteering()
 	stopCommands, err := events.listenForCommands(ctx, control, emitTo, h)
 	if err != nil {
 		h.log.Warn("no control commands over MQTT for this session", "err", err)
@@ -128,7 +128,7 @@ type sessionOutcome struct {
 // session launches the plugins and runs the experiment once (resuming
 // when resume is set). mayRestart allows a plugin's death to end this run
 // with outcome.restart instead of failing the session.
-func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *journalEmitter, control *session.Control,
+func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *journalEmitter, control *session.Steering,
 	resume *session.Resume, mayRestart bool) sessionOutcome {
 	// fail reports a failed session; res is what was measured, or nil.
 	fail := func(err error, plugin string, res *session.Result) sessionOutcome {
@@ -227,7 +227,7 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		name, h.exp.Name, h.exp.Duration(), len(h.exp.Stages), info.Acquisition.Neurons, clock, rec.Path())
 	res, runErr := session.RunExperiment(sessCtx, plugins, h.exp, session.Options{
 		Clock: clock, Events: emitTo, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
-		Control: control, Selector: selection.New(h.log, h.progressWriter()), Resume: resume,
+		Steering: control, Selector: selection.New(h.log, h.progressWriter()), Resume: resume,
 	})
 	status := "ok"
 	died := false

@@ -185,7 +185,7 @@ func ReadSelection(dir, stage string) ([]session.Target, error) {
 	}
 	out := make([]session.Target, 0, len(f.Targets))
 	for _, t := range f.Targets {
-		st := session.Target{Neuron: t.Neuron, ID: t.ID, Score: math.NaN(), Controls: map[protocols.Control]session.Stimulus{}}
+		st := session.Target{Neuron: t.Neuron, ID: t.ID, Score: math.NaN(), Controls: map[protocols.Control]session.Choice{}}
 		if t.Score != nil {
 			st.Score = *t.Score
 		}
@@ -197,14 +197,14 @@ func ReadSelection(dir, stage string) ([]session.Target, error) {
 			if (seq == nil) == (len(m.Spec) == 0) {
 				return nil, fmt.Errorf("recording %s: target %s: MEI %s: want a spec or a sequence, one of them: %w", path, t.ID, m.Name, rig.ErrInvalid)
 			}
-			st.MEIs = append(st.MEIs, session.Stimulus{Name: m.Name, Spec: m.Spec, Sequence: seq, Predicted: m.Predicted})
+			st.MEIs = append(st.MEIs, session.Choice{Name: m.Name, Spec: m.Spec, Sequence: seq, Predicted: m.Predicted})
 		}
 		for name, c := range t.Controls {
 			seq, err := c.Sequence.sequence()
 			if err != nil {
 				return nil, fmt.Errorf("recording %s: target %s: control %s: %w", path, t.ID, name, err)
 			}
-			st.Controls[protocols.Control(name)] = session.Stimulus{Name: c.Name, Spec: c.Spec, Sequence: seq, Predicted: c.Predicted}
+			st.Controls[protocols.Control(name)] = session.Choice{Name: c.Name, Spec: c.Spec, Sequence: seq, Predicted: c.Predicted}
 		}
 		out = append(out, st)
 	}
@@ -411,7 +411,7 @@ func (d *Dir) Selection(sel session.Selection) error {
 		}
 		// Only MEIs are compared with the optimal stimuli; a control's
 		// Optimal is meaningless.
-		keep := func(s session.Stimulus, mei bool) (selectionStim, error) {
+		keep := func(s session.Choice, mei bool) (selectionStim, error) {
 			out := selectionStim{Name: s.Name, Predicted: s.Predicted, Spec: s.Spec, Sequence: recordSequence(s.Sequence)}
 			if mei && !math.IsNaN(s.Optimal) {
 				v := s.Optimal

@@ -90,13 +90,13 @@ func (m *Selector) Select(ctx context.Context, ev rig.Evaluator, render rig.Rend
 	synth := make([]mei.Target, len(targets))
 	for i, r := range ranks {
 		t := &targets[i]
-		t.Controls = map[protocols.Control]session.Stimulus{}
+		t.Controls = map[protocols.Control]session.Choice{}
 		for kind, control := range map[mei.Kind]protocols.Control{
 			mei.KindNatural: protocols.ControlBestNatural, mei.KindGabor: protocols.ControlBestGabor, mei.KindNoise: protocols.ControlBestNoise,
 		} {
 			if best := r.ByKind[kind]; len(best) > 0 {
 				item := pool[best[0].Item]
-				t.Controls[control] = session.Stimulus{Name: string(control), Spec: item.Spec, Predicted: best[0].Response, Frames: item.Frames[:1]}
+				t.Controls[control] = session.Choice{Name: string(control), Spec: item.Spec, Predicted: best[0].Response, Frames: item.Frames[:1]}
 			}
 		}
 		synth[i] = mei.Target{Neuron: cols[i]}
@@ -134,7 +134,7 @@ func (m *Selector) Select(ctx context.Context, ev rig.Evaluator, render rig.Rend
 				if k > 0 {
 					label = fmt.Sprintf("%s-%d", name, k+1)
 				}
-				targets[i].MEIs = append(targets[i].MEIs, session.Stimulus{Name: label, Sequence: x.Sequence, Predicted: x.Response, Frames: x.Frames})
+				targets[i].MEIs = append(targets[i].MEIs, session.Choice{Name: label, Sequence: x.Sequence, Predicted: x.Response, Frames: x.Frames})
 			}
 		}
 		return nil

@@ -12,7 +12,7 @@
 // acquisition and the model, the timeline (package host/timeline) of what
 // was recorded, the result so far and what earlier stages left for later
 // ones. Stages stop at trial boundaries (Env.Checkpoint), where the
-// operator's Control pauses, resumes or aborts the session. Adding a block
+// operator's Steering pauses, resumes or aborts the session. Adding a block
 // kind takes a protocols type, one Stage type and its entry in stageKinds.
 //
 // The package depends only on the rig interfaces, so any implementation (a

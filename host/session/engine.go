@@ -216,11 +216,11 @@ func (e *Env) Emit(ctx context.Context, p events.Payload) {
 }
 
 // Checkpoint is a trial boundary: it applies the operator's pause or
-// abort (Options.Control) and returns an error wrapping ErrAborted after
+// abort (Options.Steering) and returns an error wrapping ErrAborted after
 // an abort.
 func (e *Env) Checkpoint(ctx context.Context, stage string) error {
 	paused := false
-	if err := e.opts.Control.Checkpoint(ctx, func() {
+	if err := e.opts.Steering.Checkpoint(ctx, func() {
 		paused = true
 		e.log.Info("paused", "stage", stage, "session_time", e.onset)
 	}); err != nil {

@@ -31,8 +31,8 @@ func (f *fakeSelector) Select(_ context.Context, _ rig.Evaluator, _ rig.Renderer
 	f.called = cols
 	for i := range targets {
 		t := &targets[i]
-		t.MEIs = []session.Stimulus{{Name: "mei", Spec: levelSpec(f.meiLevel[t.ID]), Predicted: 1}}
-		t.Controls = map[protocols.Control]session.Stimulus{
+		t.MEIs = []session.Choice{{Name: "mei", Spec: levelSpec(f.meiLevel[t.ID]), Predicted: 1}}
+		t.Controls = map[protocols.Control]session.Choice{
 			protocols.ControlBestNatural: {Name: "best_natural", Spec: levelSpec(180)},
 			protocols.ControlBestGabor:   {Name: "best_gabor", Spec: levelSpec(150)},
 		}
@@ -165,7 +165,7 @@ func TestRunExperimentVerifiesMEIs(t *testing.T) {
 // far are in the result.
 func TestRunExperimentAbortKeepsTheGrades(t *testing.T) {
 	rec := &fakeRecorder{}
-	control := session.NewControl()
+	control := session.NewSteering()
 	events := &abortAfter{n: 12, kind: "trial", control: control}
 	p := session.Plugins{
 		Stimulus:    &fakeStimulus{rate: 30},
@@ -173,7 +173,7 @@ func TestRunExperimentAbortKeepsTheGrades(t *testing.T) {
 		Model:       &fakeModel{neurons: 2, ids: []string{"a", "b"}, sign: 1},
 	}
 	res, err := session.RunExperiment(context.Background(), p, inceptionExperiment(), session.Options{
-		Events: events, Recorder: rec, Selector: &fakeSelector{meiLevel: map[string]int{"a": 240, "b": 60}}, Control: control,
+		Events: events, Recorder: rec, Selector: &fakeSelector{meiLevel: map[string]int{"a": 240, "b": 60}}, Steering: control,
 	})
 	require.ErrorIs(t, err, session.ErrAborted)
 	require.Len(t, res.Verifications, 1, "the verification so far is kept")
@@ -181,12 +181,12 @@ func TestRunExperimentAbortKeepsTheGrades(t *testing.T) {
 	require.NotNil(t, rec.last)
 }
 
-// abortAfter aborts its Control at the n-th event of a kind.
+// abortAfter aborts its Steering at the n-th event of a kind.
 type abortAfter struct {
 	eventLog
 	n       int
 	kind    string
-	control *session.Control
+	control *session.Steering
 }
 
 func (a *abortAfter) Emit(ctx context.Context, p events.Payload) error {

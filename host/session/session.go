@@ -63,9 +63,9 @@ type Options struct {
 	// ReadoutDir, when set, is where the model plugin saves each adapted
 	// readout (readout-<block>.json), for later sessions to load.
 	ReadoutDir string
-	// Control, when set, pauses, resumes or aborts the session between
-	// trials (see Control).
-	Control *Control
+	// Steering, when set, lets the operator pause, resume or abort the
+	// session between trials (see Steering).
+	Steering *Steering
 	// Selector chooses MEIs in select stages (required by protocols that
 	// have one).
 	Selector Selector

@@ -26,14 +26,16 @@ type Target struct {
 	// Score is what selected it (e.g. its CC_norm), NaN for listed ids.
 	Score float64
 	// MEIs are its most exciting inputs, best first.
-	MEIs []Stimulus
+	MEIs []Choice
 	// Controls are its per-target control stimuli (protocols.Control:
 	// best_natural, best_gabor, best_noise).
-	Controls map[protocols.Control]Stimulus
+	Controls map[protocols.Control]Choice
 }
 
-// Stimulus is one stimulus a verify stage shows.
-type Stimulus struct {
+// Choice is a stimulus a select stage chose for a target, an MEI or a
+// control stimulus (protocols.Control), for a verify stage to show. It is
+// not the stimulus plugin (rig.Stimulus).
+type Choice struct {
 	// Name says what it is (e.g. "mei", "mei-2", "best_natural").
 	Name string
 	// Spec is the stimulus specification for the stimulus plugin (a
@@ -52,7 +54,7 @@ type Stimulus struct {
 }
 
 // source returns what shows s on the stimulus plugin.
-func (s Stimulus) source() pipeline.Source {
+func (s Choice) source() pipeline.Source {
 	return pipeline.Source{Spec: s.Spec, Sequence: s.Sequence}
 }
 

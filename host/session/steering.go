@@ -8,38 +8,40 @@ import (
 )
 
 // ErrAborted is returned by Run (wrapped, with the operator's reason) when
-// the session was aborted through its Control.
+// the session was aborted through its Steering.
 var ErrAborted = errors.New("session aborted")
 
-// Control lets an operator pause, resume and abort a running session, from
+// Steering lets an operator pause, resume and abort a running session, from
 // any goroutine. The session acts on it at trial boundaries (between the
 // repeats and blocks of a protocol): a pause takes effect when the trial on
 // screen ends, and the session then waits, recording nothing new and
 // showing no stimulus, until Resume or Abort; an abort ends the session
-// there, with everything recorded so far kept.
+// there, with everything recorded so far kept. (It steers the session;
+// it is not a control stimulus of a verify block, protocols.Control, though
+// commands reach it on the MQTT control topic, events.ControlTopic.)
 //
-// The zero value is not usable; use NewControl. A nil *Control is valid
+// The zero value is not usable; use NewSteering. A nil *Steering is valid
 // and never pauses or aborts.
-type Control struct {
+type Steering struct {
 	mu      sync.Mutex
 	paused  bool
 	abort   error
 	changed chan struct{} // closed and replaced on every change
 }
 
-// NewControl returns a running (not paused) Control.
-func NewControl() *Control {
-	return &Control{changed: make(chan struct{})}
+// NewSteering returns a running (not paused) Steering.
+func NewSteering() *Steering {
+	return &Steering{changed: make(chan struct{})}
 }
 
-func (c *Control) notify() {
+func (c *Steering) notify() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
 
 // Pause asks the session to pause at the next trial boundary. It reports
 // whether the state changed (false when already paused or aborted).
-func (c *Control) Pause() bool {
+func (c *Steering) Pause() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.paused || c.abort != nil {
@@ -51,7 +53,7 @@ func (c *Control) Pause() bool {
 }
 
 // Resume continues a paused session. It reports whether the state changed.
-func (c *Control) Resume() bool {
+func (c *Steering) Resume() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.paused || c.abort != nil {
@@ -65,7 +67,7 @@ func (c *Control) Resume() bool {
 // Abort ends the session at the next trial boundary (at once if it is
 // paused). It reports whether the state changed (false after an earlier
 // Abort).
-func (c *Control) Abort(reason string) bool {
+func (c *Steering) Abort(reason string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.abort != nil {
@@ -81,7 +83,7 @@ func (c *Control) Abort(reason string) bool {
 }
 
 // State returns "running", "paused" or "aborting".
-func (c *Control) State() string {
+func (c *Steering) State() string {
 	if c == nil {
 		return "running"
 	}
@@ -100,7 +102,7 @@ func (c *Control) State() string {
 // running, blocks while paused (calling onPause once, before it waits), and
 // returns an error wrapping ErrAborted after Abort or ctx's error when ctx
 // ends.
-func (c *Control) Checkpoint(ctx context.Context, onPause func()) error {
+func (c *Steering) Checkpoint(ctx context.Context, onPause func()) error {
 	if c == nil {
 		return ctx.Err()
 	}

@@ -10,11 +10,11 @@ import (
 
 func TestControlCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	var nilControl *Control
-	require.NoError(t, nilControl.Checkpoint(ctx, nil), "a nil Control never stops")
-	require.Equal(t, "running", nilControl.State())
+	var nilSteering *Steering
+	require.NoError(t, nilSteering.Checkpoint(ctx, nil), "a nil Steering never stops")
+	require.Equal(t, "running", nilSteering.State())
 
-	c := NewControl()
+	c := NewSteering()
 	require.NoError(t, c.Checkpoint(ctx, nil))
 	require.False(t, c.Resume(), "resume while running changes nothing")
 	require.True(t, c.Pause())
@@ -48,7 +48,7 @@ func TestControlCheckpoint(t *testing.T) {
 	require.Equal(t, "aborting", c.State())
 
 	// A cancelled context ends a pause too.
-	c = NewControl()
+	c = NewSteering()
 	c.Pause()
 	cctx, cancel := context.WithCancel(ctx)
 	go func() { done <- c.Checkpoint(cctx, nil) }()
