@@ -20,6 +20,7 @@ import (
 	"github.com/twinrig/twinrig/host/record"
 	"github.com/twinrig/twinrig/host/selection"
 	"github.com/twinrig/twinrig/host/session"
+	"github.com/twinrig/twinrig/host/supervise"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
 )
@@ -72,6 +73,8 @@ type hostRun struct {
 	stderr   io.Writer
 	quiet    bool
 	await    time.Duration
+	// launcher starts the plugins (nil: their binaries).
+	launcher supervise.Launcher
 }
 
 func (h *hostRun) run(ctx context.Context) int {
@@ -100,74 +103,79 @@ func (h *hostRun) run(ctx context.Context) int {
 	} else {
 		defer stopCommands()
 	}
-	for restart := 0; ; restart++ {
-		out := h.session(ctx, name, brokerURL, emitTo, control, resume, restart < h.restarts)
-		if !out.restart {
-			return out.code
-		}
-		// A plugin died: start the plugins again and continue the session
-		// from its record, as -resume does.
-		h.resumeDir = out.dir
+	// A plugin that dies hands over to a restart: the plugins start again
+	// and the session continues from its record, as -resume does.
+	code, dir := exitFailed, ""
+	err = h.supervisor().Run(ctx, h.restarts, func(watched context.Context, a supervise.Attempt) error {
+		var died error
+		code, died, dir = h.session(ctx, watched, a, name, brokerURL, emitTo, control, resume)
+		return died
+	}, func(n int, _ error) error {
+		h.resumeDir = dir
+		var err error
 		if resume, err = h.readResume(); err != nil {
 			fmt.Fprintf(h.stderr, "twinrig: cannot resume after the plugin failure: %v\n", err)
-			return exitFailed
+			code = exitFailed
+			return err
 		}
-		fmt.Fprintf(h.stdout, "restarting the plugins and resuming session %s from its record (restart %d of %d)\n", name, restart+1, h.restarts)
+		fmt.Fprintf(h.stdout, "restarting the plugins and resuming session %s from its record (restart %d of %d)\n", name, n, h.restarts)
+		return nil
+	})
+	if se := (*supervise.StartError)(nil); errors.As(err, &se) {
+		return h.fail(ctx, emitTo, se.Err, nil)
 	}
+	return code
 }
 
-// sessionOutcome is how one run of the plugins ended.
-type sessionOutcome struct {
-	code int
-	// restart: a plugin died and the session should continue with new
-	// plugins from its record in dir.
-	restart bool
-	dir     string
+// supervisor returns the supervisor of this run's plugins.
+func (h *hostRun) supervisor() *supervise.Supervisor {
+	l := h.launcher
+	if l == nil {
+		l = supervise.Binaries{LogLevel: h.logLevel}
+	}
+	return &supervise.Supervisor{Config: h.cfg, Launcher: l, Log: h.log}
 }
 
-// session launches the plugins and runs the experiment once (resuming
-// when resume is set). mayRestart allows a plugin's death to end this run
-// with outcome.restart instead of failing the session.
-func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *journalEmitter, control *session.Steering,
-	resume *session.Resume, mayRestart bool) sessionOutcome {
-	// fail reports a failed session; res is what was measured, or nil.
-	fail := func(err error, plugin string, res *session.Result) sessionOutcome {
-		// One plain line, not a log record: it is what the user reads.
-		if errors.Is(err, session.ErrAborted) {
-			fmt.Fprintf(h.stderr, "twinrig: %v; everything recorded until then is kept\n", err)
-		} else {
-			fmt.Fprintf(h.stderr, "twinrig: session failed: %v\n", err)
-		}
-		bg := context.WithoutCancel(ctx)
-		_ = emitTo.Emit(bg, events.ErrorReport{Message: err.Error(), Plugin: plugin})
-		status, code := "error", exitFailed
-		switch {
-		case errors.Is(err, session.ErrAborted):
-			status, code = "aborted", exitAborted
-		case ctx.Err() != nil:
-			status, code = "interrupted", exitInterrupted
-		}
-		_ = emitTo.Emit(bg, finishedEvent(status, res))
-		return sessionOutcome{code: code}
+// fail reports a failed session and returns the exit code: err is why,
+// res what was measured, or nil. ctx is the run's (its error tells an
+// interruption).
+func (h *hostRun) fail(ctx context.Context, emitTo session.Emitter, err error, res *session.Result) int {
+	// One plain line, not a log record: it is what the user reads.
+	if errors.Is(err, session.ErrAborted) {
+		fmt.Fprintf(h.stderr, "twinrig: %v; everything recorded until then is kept\n", err)
+	} else {
+		fmt.Fprintf(h.stderr, "twinrig: session failed: %v\n", err)
 	}
+	bg := context.WithoutCancel(ctx)
+	_ = emitTo.Emit(bg, events.ErrorReport{Message: err.Error(), Plugin: supervise.PluginOf(err)})
+	status, code := exitStatus(ctx, err)
+	_ = emitTo.Emit(bg, finishedEvent(status, res))
+	return code
+}
 
-	procs, err := h.launch()
-	defer func() {
-		for _, p := range procs {
-			p.Kill()
-		}
-	}()
-	if err != nil {
-		return fail(err, pluginOf(err), nil)
+// exitStatus is the finished status and exit code of a session that ended
+// with err (nil: done) in a run whose context is ctx.
+func exitStatus(ctx context.Context, err error) (string, int) {
+	switch {
+	case err == nil:
+		return "ok", exitOK
+	case errors.Is(err, session.ErrAborted):
+		return "aborted", exitAborted
+	case ctx.Err() != nil:
+		return "interrupted", exitInterrupted
 	}
-	plugins := session.Plugins{
-		Stimulus:    procs[rig.KindStimulus].Stimulus(),
-		Acquisition: procs[rig.KindAcquisition].Acquisition(),
-		Model:       procs[rig.KindModel].Model(),
-	}
-	if err := h.configure(ctx, plugins); err != nil {
-		return fail(err, pluginOf(err), nil)
-	}
+	return "error", exitFailed
+}
+
+// session runs the experiment once with the plugins of attempt a
+// (resuming when resume is set) and returns the exit code. ctx is the
+// run's context, watched the attempt's (cancelled too when a plugin
+// exits). When a plugin died and a restart follows (not a.Last), it
+// reports the death and returns it with the session directory to resume
+// from instead of failing the session.
+func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, name, brokerURL string, emitTo *journalEmitter,
+	control *session.Steering, resume *session.Resume) (code int, died error, dir string) {
+	plugins := a.Plugins.Session()
 	info, _, err := session.Describe(ctx, plugins)
 	if info.Unpaired != nil && errors.Is(err, info.Unpaired) {
 		err = nil // session.Preflight refuses it unless the protocol adapts
@@ -181,7 +189,7 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		err = checkOutput(h.cfg.File, h.cfg.Session.Output, recordingBytes(h.exp, info))
 	}
 	if err != nil {
-		return fail(err, pluginOf(err), nil)
+		return h.fail(ctx, emitTo, err, nil), nil, ""
 	}
 	var rec *record.Dir
 	if resume != nil {
@@ -202,7 +210,7 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		}
 	}
 	if err != nil {
-		return fail(err, "", nil)
+		return h.fail(ctx, emitTo, err, nil), nil, ""
 	}
 	emitTo.record(rec)
 	if err := writeHostFile(rec.Path(), hostFile{
@@ -217,37 +225,25 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		}
 	}()
 
-	// Supervise: a plugin that dies ends the session with its name.
-	sessCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go watch(sessCtx, procs, cancel)
-
 	clock := h.cfg.Session.Clock
 	fmt.Fprintf(h.stdout, "session %s: protocol %s (%s, %d blocks), %d neurons, %s clock, recording to %s\n",
 		name, h.exp.Name, h.exp.Duration(), len(h.exp.Stages), info.Acquisition.Neurons, clock, rec.Path())
-	res, runErr := session.RunExperiment(sessCtx, plugins, h.exp, session.Options{
+	res, runErr := session.RunExperiment(watched, plugins, h.exp, session.Options{
 		Clock: clock, Events: emitTo, Recorder: rec, Logger: h.log, Progress: h.progress(), ReadoutDir: absPath(rec.Path()),
 		Steering: control, Selector: selection.New(h.log, h.progressWriter()), Resume: resume,
 	})
-	status := "ok"
-	died := false
-	switch {
-	case errors.Is(runErr, session.ErrAborted):
-		status = "aborted"
-	case runErr != nil && ctx.Err() != nil:
-		status = "interrupted"
-	case runErr != nil:
-		status = "error"
-		runErr = exitedPlugin(procs, runErr, context.Cause(sessCtx))
-		died = errors.Is(runErr, rig.ErrUnavailable) && pluginOf(runErr) != ""
+	if runErr != nil && !errors.Is(runErr, session.ErrAborted) && ctx.Err() == nil {
+		// A plugin that died is named: its gRPC error says less.
+		runErr = a.Plugins.Explain(watched, runErr)
+		if supervise.Died(runErr) && !a.Last {
+			// Report which plugin died and hand over to a restart; the
+			// journal holds the completed stages.
+			fmt.Fprintf(h.stderr, "twinrig: %v\n", runErr)
+			_ = emitTo.Emit(context.WithoutCancel(ctx), events.ErrorReport{Message: runErr.Error(), Plugin: supervise.PluginOf(runErr)})
+			return 0, runErr, rec.Path()
+		}
 	}
-	if died && mayRestart {
-		// Report which plugin died and hand over to a restart; the
-		// journal holds the completed stages.
-		fmt.Fprintf(h.stderr, "twinrig: %v\n", runErr)
-		_ = emitTo.Emit(context.WithoutCancel(ctx), events.ErrorReport{Message: runErr.Error(), Plugin: pluginOf(runErr)})
-		return sessionOutcome{restart: true, dir: rec.Path()}
-	}
+	status, _ := exitStatus(ctx, runErr)
 	if res != nil {
 		h.printSummary(res)
 		if err := rec.WriteSummary(summary(name, status, h.exp, res, runErr)); err != nil {
@@ -255,12 +251,12 @@ func (h *hostRun) session(ctx context.Context, name, brokerURL string, emitTo *j
 		}
 	}
 	if runErr != nil {
-		return fail(runErr, pluginOf(runErr), res)
+		return h.fail(ctx, emitTo, runErr, res), nil, ""
 	}
 	fin := finishedEvent(status, res)
 	fin.Output = rec.Path()
 	_ = emitTo.Emit(ctx, fin)
-	return sessionOutcome{code: exitOK}
+	return exitOK, nil, ""
 }
 
 // finishedEvent is the payload of the finished event; res is what was
@@ -272,100 +268,6 @@ func finishedEvent(status string, res *session.Result) events.Finished {
 		f.FramesShown, f.FramesDropped, f.Scans = int64(res.FramesShown), int64(res.FramesDropped), int64(res.Scans)
 	}
 	return f
-}
-
-// launch starts the three plugins concurrently. On error it returns the
-// ones that did start so the caller can stop them.
-func (h *hostRun) launch() (map[rig.Kind]*rig.Process, error) {
-	cfgs := map[rig.Kind]config.PluginConfig{
-		rig.KindStimulus: h.cfg.Stimulus, rig.KindAcquisition: h.cfg.Acquisition, rig.KindModel: h.cfg.Model,
-	}
-	var mu sync.Mutex
-	procs := map[rig.Kind]*rig.Process{}
-	var errs []error
-	var wg sync.WaitGroup
-	for _, kind := range rig.Kinds() {
-		pc := cfgs[kind]
-		wg.Go(func() {
-			p, err := rig.Launch(rig.LaunchConfig{
-				Kind: kind, Path: pc.Path, Args: pc.Args, StartTimeout: pc.StartTimeout, LogLevel: h.logLevel,
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, &session.PluginError{Kind: kind, Err: err})
-				return
-			}
-			procs[kind] = p
-			h.log.Debug("plugin started", "kind", kind, "path", pc.Path, "pid", p.Pid())
-		})
-	}
-	wg.Wait()
-	return procs, errors.Join(errs...)
-}
-
-// configure hands each plugin its settings from the config and reports
-// every plugin that refuses them.
-func (h *hostRun) configure(ctx context.Context, p session.Plugins) error {
-	steps := []struct {
-		kind rig.Kind
-		pc   config.PluginConfig
-		fn   func(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error)
-	}{
-		{rig.KindStimulus, h.cfg.Stimulus, p.Stimulus.Configure},
-		{rig.KindAcquisition, h.cfg.Acquisition, p.Acquisition.Configure},
-		{rig.KindModel, h.cfg.Model, p.Model.Configure},
-	}
-	var errs []error
-	for _, s := range steps {
-		if _, err := s.fn(ctx, rig.ConfigureRequest{Settings: s.pc.Settings}); err != nil {
-			errs = append(errs, &session.PluginError{Kind: s.kind, Err: fmt.Errorf("%s: plugins.%s.settings: %w", h.cfg.File, s.kind, err)})
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// watch cancels the session when a plugin process exits.
-func watch(ctx context.Context, procs map[rig.Kind]*rig.Process, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			for kind, p := range procs {
-				if p.Exited() {
-					cancel(&session.PluginError{Kind: kind, Err: fmt.Errorf("%s plugin %q exited unexpectedly: %w", kind, p.Path(), rig.ErrUnavailable)})
-					return
-				}
-			}
-		}
-	}
-}
-
-// exitedPlugin explains a session error by a plugin process that died, when
-// one did: the gRPC error it caused says less than its exit.
-func exitedPlugin(procs map[rig.Kind]*rig.Process, err, cause error) error {
-	if cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
-	}
-	for _, kind := range rig.Kinds() {
-		if p := procs[kind]; p != nil && p.Exited() {
-			return &session.PluginError{Kind: kind, Err: fmt.Errorf("%s plugin %q exited unexpectedly (%w); the session stopped: %v",
-				kind, p.Path(), rig.ErrUnavailable, err)}
-		}
-	}
-	return err
-}
-
-// pluginOf names the plugin an error concerns ("" when none).
-func pluginOf(err error) string {
-	var pe *session.PluginError
-	if errors.As(err, &pe) {
-		return string(pe.Kind)
-	}
-	return ""
 }
 
 // absPath makes a path absolute (plugins may run in another directory).

@@ -88,23 +88,12 @@ func count(e *protocols.Experiment, k protocols.Kind) int {
 // directory. It reports every problem it finds, each naming the file,
 // field, plugin or block, and leaves no plugin running.
 func (h *hostRun) preflight(ctx context.Context) (session.Info, error) {
-	procs, err := h.launch()
-	defer func() {
-		for _, p := range procs {
-			p.Kill()
-		}
-	}()
+	p, err := h.supervisor().Start(ctx)
 	if err != nil {
 		return session.Info{}, err
 	}
-	plugins := session.Plugins{
-		Stimulus:    procs[rig.KindStimulus].Stimulus(),
-		Acquisition: procs[rig.KindAcquisition].Acquisition(),
-		Model:       procs[rig.KindModel].Model(),
-	}
-	if err := h.configure(ctx, plugins); err != nil {
-		return session.Info{}, err
-	}
+	defer p.Kill()
+	plugins := p.Session()
 	info, _, err := session.Describe(ctx, plugins)
 	if info.Unpaired != nil && errors.Is(err, info.Unpaired) {
 		err = nil // session.Preflight decides: fine when the protocol adapts
