@@ -17,8 +17,8 @@ import (
 // observed with Time <= t; mid-gray before the first), plus NoiseSD times
 // a standard normal draw seeded by Seed and the scan's index (so that the
 // noise does not depend on how Reads are cut). Scan i of a session is at
-// i/ImagingRateHz, with SourceTime equal to Time, zero behaviour and no
-// HostTime.
+// i/ImagingRateHz, with SourceTime equal to Time, the behaviour
+// Behaviour(i) (zero when Behaviour is nil) and no HostTime.
 //
 // Call order: Configure (optional: it accepts an empty settings object
 // and rejects any setting), Describe, Start, then Observe and Read in any
@@ -40,6 +40,9 @@ type Acquisition struct {
 	NoiseSD float64
 	// Seed seeds the noise.
 	Seed uint64
+	// Behaviour, when set, is the behaviour recorded with scan i of a
+	// session.
+	Behaviour func(scan int64) rig.Behaviour
 	// Fail, when set, is called with the method's name at the start of
 	// every call, once the call is in the CallLog; an error it returns is
 	// what the call returns.
@@ -253,7 +256,11 @@ func (a *Acquisition) Read(ctx context.Context, req rig.ReadRequest) (rig.ReadRe
 				v[n] += float32(a.NoiseSD * rng.NormFloat64())
 			}
 		}
-		out.Scans = append(out.Scans, rig.Scan{Index: a.next, Time: t, SourceTime: t, Values: v})
+		s := rig.Scan{Index: a.next, Time: t, SourceTime: t, Values: v}
+		if a.Behaviour != nil {
+			s.Behaviour = a.Behaviour(a.next)
+		}
+		out.Scans = append(out.Scans, s)
 		a.next++
 	}
 	a.reads = append(a.reads, ReadCall{Request: req, Scans: cloneScans(out.Scans)})

@@ -230,6 +230,15 @@ func TestAcquisitionRespondsToTheFrameOnScreen(t *testing.T) {
 	require.Len(t, a.Scans(), 4)
 	require.Equal(t, []string{"Read", "Observe", "Start", "Observe", "Read", "Read", "Observe", "Observe"}, a.Calls())
 
+	// Behaviour per scan, when asked for.
+	b := &rigfake.Acquisition{Behaviour: func(i int64) rig.Behaviour { return rig.Behaviour{Treadmill: float32(i)} }}
+	_, err = b.Start(ctx, rig.StartRequest{})
+	require.NoError(t, err)
+	resp, err = b.Read(ctx, rig.ReadRequest{Until: time.Second / 10})
+	require.NoError(t, err)
+	require.Equal(t, []float32{0, 1, 2, 3}, []float32{resp.Scans[0].Behaviour.Treadmill, resp.Scans[1].Behaviour.Treadmill,
+		resp.Scans[2].Behaviour.Treadmill, resp.Scans[3].Behaviour.Treadmill})
+
 	// A new session restarts time.
 	_, err = a.Start(ctx, rig.StartRequest{})
 	require.NoError(t, err)
