@@ -18,7 +18,8 @@
 // the frames observed: at each scan, neuron n of N reports Response(f, N)[n]
 // for the frame f on screen at the scan's time (mid-gray before the first
 // frame), plus, when NoiseSD is set, Gaussian noise drawn from Seed and the
-// scan's index. It records every Configure, Observe (frames copied) and
+// scan's index; each scan carries the behaviour Behaviour gives it (zero
+// when unset). It records every Configure, Observe (frames copied) and
 // Read (the request and the scans answered: ReadCall).
 //
 // Model (a rig.Model, and when its Info says so a rig.Evaluator and a
