@@ -8,15 +8,17 @@
 //
 // An Accumulator takes one value per trial: Add(target, condition, repeat,
 // value). The package is agnostic about what the value is; the session
-// runner passes the trial's mean dF/F over the response window minus the
-// pre-trial baseline, but any scalar response per trial works. Trials may
+// passes the trial's response in the verification window (Response: the
+// mean dF/F over the trial shifted by ResponseLatency minus the mean over
+// the BaselineWindow before it), but any scalar response per trial works. Trials may
 // arrive in any order, interleaved across targets and conditions, and
 // Result may be called at any time (for instance on the partial data of an
 // aborted session). Plan registers targets and conditions before their
 // trials, so that a target never shown still appears in the report.
 //
 // A condition has a name and a kind: KindMEI ("mei", or "mei-2", "mei-3"...
-// when a target has several MEIs) or KindControl ("best_natural",
+// when a target has several MEIs) or KindControl, named after the verify
+// block's control stimuli (protocols.Control: "best_natural",
 // "best_gabor", "blank").
 //
 // # Statistics, per target

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/twinrig/twinrig/host/verify"
+	"github.com/twinrig/twinrig/protocols"
 )
 
 // One target shown its MEI and the three standard controls, four repeats
@@ -17,10 +18,10 @@ func ExampleAccumulator() {
 	}
 	target := verify.Target{ID: "n17", Index: 17}
 	responses := map[string][]float64{
-		verify.NameMEI:         {0.91, 0.84, 0.97, 0.88},
-		verify.NameBestNatural: {0.42, 0.51, 0.38, 0.47},
-		verify.NameBestGabor:   {0.30, 0.22, 0.27, 0.35},
-		verify.NameBlank:       {0.01, -0.02, 0.03, 0.00},
+		verify.NameMEI:                       {0.91, 0.84, 0.97, 0.88},
+		string(protocols.ControlBestNatural): {0.42, 0.51, 0.38, 0.47},
+		string(protocols.ControlBestGabor):   {0.30, 0.22, 0.27, 0.35},
+		string(protocols.ControlBlank):       {0.01, -0.02, 0.03, 0.00},
 	}
 	conditions := append([]verify.Condition{verify.MEI(verify.NameMEI)}, verify.StandardControls()...)
 	for rep := range 4 {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -19,14 +20,11 @@ const (
 	KindControl Kind = "control"
 )
 
-// Standard condition names. Further MEIs of a target are named "mei-2",
-// "mei-3" and so on; any other name is accepted too.
-const (
-	NameMEI         = "mei"
-	NameBestNatural = "best_natural"
-	NameBestGabor   = "best_gabor"
-	NameBlank       = "blank"
-)
+// NameMEI is the name of a target's first MEI; further MEIs are named
+// "mei-2", "mei-3" and so on. Controls are named after the verify block's
+// control stimuli (protocols.Control: best_natural, best_gabor, blank...);
+// any other name is accepted too.
+const NameMEI = "mei"
 
 // Target names a target neuron: its id in the session and its index in the
 // acquisition's neuron order.
@@ -44,13 +42,18 @@ type Condition struct {
 // MEI returns the MEI condition with the given name ("mei", "mei-2"...).
 func MEI(name string) Condition { return Condition{Name: name, Kind: KindMEI} }
 
-// Control returns the control condition with the given name.
+// Control returns the control condition with the given name (a
+// protocols.Control's, for the standard ones).
 func Control(name string) Condition { return Condition{Name: name, Kind: KindControl} }
 
 // StandardControls are the three controls of the verification design: the
 // target's best natural clip, its best Gabor and a blank screen.
 func StandardControls() []Condition {
-	return []Condition{Control(NameBestNatural), Control(NameBestGabor), Control(NameBlank)}
+	return []Condition{
+		Control(string(protocols.ControlBestNatural)),
+		Control(string(protocols.ControlBestGabor)),
+		Control(string(protocols.ControlBlank)),
+	}
 }
 
 // DefaultAlpha is the significance level used when Options.Alpha is zero.
@@ -252,11 +255,11 @@ func (a *Accumulator) Result() *Result {
 func sortedControls(names []string) []string {
 	rank := func(n string) int {
 		switch n {
-		case NameBestNatural:
+		case string(protocols.ControlBestNatural):
 			return 0
-		case NameBestGabor:
+		case string(protocols.ControlBestGabor):
 			return 1
-		case NameBlank:
+		case string(protocols.ControlBlank):
 			return 2
 		}
 		return 3

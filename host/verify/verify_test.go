@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/twinrig/twinrig/protocols"
+
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -22,6 +24,13 @@ type trialIn struct {
 }
 
 // design lists trials of one target: condition -> values, repeat = position.
+// The standard controls' names.
+const (
+	nameBestNatural = string(protocols.ControlBestNatural)
+	nameBestGabor   = string(protocols.ControlBestGabor)
+	nameBlank       = string(protocols.ControlBlank)
+)
+
 func design(target Target, conds map[Condition][]float64) []trialIn {
 	var out []trialIn
 	for c, vs := range conds {
@@ -50,9 +59,9 @@ func only(t *testing.T, res *Result) TargetResult {
 }
 
 var (
-	natural = Control(NameBestNatural)
-	gabor   = Control(NameBestGabor)
-	blank   = Control(NameBlank)
+	natural = Control(nameBestNatural)
+	gabor   = Control(nameBestGabor)
+	blank   = Control(nameBlank)
 	mei     = MEI(NameMEI)
 	n1      = Target{ID: "n1", Index: 1}
 )
@@ -155,8 +164,8 @@ func TestZAndTestsKnownAnswer(t *testing.T) {
 	// natural's x1, raised to blank's if below it.
 	require.Len(t, got.Tests, 2)
 	nat, bl := got.Tests[0], got.Tests[1]
-	require.Equal(t, NameBestNatural, nat.Control)
-	require.Equal(t, NameBlank, bl.Control)
+	require.Equal(t, nameBestNatural, nat.Control)
+	require.Equal(t, nameBlank, bl.Control)
 	require.InDelta(t, survival2(3/math.Sqrt2), nat.P, 1e-9)
 	require.InDelta(t, survival2(4/math.Sqrt2), bl.P, 1e-9)
 	require.InDelta(t, 2*bl.P, bl.PHolm, 1e-12)
@@ -225,7 +234,7 @@ func TestPartialData(t *testing.T) {
 	require.Equal(t, 3, res.Summary.Targets)
 	require.Equal(t, 0, res.Summary.Evaluated)
 	require.True(t, math.IsNaN(res.Summary.DrivenFraction))
-	require.Equal(t, []string{NameBestNatural, NameBestGabor, NameBlank}, res.Controls)
+	require.Equal(t, []string{nameBestNatural, nameBestGabor, nameBlank}, res.Controls)
 
 	// Target a: everything; b: no blank yet; c: nothing.
 	addAll(t, a, design(targets[0], map[Condition][]float64{
@@ -245,7 +254,7 @@ func TestPartialData(t *testing.T) {
 	require.Equal(t, VerdictNotDriven, rb.Verdict)
 	require.Contains(t, rb.Notes, "no trials of blank")
 	require.Len(t, rb.Tests, 2, "only controls with trials are tested")
-	blankB, ok := rb.Condition(NameBlank)
+	blankB, ok := rb.Condition(nameBlank)
 	require.True(t, ok, "a planned condition appears with n 0")
 	require.Equal(t, 0, blankB.N)
 	require.Equal(t, VerdictIncomplete, rc.Verdict)
@@ -304,8 +313,8 @@ func TestAddRejects(t *testing.T) {
 		{"duplicate repeat", n1, natural, 0, 1, []string{`"n1"`, `"best_natural"`, "repeat 0 already recorded"}},
 		{"negative repeat", n1, mei, -1, 1, []string{`"n1"`, `"mei"`, "repeat -1"}},
 		{"index changed", Target{"n1", 9}, mei, 5, 1, []string{`"n1"`, "index 9", "index 1"}},
-		{"kind changed", n1, MEI(NameBestNatural), 5, 1, []string{`"n1"`, `"best_natural"`, `seen as "control"`}},
-		{"kind changed on another target", Target{"n2", 2}, MEI(NameBestNatural), 0, 1, []string{`"n2"`, `"best_natural"`, `seen as "control"`}},
+		{"kind changed", n1, MEI(nameBestNatural), 5, 1, []string{`"n1"`, `"best_natural"`, `seen as "control"`}},
+		{"kind changed on another target", Target{"n2", 2}, MEI(nameBestNatural), 0, 1, []string{`"n2"`, `"best_natural"`, `seen as "control"`}},
 		{"empty id", Target{"", 4}, mei, 0, 1, []string{"index 4", "empty id"}},
 		{"empty name", n1, Condition{"", KindMEI}, 0, 1, []string{`"n1"`, "empty name"}},
 		{"unknown kind", n1, Condition{"x", "probe"}, 0, 1, []string{`"n1"`, `"x"`, `"probe"`}},
@@ -329,7 +338,7 @@ func TestPlanRejects(t *testing.T) {
 	a := newAcc(t)
 	require.NoError(t, a.Add(n1, natural, 0, 1))
 	before := jsonOf(t, a.Result())
-	err := a.Plan(n1, mei, MEI(NameBestNatural))
+	err := a.Plan(n1, mei, MEI(nameBestNatural))
 	require.ErrorIs(t, err, rig.ErrInvalid)
 	require.Contains(t, err.Error(), `"best_natural"`)
 	require.Equal(t, before, jsonOf(t, a.Result()), "a rejected plan changes nothing, not even its valid conditions")
