@@ -14,13 +14,19 @@ import (
 )
 
 // writeRig writes a rig config into a new directory, with stub plugin
-// binaries (that are no plugins) and the shipped gratings protocol, and
-// returns its path.
+// binaries (that are no plugins, see supervise.InProcess) and the shipped
+// gratings protocol, and returns its path.
 func writeRig(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
 	protocol, err := filepath.Abs(filepath.Join("..", "protocols", "gratings.yaml"))
 	require.NoError(t, err)
+	return writeRigWith(t, protocol)
+}
+
+// writeRigWith is writeRig with the protocol file given.
+func writeRigWith(t *testing.T, protocol string) string {
+	t.Helper()
+	dir := t.TempDir()
 	for _, name := range []string{"stim", "acq", "model"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\nexit 1\n"), 0o755))
 	}
@@ -32,7 +38,6 @@ session:
 plugins:
   stimulus:
     path: stim
-    settings: {display: headless}
   acquisition:
     path: acq
   model:

@@ -116,21 +116,22 @@ func (p *LoopbackProcess) Exited() bool { return p.exited.Load() }
 // Killed reports whether Kill ended it.
 func (p *LoopbackProcess) Killed() bool { return p.killed.Load() }
 
-// Die ends it as a crash would: the connection closes and Exited turns
-// true; Killed stays false.
-func (p *LoopbackProcess) Die() { p.end() }
+// Die ends it as a crash would: Exited turns true at once and the
+// connection closes (in the background, so that a plugin's own method may
+// call it); Killed stays false.
+func (p *LoopbackProcess) Die() {
+	p.exited.Store(true)
+	go p.end()
+}
 
-// Kill ends it. It is safe to call more than once.
+// Kill ends it and waits for the connection to close. It is safe to call
+// more than once.
 func (p *LoopbackProcess) Kill() {
-	if !p.exited.Load() {
+	if !p.exited.Swap(true) {
 		p.killed.Store(true)
 	}
 	p.end()
 }
 
-func (p *LoopbackProcess) end() {
-	p.once.Do(func() {
-		p.close()
-		p.exited.Store(true)
-	})
-}
+// end closes the connection once; a second caller waits for the first.
+func (p *LoopbackProcess) end() { p.once.Do(p.close) }

@@ -25,6 +25,7 @@ type StartError struct {
 	Err     error
 }
 
+// Error returns Err's message.
 func (e *StartError) Error() string { return e.Err.Error() }
 
 // Unwrap returns Err.
