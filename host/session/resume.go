@@ -14,7 +14,7 @@ import (
 )
 
 // Resume is what an interrupted session completed, read back from its
-// journal (the stage_done entries the runner records): a resumed session
+// journal (the stage_done entries the engine records): a resumed session
 // skips those stages and starts at the session time where the last of them
 // ended. Stages complete as a whole: a stage cut short is run again from
 // its start.
@@ -45,7 +45,7 @@ type Scores struct {
 }
 
 // ReadResume reads a session journal (journal.jsonl) for exp: its
-// events.SessionEntry and events.StageDone entries, as the runner and the
+// events.SessionEntry and events.StageDone entries, as the engine and the
 // host wrote them (this version or earlier ones: the fields are the same).
 // The protocol's SHA-256 in the session entry must be protocolSHA256 (a
 // journal of another protocol is refused), and the completed stages must

@@ -43,7 +43,7 @@ type Recorder interface {
 	// repeat and at the end).
 	Verification(stage string, r *verify.Result) error
 	// Journal appends an entry to the session's crash-safe journal (the
-	// runner records each completed stage there, as events.StageDone).
+	// engine records each completed stage there, as events.StageDone).
 	Journal(e events.Entry) error
 }
 

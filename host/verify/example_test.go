@@ -10,7 +10,7 @@ import (
 
 // One target shown its MEI and the three standard controls, four repeats
 // each, interleaved; the value of a trial is whatever scalar response the
-// caller chooses (the session runner passes baseline-subtracted mean dF/F).
+// caller chooses (the session passes the response in the verification window, verify.Response).
 func ExampleAccumulator() {
 	acc, err := verify.NewAccumulator(verify.Options{})
 	if err != nil {
