@@ -2,6 +2,12 @@
 // acquisition and model plugins named in a rig config, runs a session from
 // a protocol file, publishes session events over MQTT and records the data.
 //
+// This package wires the pieces together: it parses the command line,
+// loads the config and the protocol, and connects the plugin supervisor
+// (package host/supervise: launch, watch, kill, restart), the session
+// (host/session), the MEI selector (host/selection), the event publisher
+// (host/events) and the recording (host/record).
+//
 // Usage:
 //
 //	twinrig run [flags] CONFIG       run a session
