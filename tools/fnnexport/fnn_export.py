@@ -2,8 +2,9 @@
 """Export fnn's foundation model (or the test network) to an ONNX file that
 fits twinrig's model contract v1, with its Python-side state made explicit.
 
-  fnn_export.py microns --session 8 --scan-idx 5 --directory WEIGHTS --out scan-8-5.onnx
-  fnn_export.py microns --random-weights 10000 --out random.onnx
+  fnn_export.py microns --fnn-path FNN --session 8 --scan-idx 5 --directory WEIGHTS --out scan-8-5.onnx
+  fnn_export.py microns --fnn-path FNN --weights params_core.pt params_8_5.pt --out scan-8-5.onnx
+  fnn_export.py microns --fnn-path FNN --random-weights 10000 --seed 0 --out random.onnx
   fnn_export.py toy --out toy.onnx
 
 Each writes the model, a reference file (default: OUT with .reference.json)
@@ -20,45 +21,36 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import statewrap  # noqa: E402  (after the path set-up)
+import fnnload  # noqa: E402  (after the path set-up)
+import statewrap  # noqa: E402
 
 HEIGHT, WIDTH = 144, 256
 
 
-def load_microns(session, scan_idx, directory):
-    """Loads the MICrONS network of scan session-scan_idx with the fnn package
-    (github.com/cajal/fnn: fnn.microns.scan reads params_core.pt,
-    params_<session>_<scan_idx>.pt, scans.csv and units.csv from directory)
-    and returns (network, neuron ids). The ids are "<session>-<scan_idx>-<unit_id>"
-    in readout order (the columns of the responses)."""
-    from fnn import microns
-
-    net, ids = microns.scan(session=session, scan_idx=scan_idx, cuda=False, directory=directory)
-    net = net.to("cpu").eval()
-    ids = ids.sort_index()  # indexed by readout_id = the response column
-    if "unit_id" in ids.columns:
-        names = [f"{session}-{scan_idx}-{int(u)}" for u in ids["unit_id"]]
-    else:
-        names = [f"{session}-{scan_idx}-readout{int(r)}" for r in ids.index]
-    return net, names
-
-
-def build_microns(units, seed=0):
-    """The MICrONS architecture from the fnn package (fnn.microns.build.network)
-    with random weights and `units` neurons, ids "random-<i>": for checking
-    the export and timing it without the weights."""
-    from fnn.microns.build import network
-
-    torch.manual_seed(seed)
-    net = network(units).to("cpu").eval()
-    with torch.no_grad():
-        # fnn starts some parameters at zero (the readout's feature weights,
-        # the modulation's output gain), which would make every response
-        # exp(0) = 1 and hide errors: give those small random values.
-        for p in net.parameters():
-            if not p.any():
-                p.normal_(0, 0.05)
-    return net, [f"random-{i}" for i in range(units)]
+def load_microns(args, parser):
+    """The MICrONS network and its neuron ids as the arguments ask: trained
+    weights from fnn's weights directory (--directory with --session and
+    --scan-idx) or from state-dict files (--weights), or seeded random
+    weights (--random-weights, --seed). The fnn code comes from --fnn-path
+    or sys.path, without its download helpers (fnnload.import_builder)."""
+    chosen = [bool(args.directory), bool(args.weights), bool(args.random_weights)]
+    if sum(chosen) != 1:
+        parser.error("microns needs one of --directory (with --session and --scan-idx), "
+                     "--weights FILE... or --random-weights UNITS")
+    try:
+        builder = fnnload.import_builder(args.fnn_path)
+        if args.random_weights:
+            net, ids, filled = fnnload.random_network(builder, args.random_weights, args.seed)
+            print(f"fnn_export: random weights (seed {args.seed}); {len(filled)} tensors that fnn "
+                  f"initialises to zero were filled from N(0, 0.05^2)", file=sys.stderr)
+            return net, ids
+        if args.weights:
+            return fnnload.files_network(builder, args.weights)
+        if args.session is None or args.scan_idx is None:
+            parser.error("--directory needs --session and --scan-idx")
+        return fnnload.scan_network(builder, args.directory, args.session, args.scan_idx)
+    except fnnload.LoadError as e:
+        parser.exit(2, f"fnn_export.py: {e}\n")
 
 
 def load_toy(neurons):
@@ -69,45 +61,54 @@ def load_toy(neurons):
     return net, [f"toy-{i}" for i in range(neurons)]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_source_arguments(parser):
+    """Adds the sub-commands that choose the network (microns, toy) and
+    their loading options to parser; returns the two sub-parsers."""
     sub = parser.add_subparsers(dest="source", required=True)
     mic = sub.add_parser("microns", help="a MICrONS scan's network from the fnn package")
+    mic.add_argument("--fnn-path", metavar="DIR",
+                     help="a checkout of github.com/cajal/fnn (default: import fnn from the Python path)")
     mic.add_argument("--session", type=int, help="scan session, e.g. 8")
     mic.add_argument("--scan-idx", type=int, help="scan index, e.g. 5")
     mic.add_argument("--directory",
-                     help="the unpacked fnn weights (params_core.pt, params_<session>_<scan_idx>.pt, scans.csv, units.csv)")
+                     help="the unpacked fnn weights (params_core.pt, params_<session>_<scan_idx>.pt, scans.csv, "
+                          "units.csv), or the directory above their microns/ directory")
+    mic.add_argument("--weights", nargs="+", metavar="FILE",
+                     help="instead of --directory: state-dict files (e.g. params_core.pt params_8_5.pt), merged "
+                          "in order; neuron ids readout-<i>")
     mic.add_argument("--random-weights", type=int, metavar="UNITS",
-                     help="instead of --session/--scan-idx/--directory: the architecture with random weights and UNITS neurons")
+                     help="instead: the architecture with seeded random weights and UNITS neurons")
+    mic.add_argument("--seed", type=int, default=0, help="seed of --random-weights (default 0)")
     toy = sub.add_parser("toy", help="the small test network of toymodel.py")
     toy.add_argument("--neurons", type=int, default=23)
+    for p in (mic, toy):
+        p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    return mic, toy
+
+
+def load_network(args, parser):
+    """The network and neuron ids the parsed source arguments name (with
+    torch's thread count set first)."""
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.source == "microns":
+        return load_microns(args, parser)
+    return load_toy(args.neurons)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mic, toy = add_source_arguments(parser)
     for p in (mic, toy):
         p.add_argument("--out", required=True, help="the .onnx file to write")
         p.add_argument("--reference", help="the reference JSON to write (default: OUT with .reference.json)")
         p.add_argument("--steps", type=int, default=20, help="verification steps (default 20)")
-        p.add_argument("--tolerance", type=float, default=1e-4,
-                       help="largest relative error accepted in verification (default 1e-4)")
-        p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+        p.add_argument("--tolerance", type=float, default=1e-5,
+                       help="largest relative error accepted in verification (default 1e-5)")
         p.add_argument("--no-freeze-caches", action="store_true",
                        help="recompute cached weights (fnn's past['weight'] and the like) in the graph on every step")
     args = parser.parse_args(argv)
-    if args.source == "microns":
-        try:
-            import fnn  # noqa: F401
-        except ImportError as e:
-            parser.exit(2, f"fnn_export.py: cannot import the fnn package ({e}); "
-                           "install it with: pip install git+https://github.com/cajal/fnn.git\n")
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    if args.source == "microns" and args.random_weights:
-        net, ids = build_microns(args.random_weights)
-    elif args.source == "microns":
-        if args.session is None or args.scan_idx is None or not args.directory:
-            parser.error("microns needs --session, --scan-idx and --directory (or --random-weights UNITS)")
-        net, ids = load_microns(args.session, args.scan_idx, args.directory)
-    else:
-        net, ids = load_toy(args.neurons)
+    net, ids = load_network(args, parser)
 
     ref = statewrap.export_stateful(net, args.out, HEIGHT, WIDTH, neuron_ids=ids, steps=args.steps,
                                     freeze_caches=not args.no_freeze_caches)

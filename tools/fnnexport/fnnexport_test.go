@@ -125,14 +125,15 @@ func TestExportToyMatchesTorch(t *testing.T) {
 	require.Greater(t, fromReset.MaxRelErr, 100*tolerance, "the state should change step 3's responses")
 }
 
-// TestStatewrapUnits runs the Python unit tests of the exporter's generic
-// part (test_statewrap.py): the metadata encoding, and the refusal or
-// detection of state it cannot make explicit.
+// TestStatewrapUnits runs the Python unit tests of the exporter:
+// test_statewrap.py (the metadata encoding, and the refusal or detection of
+// state it cannot make explicit) and test_fnnload.py (loading fnn's network
+// builder without its download helpers).
 func TestStatewrapUnits(t *testing.T) {
 	py := pythonOrSkip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-m", "unittest", "-v", "test_statewrap")
+	cmd := exec.CommandContext(ctx, py, "-m", "unittest", "-v", "test_statewrap", "test_fnnload")
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "OMP_NUM_THREADS=1")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "python3 -m unittest test_statewrap failed:\n%s", out)
