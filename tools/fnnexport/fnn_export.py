@@ -26,6 +26,11 @@ import statewrap  # noqa: E402
 
 HEIGHT, WIDTH = 144, 256
 
+# The module whose output is the "features" output: the core's feature map
+# that the readout samples (fnn's Visual: core -> readout; the test
+# network: its convolutional LSTM's h).
+FEATURES = {"microns": "core", "toy": "recurrent"}
+
 
 def load_microns(args, parser):
     """The MICrONS network and its neuron ids as the arguments ask: trained
@@ -111,7 +116,7 @@ def main(argv=None):
     net, ids = load_network(args, parser)
 
     ref = statewrap.export_stateful(net, args.out, HEIGHT, WIDTH, neuron_ids=ids, steps=args.steps,
-                                    freeze_caches=not args.no_freeze_caches)
+                                    freeze_caches=not args.no_freeze_caches, features=FEATURES[args.source])
     ref["model"] = os.path.basename(args.out)
     reference = args.reference or os.path.splitext(args.out)[0] + ".reference.json"
     with open(reference, "w") as f:

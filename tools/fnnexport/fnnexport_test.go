@@ -22,7 +22,7 @@ import (
 
 // tolerance is the largest relative difference accepted between ONNX
 // Runtime (from Go) and the original PyTorch network.
-const tolerance = 1e-4
+const tolerance = 1e-5
 
 // findPython looks for a Python with torch once per test binary (importing
 // torch takes seconds).
@@ -93,6 +93,11 @@ func TestExportToyMatchesTorch(t *testing.T) {
 	require.Equal(t, 144, c.Height)
 	require.Equal(t, 256, c.Width)
 	require.Equal(t, 23, c.Neurons)
+	// The features output: the convolutional LSTM's h, which the readout reads.
+	require.Equal(t, []int64{1, 8, 18, 32}, c.Features)
+	require.Equal(t, c.Features, ref.FeaturesShape)
+	require.Equal(t, 2, ref.FeaturesStride, "at most 4096 samples of the 4608 values")
+	require.Equal(t, 8*18*32/2, len(ref.Steps[0].Features))
 
 	r, err := onnxmodel.NewFile(model, onnxmodel.Options{Threads: 1})
 	require.NoError(t, err)
@@ -108,6 +113,8 @@ func TestExportToyMatchesTorch(t *testing.T) {
 	t.Logf("onnx runtime vs torch over %d steps: max relative error %.3g (step %d, neuron %d)",
 		len(ref.Steps), cmp.MaxRelErr, cmp.WorstStep, cmp.WorstNeuron)
 	require.LessOrEqual(t, cmp.MaxRelErr, tolerance, "per step: %v", cmp.StepMaxRelErr)
+	t.Logf("features: max error %.3g of their scale", cmp.FeaturesMaxScaledErr)
+	require.LessOrEqual(t, cmp.FeaturesMaxScaledErr, tolerance)
 
 	// Compare resets first: matching again proves that a reset (zero state)
 	// restarts the network as fnn's reset does.
@@ -156,6 +163,10 @@ func TestExportedModel(t *testing.T) {
 	t.Logf("%s: %d neurons, %d state tensors, max relative error %.3g over %d steps (step %d, neuron %d)",
 		model, ref.Neurons, len(ref.State), cmp.MaxRelErr, len(ref.Steps), cmp.WorstStep, cmp.WorstNeuron)
 	require.LessOrEqual(t, cmp.MaxRelErr, tolerance, "per step: %v", cmp.StepMaxRelErr)
+	if ref.FeaturesShape != nil {
+		t.Logf("features %v: max error %.3g of their scale", ref.FeaturesShape, cmp.FeaturesMaxScaledErr)
+		require.LessOrEqual(t, cmp.FeaturesMaxScaledErr, tolerance)
+	}
 
 	if n := len(ref.Steps); n > 1 {
 		// How much the state matters: the last step's inputs from a reset.

@@ -32,6 +32,12 @@ type Reference struct {
 	// State lists the state tensors in the model's input order; each is
 	// the pair in.Name / out.Name.
 	State []StateTensor `json:"state"`
+	// FeaturesShape is the shape of the model's "features" output (the
+	// core's feature map the readout samples, e.g. [1 512 16 24]), nil for
+	// a model without one. Each step's Features holds every
+	// FeaturesStride-th value of the flattened map.
+	FeaturesShape  []int64 `json:"features_shape"`
+	FeaturesStride int     `json:"features_stride"`
 	// Report is the exporter's own verification (PyTorch with explicit
 	// state, and the onnxruntime Python package when it was installed).
 	Report ExportReport `json:"report"`
@@ -61,6 +67,9 @@ type Step struct {
 	Perspective [2]float32 `json:"perspective"`
 	Modulation  [2]float32 `json:"modulation"`
 	Responses   []float32  `json:"responses"`
+	// Features samples the original network's feature map (see
+	// Reference.FeaturesShape); empty without features.
+	Features []float32 `json:"features"`
 
 	pixels []byte
 }
@@ -115,8 +124,23 @@ func ParseReference(b []byte) (*Reference, error) {
 	if ref.NeuronIDs != nil && len(ref.NeuronIDs) != ref.Neurons {
 		bad("%d neuron ids for %d neurons, expected one per neuron", len(ref.NeuronIDs), ref.Neurons)
 	}
+	samples := 0
+	if ref.FeaturesShape != nil {
+		n := int64(1)
+		for _, d := range ref.FeaturesShape {
+			n *= d
+		}
+		if n <= 0 || ref.FeaturesShape[0] != 1 || ref.FeaturesStride <= 0 {
+			bad("features shape %v with stride %d, expected [1 ...] dimensions > 0 and a stride > 0", ref.FeaturesShape, ref.FeaturesStride)
+		} else {
+			samples = int((n + int64(ref.FeaturesStride) - 1) / int64(ref.FeaturesStride))
+		}
+	}
 	for i := range ref.Steps {
 		s := &ref.Steps[i]
+		if samples > 0 && len(s.Features) != samples {
+			bad("step %d: %d feature samples, expected %d", i, len(s.Features), samples)
+		}
 		px, err := base64.StdEncoding.DecodeString(s.Frame)
 		switch {
 		case err != nil:
@@ -176,6 +200,9 @@ func MatchContract(c onnxmodel.Contract, ref *Reference) error {
 			}
 		}
 	}
+	if !slices.Equal(c.Features, ref.FeaturesShape) {
+		bad("features output %v, expected %v", c.Features, ref.FeaturesShape)
+	}
 	md := c.Metadata
 	if md.Contract != 0 && md.Contract != onnxmodel.ContractVersion {
 		bad("metadata contract %d, expected %d", md.Contract, onnxmodel.ContractVersion)
@@ -194,11 +221,16 @@ type Comparison struct {
 	StepMaxRelErr []float64
 	// Worst locates MaxRelErr.
 	WorstStep, WorstNeuron int
+	// FeaturesMaxScaledErr is, over all steps, the largest |got - want|
+	// among the sampled feature values divided by the step's largest
+	// |want| (features may be near zero, so a plain relative error says
+	// little); 0 for a model without features.
+	FeaturesMaxScaledErr float64
 }
 
 // Compare resets the runner and steps it through the reference's steps,
-// comparing each step's responses with the reference's. The runner is left
-// after the last step.
+// comparing each step's responses (and sampled features) with the
+// reference's. The runner is left after the last step.
 func Compare(r *onnxmodel.Runner, ref *Reference) (Comparison, error) {
 	if err := MatchContract(r.Contract(), ref); err != nil {
 		return Comparison{}, err
@@ -224,8 +256,35 @@ func Compare(r *onnxmodel.Runner, ref *Reference) (Comparison, error) {
 			}
 		}
 		cmp.StepMaxRelErr = append(cmp.StepMaxRelErr, worst)
+		if len(s.Features) > 0 {
+			if e := scaledErr(r.Features(), s.Features, ref.FeaturesStride); e > cmp.FeaturesMaxScaledErr {
+				cmp.FeaturesMaxScaledErr = e
+			}
+		}
 	}
 	return cmp, nil
+}
+
+// scaledErr is max |got[k*stride] - want[k]| / max |want[k]| (+Inf for a
+// NaN or missing value).
+func scaledErr(got, want []float32, stride int) float64 {
+	var diff, scale float64
+	for k, w := range want {
+		i := k * stride
+		if i >= len(got) {
+			return math.Inf(1)
+		}
+		d := math.Abs(float64(got[i]) - float64(w))
+		if math.IsNaN(d) {
+			return math.Inf(1)
+		}
+		diff = max(diff, d)
+		scale = max(scale, math.Abs(float64(w)))
+	}
+	if scale == 0 {
+		return diff
+	}
+	return diff / scale
 }
 
 // PythonEnv names the environment variable that may hold the Python

@@ -40,6 +40,7 @@ Use it in four steps:
 
 import base64
 import collections
+import contextlib
 import inspect
 import json
 import math
@@ -200,16 +201,52 @@ def slots_of(modules):
     return [s for m in modules for s in m.slots]
 
 
+class FeatureTap:
+    """Keeps the last output of one module of a network (a forward hook):
+    the core's feature map that the readout reads, exported as the
+    "features" output."""
+
+    def __init__(self, net, module_name):
+        modules = dict(net.named_modules())
+        if module_name not in modules:
+            raise ValueError(f"no module {module_name!r} in the network to take the features from")
+        self.module_name = module_name
+        self.value = None
+        self._handle = modules[module_name].register_forward_hook(self._keep)
+
+    def _keep(self, module, inputs, output):
+        if not torch.is_tensor(output):
+            raise StateError(f"module {self.module_name!r} returns a {type(output).__name__}, "
+                             "expected the feature map as one tensor")
+        self.value = output
+
+    def take(self):
+        """The last output, forgotten here."""
+        value, self.value = self.value, None
+        if value is None:
+            raise StateError(f"module {self.module_name!r} did not run in the step")
+        return value
+
+    def remove(self):
+        self._handle.remove()
+
+
 class ExplicitState(torch.nn.Module):
     """Wraps a stateful network so that its state is explicit: forward takes
     (frame uint8 [1,1,H,W], perspective [1,2], modulation [1,2], *state)
-    and returns (responses [1,N], *next_state), the state in the order of
-    slots_of(modules). All-zero state reproduces a reset."""
+    and returns (responses [1,N], [features,] *next_state), the state in
+    the order of slots_of(modules). All-zero state reproduces a reset.
 
-    def __init__(self, net, modules):
+    With `features` (a module name, e.g. "core"), that module's output is
+    returned after the responses, with its batch dimension 1 and its shape
+    fixed (features_shape, known after the first call)."""
+
+    def __init__(self, net, modules, features=None):
         super().__init__()
         self.net = net
         self._modules_state = modules
+        self._tap = FeatureTap(net, features) if features else None
+        self.features_shape = None
         self.neurons = 0  # the width of responses, once known (export_onnx)
 
     def zero_state(self):
@@ -226,6 +263,11 @@ class ExplicitState(torch.nn.Module):
         if self.neurons:
             responses = responses.reshape(1, self.neurons)
         out = [responses]
+        if self._tap is not None:
+            features = self._tap.take()
+            if self.features_shape is None:
+                self.features_shape = tuple(int(d) for d in features.shape)
+            out.append(features.reshape(self.features_shape))
         for m in self._modules_state:
             # Reshaping to the known shape gives every state output a fixed
             # shape in the ONNX graph (a Pad with computed pads, for one,
@@ -233,6 +275,10 @@ class ExplicitState(torch.nn.Module):
             out.extend(t.reshape(s.shape) for s, t in zip(m.slots, m.extract()))
         reset(self.net)
         return tuple(out)
+
+    @property
+    def has_features(self):
+        return self._tap is not None
 
 
 def _varint(n):
@@ -305,7 +351,7 @@ def export_onnx(wrapper, path, height, width, metadata):
             wrapper, args, path,
             opset_version=OPSET,
             input_names=["frame", "perspective", "modulation"] + ["in." + n for n in names],
-            output_names=["responses"] + ["out." + n for n in names],
+            output_names=["responses"] + (["features"] if wrapper.has_features else []) + ["out." + n for n in names],
             do_constant_folding=True,
             **options,
         )
@@ -342,35 +388,47 @@ def _max_rel(got, want):
     return float(((got - want).abs() / want.abs().clamp_min(1e-30)).max())
 
 
-def run_original(net, inputs):
-    """The responses of the network with its own Python-side state, reset
-    first, one [N] float32 tensor per step."""
+def run_original(net, inputs, features=None):
+    """The network with its own Python-side state, reset first: one [N]
+    float32 tensor of responses per step and, with `features` (a module
+    name), one tensor of that module's output per step (else None)."""
     net.eval()
     reset(net)
-    out = []
-    with torch.no_grad():
-        for frame, p, m in inputs:
-            out.append(net(*_step_inputs(frame, p, m))[0].clone())
+    tap = FeatureTap(net, features) if features else None
+    out, feats = [], []
+    try:
+        with torch.no_grad():
+            for frame, p, m in inputs:
+                out.append(net(*_step_inputs(frame, p, m))[0].clone())
+                if tap is not None:
+                    feats.append(tap.take().clone())
+    finally:
+        if tap is not None:
+            tap.remove()
     reset(net)
-    return out
+    return out, (feats if tap is not None else None)
 
 
 def run_explicit(wrapper, inputs):
-    """The responses of the explicit-state wrapper from zero state, feeding
-    each step's state outputs back as the next step's inputs."""
+    """The explicit-state wrapper from zero state, feeding each step's state
+    outputs back as the next step's inputs: responses [N] per step, and the
+    features per step (None without)."""
     state = wrapper.zero_state()
     slots = slots_of(wrapper._modules_state)
-    out = []
+    first = 2 if wrapper.has_features else 1
+    out, feats = [], []
     with torch.no_grad():
         for frame, p, m in inputs:
             res = wrapper(frame, p, m, *state)
-            state = list(res[1:])
+            state = list(res[first:])
             for s, t in zip(slots, state):
                 if tuple(t.shape) != s.shape:
                     raise StateError(f"state {s.name!r} came back with shape {list(t.shape)}, "
                                      f"expected {list(s.shape)}")
             out.append(res[0][0].clone())
-    return out
+            if wrapper.has_features:
+                feats.append(res[1].clone())
+    return out, (feats if wrapper.has_features else None)
 
 
 def run_onnxruntime(path, slots, inputs):
@@ -393,36 +451,62 @@ def run_onnxruntime(path, slots, inputs):
     return out
 
 
-def verify(net, wrapper, path, inputs):
-    """Runs the original network, the wrapper and (when possible) the ONNX
-    file on inputs. Returns (original responses, report dict with the
-    largest relative errors against the original)."""
-    original = run_original(net, inputs)
-    explicit = run_explicit(wrapper, inputs)
+def _max_scaled(got, want):
+    """max |got - want| / max |want|: the error of a tensor whose values may
+    be near zero (the features), relative to its scale."""
+    got = got.to(torch.float64)
+    want = want.to(torch.float64)
+    return float((got - want).abs().max() / want.abs().max().clamp_min(1e-30))
+
+
+def verify(net, wrapper, path, inputs, features=None, rewrite_context=None):
+    """Runs the original network, the wrapper (inside the context manager
+    rewrite_context, when given, as it was exported) and (when possible) the
+    ONNX file on inputs. Returns (original responses, original features or
+    None, report dict with the largest relative errors against the
+    original)."""
+    original, original_features = run_original(net, inputs, features)
+    with rewrite_context if rewrite_context is not None else contextlib.nullcontext():
+        explicit, explicit_features = run_explicit(wrapper, inputs)
     report = {
         "steps": len(inputs),
         "torch_explicit_max_rel_err": max(_max_rel(a, b) for a, b in zip(explicit, original)),
         "onnxruntime_max_rel_err": None,
     }
+    if features:
+        report["torch_explicit_features_max_scaled_err"] = max(
+            _max_scaled(a.reshape(b.shape), b) for a, b in zip(explicit_features, original_features))
     ort = run_onnxruntime(path, slots_of(wrapper._modules_state), inputs)
     if ort is not None:
         report["onnxruntime_max_rel_err"] = max(_max_rel(a, b) for a, b in zip(ort, original))
-    return original, report
+    return original, original_features, report
 
 
-def reference_json(model_path, inputs, responses, slots, neuron_ids, report):
+# At most this many feature values per step go into the reference file.
+FEATURE_SAMPLES = 4096
+
+
+def reference_json(model_path, inputs, responses, slots, neuron_ids, report, features=None):
     """The reference document the Go check (tools/fnnexport) reads: the
-    step inputs (frames as base64 of H*W bytes, row-major) and the
-    original network's responses."""
+    step inputs (frames as base64 of H*W bytes, row-major), the original
+    network's responses and, with features (one tensor per step), every
+    features_stride-th value of the flattened feature map (at most
+    FEATURE_SAMPLES per step)."""
     _, _, height, width = inputs[0][0].shape
+    stride = 0
+    if features is not None:
+        stride = max(1, math.ceil(features[0].numel() / FEATURE_SAMPLES))
     steps = []
-    for (frame, p, m), r in zip(inputs, responses):
-        steps.append({
+    for k, ((frame, p, m), r) in enumerate(zip(inputs, responses)):
+        step = {
             "frame": base64.b64encode(frame.numpy().tobytes()).decode(),
             "perspective": [float(v) for v in p[0]],
             "modulation": [float(v) for v in m[0]],
             "responses": [float(v) for v in r],
-        })
+        }
+        if features is not None:
+            step["features"] = [float(v) for v in features[k].reshape(-1)[::stride]]
+        steps.append(step)
     return {
         "format": REFERENCE_FORMAT,
         "model": model_path,
@@ -431,25 +515,33 @@ def reference_json(model_path, inputs, responses, slots, neuron_ids, report):
         "neurons": len(responses[0]),
         "neuron_ids": None if neuron_ids is None else [str(i) for i in neuron_ids],
         "state": [{"name": s.name, "shape": list(s.shape)} for s in slots],
+        "features_shape": None if features is None else list(features[0].shape),
+        "features_stride": stride,
         "report": report,
         "steps": steps,
     }
 
 
 def export_stateful(net, out_path, height, width, neuron_ids=None, steps=20,
-                    frame_rate_hz=30, burn_in_frames=10, seed=0, freeze_caches=True):
+                    frame_rate_hz=30, burn_in_frames=10, seed=0, freeze_caches=True,
+                    features=None):
     """The whole generic pipeline: discover the state, wrap, export with the
     contract metadata, verify for `steps` steps. Returns the reference
-    document (see reference_json)."""
+    document (see reference_json).
+
+    features names the module whose output becomes the "features" output
+    (None: no such output)."""
     modules = discover_state(net, height, width, freeze_caches)
-    wrapper = ExplicitState(net, modules).eval()
+    wrapper = ExplicitState(net, modules, features).eval()
     neurons = export_onnx(wrapper, out_path, height, width,
                           contract_metadata(neuron_ids, frame_rate_hz, burn_in_frames))
     if neuron_ids is not None and len(neuron_ids) != neurons:
         raise ValueError(f"{len(neuron_ids)} neuron ids for {neurons} responses")
     inputs = test_inputs(steps, height, width, seed)
-    original, report = verify(net, wrapper, out_path, inputs)
+    original, original_features, report = verify(net, wrapper, out_path, inputs, features)
     report["neurons"] = neurons
+    report["features"] = None if not features else list(wrapper.features_shape)
     report["state_tensors"] = len(slots_of(modules))
     report["state_floats"] = sum(s.numel() for s in slots_of(modules))
-    return reference_json(out_path, inputs, original, slots_of(modules), neuron_ids, report)
+    return reference_json(out_path, inputs, original, slots_of(modules), neuron_ids, report,
+                          original_features)
