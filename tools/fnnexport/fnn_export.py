@@ -110,13 +110,17 @@ def main(argv=None):
         p.add_argument("--steps", type=int, default=20, help="verification steps (default 20)")
         p.add_argument("--tolerance", type=float, default=1e-5,
                        help="largest relative error accepted in verification (default 1e-5)")
+        p.add_argument("--no-rewrite", action="store_true",
+                       help="export the readout's GridSample and the Einsums as traced, without the "
+                            "rewrites of rewrites.py")
         p.add_argument("--no-freeze-caches", action="store_true",
                        help="recompute cached weights (fnn's past['weight'] and the like) in the graph on every step")
     args = parser.parse_args(argv)
     net, ids = load_network(args, parser)
 
     ref = statewrap.export_stateful(net, args.out, HEIGHT, WIDTH, neuron_ids=ids, steps=args.steps,
-                                    freeze_caches=not args.no_freeze_caches, features=FEATURES[args.source])
+                                    freeze_caches=not args.no_freeze_caches, features=FEATURES[args.source],
+                                    rewrite=not args.no_rewrite)
     ref["model"] = os.path.basename(args.out)
     reference = args.reference or os.path.splitext(args.out)[0] + ".reference.json"
     with open(reference, "w") as f:

@@ -115,6 +115,10 @@ func TestExportToyMatchesTorch(t *testing.T) {
 	require.LessOrEqual(t, cmp.MaxRelErr, tolerance, "per step: %v", cmp.StepMaxRelErr)
 	t.Logf("features: max error %.3g of their scale", cmp.FeaturesMaxScaledErr)
 	require.LessOrEqual(t, cmp.FeaturesMaxScaledErr, tolerance)
+	// The exporter rewrote the readout (a gather instead of GridSample)
+	// and the attention's einsums (MatMul).
+	require.Equal(t, 1, ref.Report.RewrittenReadouts)
+	require.True(t, ref.Report.EinsumsAsMatMul)
 
 	// Compare resets first: matching again proves that a reset (zero state)
 	// restarts the network as fnn's reset does.
@@ -134,13 +138,14 @@ func TestExportToyMatchesTorch(t *testing.T) {
 
 // TestStatewrapUnits runs the Python unit tests of the exporter:
 // test_statewrap.py (the metadata encoding, and the refusal or detection of
-// state it cannot make explicit) and test_fnnload.py (loading fnn's network
-// builder without its download helpers).
+// state it cannot make explicit), test_rewrites.py (the rewritten readout
+// and einsums against the originals) and test_fnnload.py (loading fnn's
+// network builder without its download helpers).
 func TestStatewrapUnits(t *testing.T) {
 	py := pythonOrSkip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-m", "unittest", "-v", "test_statewrap", "test_fnnload")
+	cmd := exec.CommandContext(ctx, py, "-m", "unittest", "-v", "test_statewrap", "test_rewrites", "test_fnnload")
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "OMP_NUM_THREADS=1")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "python3 -m unittest test_statewrap failed:\n%s", out)

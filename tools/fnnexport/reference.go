@@ -58,6 +58,11 @@ type ExportReport struct {
 	OnnxRuntimeMaxRelErr   *float64 `json:"onnxruntime_max_rel_err"`
 	StateTensors           int      `json:"state_tensors"`
 	StateFloats            int      `json:"state_floats"`
+	// RewrittenReadouts counts the readouts exported as a gather instead
+	// of GridSample; EinsumsAsMatMul says whether batched-matrix-product
+	// einsums were exported as MatMul (rewrites.py).
+	RewrittenReadouts int  `json:"rewritten_readouts"`
+	EinsumsAsMatMul   bool `json:"einsums_as_matmul"`
 }
 
 // Step is one step's inputs and the original network's responses.

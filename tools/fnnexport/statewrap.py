@@ -48,6 +48,8 @@ import warnings
 
 import torch
 
+import rewrites
+
 # Entries of a module's `past` dict that are recurrent state.
 HISTORY_KEY = "history"
 TENSOR_STATE_KEYS = ("h", "c")
@@ -327,7 +329,8 @@ def contract_metadata(neuron_ids, frame_rate_hz=30, burn_in_frames=10):
 def export_onnx(wrapper, path, height, width, metadata):
     """Traces wrapper with torch.onnx.export (opset 17, batch 1, fixed
     shapes, constants folded) to path and appends the metadata properties.
-    Returns the number of neurons (the width of "responses")."""
+    Returns the number of neurons (the width of "responses"). Call it
+    inside rewrites.all_rewrites(net) to export the rewritten operators."""
     slots = slots_of(wrapper._modules_state)
     frame = torch.zeros(1, 1, height, width, dtype=torch.uint8)
     zero2 = torch.zeros(1, 2)
@@ -524,23 +527,29 @@ def reference_json(model_path, inputs, responses, slots, neuron_ids, report, fea
 
 def export_stateful(net, out_path, height, width, neuron_ids=None, steps=20,
                     frame_rate_hz=30, burn_in_frames=10, seed=0, freeze_caches=True,
-                    features=None):
+                    features=None, rewrite=True):
     """The whole generic pipeline: discover the state, wrap, export with the
     contract metadata, verify for `steps` steps. Returns the reference
     document (see reference_json).
 
     features names the module whose output becomes the "features" output
-    (None: no such output)."""
+    (None: no such output). With rewrite, the network is traced with the
+    rewrites of rewrites.py (gather readouts, einsums as matmul), and the
+    verification runs the explicit-state wrapper with them too."""
     modules = discover_state(net, height, width, freeze_caches)
     wrapper = ExplicitState(net, modules, features).eval()
-    neurons = export_onnx(wrapper, out_path, height, width,
-                          contract_metadata(neuron_ids, frame_rate_hz, burn_in_frames))
+    context = (lambda: rewrites.all_rewrites(net)) if rewrite else contextlib.nullcontext
+    with context() as swapped:
+        neurons = export_onnx(wrapper, out_path, height, width,
+                              contract_metadata(neuron_ids, frame_rate_hz, burn_in_frames))
     if neuron_ids is not None and len(neuron_ids) != neurons:
         raise ValueError(f"{len(neuron_ids)} neuron ids for {neurons} responses")
     inputs = test_inputs(steps, height, width, seed)
-    original, original_features, report = verify(net, wrapper, out_path, inputs, features)
+    original, original_features, report = verify(net, wrapper, out_path, inputs, features, context())
     report["neurons"] = neurons
     report["features"] = None if not features else list(wrapper.features_shape)
+    report["rewritten_readouts"] = swapped or 0
+    report["einsums_as_matmul"] = bool(rewrite)
     report["state_tensors"] = len(slots_of(modules))
     report["state_floats"] = sum(s.numel() for s in slots_of(modules))
     return reference_json(out_path, inputs, original, slots_of(modules), neuron_ids, report,

@@ -12,8 +12,14 @@ reset fills.
     h and c start as [1, C, 1, 1] zeros and grow to the map's size;
   - modulation: an MLP and a flat LSTM cell (h and c [1, 8]) on the pupil
     radius and treadmill, added to the core's input channels;
-  - readout: per neuron a fixed position on the feature map (bilinear
-    sampling), a feature weight vector and a bias, then exp.
+  - readout: in the form of fnn's PositionFeature readout, so that the
+    exporter's rewrites (rewrites.py) apply to it: per neuron a position
+    on the feature map (position.mean, bounded by tanh; bilinear
+    sampling), per stream (2 streams of 4 channels) a feature weight
+    vector and a bias; the streams are averaged, then exp.
+
+The convolutional LSTM also runs a small attention over the map with the
+einsum equations of fnn's CvT-LSTM, which the exporter turns into MatMul.
 """
 
 import collections
@@ -72,11 +78,22 @@ class ConvLstmCell(nn.Module):
             self.gates.bias[hidden:2 * hidden].add_(1.0)  # forget gate bias
         self.past = {}
 
+    def attend(self, x):
+        """Attention over the map positions, 2 groups, with the einsum
+        equations of fnn's CvtLstm (N S G C Q: batch, stream, group,
+        channel, position)."""
+        n, ch, height, width = x.shape
+        q = x.view(n, 1, 2, ch // 2, height * width)
+        k = torch.roll(q, 1, dims=4)
+        w = torch.einsum("N S G C Q , N S G C D -> N S G Q D", q, k).softmax(dim=-1)
+        return torch.einsum("N S G C D , N S G Q D -> N S G C Q", q, w).reshape(n, ch, height, width)
+
     def forward(self, x):
         if self.past:
             h, c = self.past["h"], self.past["c"]
         else:
             h = c = torch.zeros(1, self.hidden, 1, 1)
+        x = x + 0.5 * self.attend(x)
         hx = torch.cat([x, h.expand(x.shape[0], -1, x.shape[2], x.shape[3])], dim=1)
         i, f, g, o = self.gates(hx).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
@@ -108,6 +125,50 @@ class FlatLstmCell(nn.Module):
         return h
 
 
+class Position(nn.Module):
+    """Per-neuron positions; `mean` [U, 2] as fnn's positions give them."""
+
+    def __init__(self, neurons):
+        super().__init__()
+        self.mu = nn.Parameter(torch.randn(neurons, 2))
+
+    @property
+    def mean(self):
+        return self.mu
+
+
+class Feature(nn.Module):
+    """Per-stream feature weights; forward(stream=None) -> [S, U, 1, C]."""
+
+    def __init__(self, neurons, channels, streams):
+        super().__init__()
+        self.weights = nn.ParameterList([nn.Parameter(torch.randn(neurons, 1, channels) * 1.5)
+                                         for _ in range(streams)])
+
+    def forward(self, stream=None):
+        return torch.stack(list(self.weights), dim=0)
+
+
+class Readout(nn.Module):
+    """fnn's PositionFeature form: forward(core [N, S*C, h, w]) -> [N, S, U, 1]."""
+
+    def __init__(self, neurons, channels, streams):
+        super().__init__()
+        self.streams = streams
+        self.position = Position(neurons)
+        self.bound = torch.tanh
+        self.feature = Feature(neurons, channels // streams, streams)
+        self.biases = nn.ParameterList([nn.Parameter(torch.randn(neurons, 1) * 0.2) for _ in range(streams)])
+
+    def forward(self, core, stream=None):
+        n = core.shape[0]
+        grid = self.bound(self.position.mean).expand(n, -1, -1).unsqueeze(2)
+        sampled = F.grid_sample(core, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        sampled = sampled.view(n, self.streams, -1, sampled.shape[2])  # [N, S, C, U]
+        out = torch.einsum("S U R C , N S C U -> N S U R", self.feature(), sampled)
+        return out + torch.stack(list(self.biases), dim=0)
+
+
 class ToyVisual(nn.Module):
     """The test network. forward(stimulus [1,1,H,W] in 0..1, perspective
     [1,2], modulation [1,2]) -> responses [1, neurons], like fnn's
@@ -123,9 +184,7 @@ class ToyVisual(nn.Module):
         self.modulation_lstm = FlatLstmCell(8, 8)
         self.modulation_out = nn.Linear(8, channels)
         self.recurrent = ConvLstmCell(channels, channels)
-        self.positions = nn.Parameter(torch.rand(neurons, 2) * 1.6 - 0.8)
-        self.features = nn.Parameter(torch.randn(neurons, channels) * 1.5)
-        self.biases = nn.Parameter(torch.randn(neurons) * 0.2)
+        self.readout = Readout(neurons, channels, streams=2)
         # sampling positions of a 36 x 64 "retina" in the frame, x then y in [-1, 1]
         ys = (torch.arange(36) + 0.5) / 18 - 1
         xs = (torch.arange(64) + 0.5) / 32 - 1
@@ -150,9 +209,6 @@ class ToyVisual(nn.Module):
         x = F.gelu(self.conv1(x))
         x = F.gelu(self.conv2(x) + m.view(1, -1, 1, 1))
         h = self.recurrent(x)
-        # readout
-        grid = self.positions.view(1, self.neurons, 1, 2)
-        sampled = F.grid_sample(h, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        sampled = sampled.view(h.shape[1], self.neurons).t()  # [neurons, channels]
-        r = (sampled * self.features).sum(dim=1) + self.biases
-        return torch.exp(r).view(1, self.neurons)
+        # readout: mean over streams, exp
+        r = self.readout(h).mean(dim=1)
+        return torch.exp(r.squeeze(2))
