@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -295,4 +296,30 @@ func BenchmarkExportedModel(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// TestInterleavedBench runs the interleaved benchmark (Interleaved, as
+// cmd/fnnbench does) briefly on the test network: PyTorch through
+// torchstep.py, bare ONNX Runtime and the model plugin over rig's loopback.
+func TestInterleavedBench(t *testing.T) {
+	py := pythonOrSkip(t)
+	model, reference := export(t, py, t.TempDir())
+	var log strings.Builder
+	res, err := fnnexport.Interleaved(context.Background(), fnnexport.BenchConfig{
+		Model: model, Reference: reference, Python: py, Dir: ".", TorchArgs: []string{"toy"},
+		Threads: 1, Rounds: 3, Frames: 2, Warmup: 1, Log: &log,
+	})
+	require.NoError(t, err)
+	t.Logf("%s", log.String())
+	require.LessOrEqual(t, res.TorchMaxRelErr, tolerance, "torchstep.py must run the exported network")
+	for _, name := range []string{fnnexport.BenchTorch, fnnexport.BenchBare, fnnexport.BenchPlugin} {
+		require.Len(t, res.MsPerFrame[name], 3, name)
+		require.Greater(t, res.Median(name), 0.0, name)
+	}
+	require.Len(t, res.Load, 3)
+	require.Equal(t, 2.0, fnnexport.BenchResult{MsPerFrame: map[string][]float64{"x": {3, 1, 2}}}.Median("x"))
+	require.Equal(t, 1.5, fnnexport.BenchResult{MsPerFrame: map[string][]float64{"x": {2, 1}}}.Median("x"))
+
+	_, err = fnnexport.Interleaved(context.Background(), fnnexport.BenchConfig{Model: model, Reference: reference})
+	require.ErrorIs(t, err, rig.ErrInvalid)
 }

@@ -1,0 +1,94 @@
+// Command fnnbench times an exported fnn model three ways, interleaved in
+// one run on the same frames: fnn's PyTorch step (torchstep.py), the bare
+// ONNX Runtime call (onnxmodel.Runner) and the model plugin's PredictStream
+// (in process, behind rig's loopback gRPC transport). See
+// tools/fnnexport/README.md.
+//
+//	go run ./tools/fnnexport/cmd/fnnbench -model r.onnx -reference r.reference.json \
+//	    -threads 2 -rounds 12 -frames 8 -- microns --fnn-path FNN --random-weights 10000 --seed 0
+//
+// The arguments after -- are the exporter's source arguments that built the
+// model (torchstep.py loads the same network with them); without them the
+// PyTorch runner is skipped.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+
+	"github.com/twinrig/twinrig/tools/fnnexport"
+)
+
+func main() {
+	model := flag.String("model", "", "the exported .onnx model")
+	reference := flag.String("reference", "", "its reference file (default: MODEL with .reference.json)")
+	python := flag.String("python", "", "the Python with PyTorch (default: as the exporter's test finds one)")
+	dir := flag.String("dir", "", "the directory of torchstep.py (default: tools/fnnexport of this source tree)")
+	threads := flag.Int("threads", 2, "threads of every runner")
+	rounds := flag.Int("rounds", 12, "rounds (each runs every runner once, the order rotating)")
+	frames := flag.Int("frames", 8, "frames per runner and round")
+	warmup := flag.Int("warmup", 3, "frames each runner steps before the first round")
+	flag.Parse()
+	if *model == "" {
+		fmt.Fprintln(os.Stderr, "fnnbench: -model is required")
+		os.Exit(2)
+	}
+	if *reference == "" {
+		*reference = (*model)[:len(*model)-len(filepath.Ext(*model))] + ".reference.json"
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, fnnexport.BenchConfig{
+		Model: *model, Reference: *reference, Python: *python, Dir: *dir, TorchArgs: flag.Args(),
+		Threads: *threads, Rounds: *rounds, Frames: *frames, Warmup: *warmup, Log: os.Stderr,
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, "fnnbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg fnnexport.BenchConfig) error {
+	if len(cfg.TorchArgs) > 0 {
+		if cfg.Dir == "" {
+			_, file, _, ok := runtime.Caller(0)
+			if !ok {
+				return fmt.Errorf("cannot locate torchstep.py: pass -dir")
+			}
+			cfg.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		}
+		if cfg.Python == "" {
+			py, err := fnnexport.FindPython(ctx)
+			if err != nil {
+				return err
+			}
+			cfg.Python = py
+		}
+	}
+	res, err := fnnexport.Interleaved(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	torch, bare, plugin := res.Median(fnnexport.BenchTorch), res.Median(fnnexport.BenchBare), res.Median(fnnexport.BenchPlugin)
+	summary := map[string]any{
+		"threads": cfg.Threads, "rounds": cfg.Rounds, "frames_per_round": cfg.Frames,
+		"median_ms_per_frame": map[string]float64{"pytorch": torch, "onnxruntime": bare, "plugin": plugin},
+		"plugin_over_bare":    plugin / bare,
+		"load_1min":           res.Load,
+	}
+	if torch > 0 {
+		summary["pytorch_over_bare"] = torch / bare
+		summary["pytorch_max_rel_err_vs_reference"] = res.TorchMaxRelErr
+	}
+	b, err := json.Marshal(summary)
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(b))
+	return nil
+}
