@@ -41,7 +41,7 @@ func ParseExperiment(name string, data []byte) (*Experiment, error) {
 	if err != nil {
 		var p *yamldoc.Problem
 		if errors.As(err, &p) {
-			return nil, (*Problem)(p)
+			return nil, p
 		}
 		return nil, fmt.Errorf("protocol: parse %s: %w", name, err)
 	}

@@ -38,7 +38,7 @@ func joinProblems(problems []*yamldoc.Problem) error {
 	}
 	errs := make([]error, len(problems))
 	for i, p := range problems {
-		errs[i] = (*Problem)(p)
+		errs[i] = p
 	}
 	return errors.Join(errs...)
 }

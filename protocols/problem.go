@@ -2,38 +2,19 @@ package protocols
 
 import (
 	"errors"
-	"fmt"
 
-	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/internal/yamldoc"
 )
 
 // Problem is one thing wrong with an experiment file (format version 2):
-// where it is, which field it concerns and what is wrong. Every Problem
-// matches rig.ErrInvalid with errors.Is.
-type Problem struct {
-	// File is the name the protocol was parsed under.
-	File string
-	// Line and Column locate the problem, both counted from 1.
-	Line, Column int
-	// Field is the dotted path of the field concerned, such as
-	// "blocks[2].adapt.hold_out[0]"; empty for the file as a whole (YAML
-	// syntax errors).
-	Field string
-	// Msg says what is wrong: the value found and what was expected.
-	Msg string
-}
-
-// Error formats the problem as "file:line:col: field: msg" (without
-// "field: " when Field is empty), the format of version 1 errors.
-func (p *Problem) Error() string {
-	if p.Field == "" {
-		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Msg)
-	}
-	return fmt.Sprintf("%s:%d:%d: %s: %s", p.File, p.Line, p.Column, p.Field, p.Msg)
-}
-
-// Unwrap returns rig.ErrInvalid.
-func (p *Problem) Unwrap() error { return rig.ErrInvalid }
+// where it is (File, Line, Column, counted from 1), which field it concerns
+// (a dotted path such as "blocks[2].adapt.hold_out[0]"; empty for the file
+// as a whole, such as YAML syntax errors) and what is wrong (Msg: the value
+// found and what was expected). It formats as "file:line:col: field: msg",
+// the format of version 1 errors, and matches rig.ErrInvalid with
+// errors.Is. It is the YAML decoder's problem type, shared with the rig
+// config's.
+type Problem = yamldoc.Problem
 
 // Problems returns the problems an error from ParseExperiment,
 // LoadExperiment or Experiment.CheckStimuli holds, in order. It returns nil

@@ -2,8 +2,8 @@ package config
 
 import (
 	"errors"
-	"fmt"
 
+	"github.com/twinrig/twinrig/internal/yamldoc"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -11,32 +11,13 @@ import (
 // rig.ErrInvalid, so callers may test either.
 var ErrInvalid = rig.ErrInvalid
 
-// Problem is one thing wrong with a config file: where it is, which field it
-// concerns, and what is wrong.
-type Problem struct {
-	// File is the name the config was parsed under (the path given to Load).
-	File string
-	// Line and Column locate the problem, both counted from 1.
-	Line, Column int
-	// Field is the dotted path of the field concerned, e.g.
-	// "plugins.model.path" or "plugins.stimulus.args[2]"; empty for
-	// problems with the file as a whole, such as YAML syntax errors.
-	Field string
-	// Msg says what is wrong: the value found and what was expected.
-	Msg string
-}
-
-// Error formats the problem as "file:line:col: field: msg" (without
-// "field: " when Field is empty).
-func (p *Problem) Error() string {
-	if p.Field == "" {
-		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Msg)
-	}
-	return fmt.Sprintf("%s:%d:%d: %s: %s", p.File, p.Line, p.Column, p.Field, p.Msg)
-}
-
-// Unwrap returns ErrInvalid.
-func (p *Problem) Unwrap() error { return ErrInvalid }
+// Problem is one thing wrong with a config file: where it is (File, the
+// path given to Load; Line and Column, counted from 1), which field it
+// concerns (a dotted path such as "plugins.model.path"; empty for the file
+// as a whole, such as YAML syntax errors) and what is wrong (Msg). It
+// formats as "file:line:col: field: msg" and matches ErrInvalid. It is the
+// YAML decoder's problem type, shared with the protocols'.
+type Problem = yamldoc.Problem
 
 // Problems returns the problems in an error returned by Parse or Load, in
 // the order they were reported (by position in the file). It returns nil for

@@ -41,7 +41,7 @@ func parse(name string, data []byte, baseDir string) (*Config, error) {
 	if err != nil {
 		var p *yamldoc.Problem
 		if errors.As(err, &p) {
-			return nil, (*Problem)(p)
+			return nil, p
 		}
 		return nil, fmt.Errorf("config: parse %s: %w", name, err)
 	}
@@ -62,7 +62,7 @@ func parse(name string, data []byte, baseDir string) (*Config, error) {
 	if problems := d.Problems(); len(problems) > 0 {
 		errs := make([]error, len(problems))
 		for i, p := range problems {
-			errs[i] = (*Problem)(p)
+			errs[i] = p
 		}
 		return nil, errors.Join(errs...)
 	}

@@ -37,9 +37,9 @@ func (p Pos) Or(q Pos) Pos {
 }
 
 // Problem is one thing wrong with a file: where it is, which field it
-// concerns and what is wrong. The packages that decode with yamldoc give
-// it their own name (their Problem types have the same fields), so it
-// converts to theirs.
+// concerns and what is wrong. The packages that decode with yamldoc
+// export it under their own name (protocols.Problem, config.Problem are
+// aliases of it).
 type Problem struct {
 	// File is the name the file was parsed under.
 	File string
