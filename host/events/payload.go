@@ -146,7 +146,7 @@ type Accuracy struct {
 }
 
 // TrialAveraged holds the trial-averaged measures of repeated blocks
-// (SCIENCE.md section 2), part of an accuracy event.
+// (docs/science.md#accuracy), part of an accuracy event.
 type TrialAveraged struct {
 	// The repeats the trial-averaged measures average over.
 	Repeats int `json:"repeats"`
