@@ -71,6 +71,21 @@ func (r BenchResult) Median(name string) float64 {
 	return v[len(v)/2]
 }
 
+// RoundRatio returns the median over rounds of a's time over b's in the
+// same round (0 when either did not run): less sensitive than the ratio of
+// the medians to load that changes from round to round.
+func (r BenchResult) RoundRatio(a, b string) float64 {
+	va, vb := r.MsPerFrame[a], r.MsPerFrame[b]
+	if len(va) == 0 || len(va) != len(vb) {
+		return 0
+	}
+	ratios := make([]float64, len(va))
+	for i := range va {
+		ratios[i] = va[i] / vb[i]
+	}
+	return BenchResult{MsPerFrame: map[string][]float64{"": ratios}}.Median("")
+}
+
 // benchRunner runs n frames and returns how long they took.
 type benchRunner struct {
 	name string

@@ -11,6 +11,10 @@
 // an onnxmodel.Runner through the reference's inputs from a reset and
 // measures how far its responses are from PyTorch's.
 //
+// Interleaved (and the command cmd/fnnbench) times an exported model three
+// ways in one run on the same frames: fnn's PyTorch step (torchstep.py), the
+// bare ONNX Runtime call and the model plugin's PredictStream.
+//
 // The package's test runs the exporter on its small test network
 // (toymodel.py) when a Python with PyTorch is found (FindPython), and checks
 // a user's own export when TWINRIG_FNN_ONNX and TWINRIG_FNN_REFERENCE name

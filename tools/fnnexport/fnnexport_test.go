@@ -319,6 +319,7 @@ func TestInterleavedBench(t *testing.T) {
 	require.Len(t, res.Load, 3)
 	require.Equal(t, 2.0, fnnexport.BenchResult{MsPerFrame: map[string][]float64{"x": {3, 1, 2}}}.Median("x"))
 	require.Equal(t, 1.5, fnnexport.BenchResult{MsPerFrame: map[string][]float64{"x": {2, 1}}}.Median("x"))
+	require.Equal(t, 2.0, fnnexport.BenchResult{MsPerFrame: map[string][]float64{"a": {2, 9, 4}, "b": {1, 3, 4}}}.RoundRatio("a", "b"))
 
 	_, err = fnnexport.Interleaved(context.Background(), fnnexport.BenchConfig{Model: model, Reference: reference})
 	require.ErrorIs(t, err, rig.ErrInvalid)

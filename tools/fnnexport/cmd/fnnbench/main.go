@@ -77,12 +77,14 @@ func run(ctx context.Context, cfg fnnexport.BenchConfig) error {
 	torch, bare, plugin := res.Median(fnnexport.BenchTorch), res.Median(fnnexport.BenchBare), res.Median(fnnexport.BenchPlugin)
 	summary := map[string]any{
 		"threads": cfg.Threads, "rounds": cfg.Rounds, "frames_per_round": cfg.Frames,
-		"median_ms_per_frame": map[string]float64{"pytorch": torch, "onnxruntime": bare, "plugin": plugin},
-		"plugin_over_bare":    plugin / bare,
-		"load_1min":           res.Load,
+		"median_ms_per_frame":               map[string]float64{"pytorch": torch, "onnxruntime": bare, "plugin": plugin},
+		"plugin_over_bare":                  plugin / bare,
+		"plugin_over_bare_median_of_rounds": res.RoundRatio(fnnexport.BenchPlugin, fnnexport.BenchBare),
+		"load_1min":                         res.Load,
 	}
 	if torch > 0 {
 		summary["pytorch_over_bare"] = torch / bare
+		summary["pytorch_over_bare_median_of_rounds"] = res.RoundRatio(fnnexport.BenchTorch, fnnexport.BenchBare)
 		summary["pytorch_max_rel_err_vs_reference"] = res.TorchMaxRelErr
 	}
 	b, err := json.Marshal(summary)
