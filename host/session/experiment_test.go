@@ -17,7 +17,7 @@ import (
 )
 
 func levelSpec(l int) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"family":"levels","level":%d}`, l))
+	return json.RawMessage(fmt.Sprintf(`{"family":"gray","level":%d}`, l))
 }
 
 // fakeSelector gives each target an MEI of a fixed gray level and controls
@@ -83,7 +83,7 @@ func (r *fakeRecorder) Verification(_ string, v *verify.Result) error {
 // their MEIs against two controls and the blank, 3 repeats.
 func inceptionExperiment() *protocols.Experiment {
 	return &protocols.Experiment{
-		Version: 2, Name: "loop", Blank: protocols.Stimulus{Family: "levels", Spec: levelSpec(128)},
+		Version: 2, Name: "loop", Blank: protocols.Stimulus{Family: "gray", Spec: levelSpec(128)},
 		Stages: []protocols.Stage{
 			{Kind: protocols.KindPresent, Name: "map", Present: &protocols.PresentBlock{
 				Trials:  []protocols.Trial{{Duration: 2 * time.Second, Stimulus: protocols.Stimulus{Family: "levels", Spec: json.RawMessage(`{"family":"levels"}`)}}},
@@ -106,11 +106,10 @@ func TestRunExperimentVerifiesMEIs(t *testing.T) {
 	events := &eventLog{}
 	rec := &fakeRecorder{}
 	sel := &fakeSelector{meiLevel: map[string]int{"a": 240, "b": 60}}
-	model := &fakeModel{neurons: 2, ids: []string{"a", "b"}, sign: 1}
 	p := session.Plugins{
-		Stimulus:    &fakeStimulus{rate: 30},
-		Acquisition: &fakeAcquisition{neurons: 2, ids: []string{"a", "b"}, rate: 30},
-		Model:       model,
+		Stimulus:    newStimulus(30),
+		Acquisition: newAcquisition(2, "a", "b"),
+		Model:       newModel(2, "a", "b"),
 	}
 	res, err := session.RunExperiment(context.Background(), p, inceptionExperiment(), session.Options{Events: events, Recorder: rec, Selector: sel})
 	require.NoError(t, err)
@@ -168,9 +167,9 @@ func TestRunExperimentAbortKeepsTheGrades(t *testing.T) {
 	control := session.NewSteering()
 	events := &abortAfter{n: 12, kind: "trial", control: control}
 	p := session.Plugins{
-		Stimulus:    &fakeStimulus{rate: 30},
-		Acquisition: &fakeAcquisition{neurons: 2, ids: []string{"a", "b"}, rate: 30},
-		Model:       &fakeModel{neurons: 2, ids: []string{"a", "b"}, sign: 1},
+		Stimulus:    newStimulus(30),
+		Acquisition: newAcquisition(2, "a", "b"),
+		Model:       newModel(2, "a", "b"),
 	}
 	res, err := session.RunExperiment(context.Background(), p, inceptionExperiment(), session.Options{
 		Events: events, Recorder: rec, Selector: &fakeSelector{meiLevel: map[string]int{"a": 240, "b": 60}}, Steering: control,
@@ -199,23 +198,19 @@ func (a *abortAfter) Emit(ctx context.Context, p events.Payload) error {
 	return a.eventLog.Emit(ctx, p)
 }
 
-func (m *fakeModel) Evaluate(context.Context, rig.EvaluateRequest) (rig.EvaluateResponse, error) {
-	return rig.EvaluateResponse{}, nil
-}
-
 // TestRunExperimentResetsTheModelPerTrial: with model_reset: trial the
 // model's state is reset before every trial and each trial's burn-in frames
 // are left out of the score.
 func TestRunExperimentResetsTheModelPerTrial(t *testing.T) {
 	for _, perTrial := range []bool{false, true} {
-		model := &fakeModel{neurons: 2, sign: 1}
+		model := newModel(2)
 		p := session.Plugins{
-			Stimulus:    &fakeStimulus{rate: 30},
-			Acquisition: &fakeAcquisition{neurons: 2, rate: 30},
+			Stimulus:    newStimulus(30),
+			Acquisition: newAcquisition(2),
 			Model:       model,
 		}
 		spec := protocols.Stimulus{Family: "levels", Spec: json.RawMessage(`{"family":"levels"}`)}
-		exp := &protocols.Experiment{Version: 2, Name: "reset", Blank: protocols.Stimulus{Family: "levels", Spec: levelSpec(128)},
+		exp := &protocols.Experiment{Version: 2, Name: "reset", Blank: protocols.Stimulus{Family: "gray", Spec: levelSpec(128)},
 			Stages: []protocols.Stage{{Kind: protocols.KindPresent, Name: "clips", Present: &protocols.PresentBlock{
 				Trials:  []protocols.Trial{{Duration: time.Second, Stimulus: spec}, {Duration: time.Second, Stimulus: spec}},
 				Repeats: 2, Order: protocols.OrderFixed, ResetPerTrial: perTrial}}}}
@@ -223,10 +218,10 @@ func TestRunExperimentResetsTheModelPerTrial(t *testing.T) {
 		require.NoError(t, err)
 		scored := res.Blocks[0].Accuracy.Scored
 		if perTrial {
-			require.Equal(t, 4, model.trialResets, "one reset per trial")
+			require.Equal(t, 4, trialResets(model), "one reset per trial")
 			require.Equal(t, 120-4*10, scored, "the 10 burn-in frames of every trial are not scored")
 		} else {
-			require.Equal(t, 0, model.trialResets)
+			require.Equal(t, 0, trialResets(model))
 			require.Equal(t, 120-10, scored, "only the session's burn-in")
 		}
 	}

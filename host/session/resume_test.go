@@ -98,16 +98,16 @@ func TestReadResumeReadsWhatTheRunnerWrites(t *testing.T) {
 		return protocols.Stage{Kind: protocols.KindPresent, Name: name, Present: &protocols.PresentBlock{
 			Trials: []protocols.Trial{{Duration: d, Stimulus: spec}}, Repeats: repeats, Order: protocols.OrderFixed}}
 	}
-	exp := &protocols.Experiment{Version: 2, Name: "r", Blank: protocols.Stimulus{Family: "levels", Spec: levelSpec(128)}, Stages: []protocols.Stage{
+	exp := &protocols.Experiment{Version: 2, Name: "r", Blank: protocols.Stimulus{Family: "gray", Spec: levelSpec(128)}, Stages: []protocols.Stage{
 		present("map", 2*time.Second, 1),
 		present("test", time.Second, 3),
 		{Kind: protocols.KindAdapt, Name: "fit", Adapt: &protocols.AdaptBlock{From: []string{"map"}, HoldOut: []string{"test"}}},
 	}}
 	rec := &fakeRecorder{}
 	p := session.Plugins{
-		Stimulus:    &fakeStimulus{rate: 30},
-		Acquisition: &fakeAcquisition{neurons: 2, ids: []string{"a", "b"}, rate: 30},
-		Model:       &fakeModel{neurons: 2, ids: []string{"a", "b"}, sign: 1},
+		Stimulus:    newStimulus(30),
+		Acquisition: newAcquisition(2, "a", "b"),
+		Model:       newModel(2, "a", "b"),
 	}
 	res, err := session.RunExperiment(context.Background(), p, exp, session.Options{Recorder: rec})
 	require.NoError(t, err)

@@ -15,182 +15,79 @@ import (
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 )
 
-// fakeStimulus shows frames whose every pixel is a pseudo-random level.
-type fakeStimulus struct{ rate float64 }
+// newStimulus is a rigfake stimulus at display rate Hz: its "levels" frames
+// are uniform pseudo-random gray levels, the same for the same spec, and
+// its "gray" frames one level throughout.
+func newStimulus(rate float64) *rigfake.Stimulus { return &rigfake.Stimulus{RefreshRateHz: rate} }
 
-func level(i int64) byte { return byte((i*7919 + 13) % 251) }
-
-func (s *fakeStimulus) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return rig.ConfigureResponse{}, nil
+// newAcquisition is a rigfake acquisition of neurons (named by ids, when
+// given) scanning at 30 Hz: neuron n's response grows with the gray level
+// on screen, and scan k carries the treadmill value k.
+func newAcquisition(neurons int, ids ...string) *rigfake.Acquisition {
+	return &rigfake.Acquisition{Neurons: neurons, NeuronIDs: ids, ImagingRateHz: 30,
+		Behaviour: func(scan int64) rig.Behaviour { return rig.Behaviour{Treadmill: float32(scan)} }}
 }
 
-func (s *fakeStimulus) Describe(context.Context, rig.DescribeRequest) (rig.StimulusInfo, error) {
-	return rig.StimulusInfo{Name: "fake-stimulus", Families: []string{"blank", "levels", "x"}, RefreshRateHz: s.rate, Renders: true, Sequences: true}, nil
+// newModel is a rigfake model of neurons (named by ids, when given) at 4x2
+// pixels and 30 Hz with 10 burn-in frames, that adapts and evaluates: a
+// perfect model of newAcquisition's neurons.
+func newModel(neurons int, ids ...string) *rigfake.Model {
+	return &rigfake.Model{Neurons: neurons, NeuronIDs: ids, Width: 4, Height: 2, FrameRateHz: 30, BurnInFrames: 10,
+		Adapts: true, Evaluates: true}
 }
 
-// Render renders every item as mid-gray frames.
-func (s *fakeStimulus) Render(_ context.Context, req rig.RenderRequest) (rig.RenderResponse, error) {
-	out := rig.RenderResponse{Items: make([][]rig.Frame, len(req.Items))}
-	for i, it := range req.Items {
-		for range it.Frames {
-			px := make([]byte, req.Width*req.Height)
-			for j := range px {
-				px[j] = 128
-			}
-			out.Items[i] = append(out.Items[i], rig.Frame{Width: req.Width, Height: req.Height, Pixels: px})
-		}
-	}
-	return out, nil
-}
-
-func (s *fakeStimulus) Present(ctx context.Context, req rig.PresentRequest, emit func(rig.ShownFrame) error) (rig.PresentResponse, error) {
-	// A spec with a "level" shows that gray level throughout.
-	var spec struct{ Level *int }
-	_ = json.Unmarshal(req.Spec, &spec)
-	for i := range req.Frames {
-		px := make([]byte, req.Width*req.Height)
-		for j := range px {
-			px[j] = level(int64(i)) // the same spec gives the same frames
-			if spec.Level != nil {
-				px[j] = byte(*spec.Level)
+// inverted makes m predict the columns whose sign is -1 inverted (a
+// response that falls as the fake neuron's rises), the others as they are.
+func inverted(m *rigfake.Model, signs ...float32) *rigfake.Model {
+	m.Respond = func(f rig.Frame) []float32 {
+		v := rigfake.Response(f, len(signs))
+		for n, s := range signs {
+			if s < 0 {
+				v[n] = float32(n+3) - v[n] // neuron n's response is at most n+2: this stays above 0
 			}
 		}
-		t := req.Start + time.Duration(i)*time.Second/time.Duration(s.rate)
-		if err := emit(rig.ShownFrame{Index: int64(i), Time: t, Frame: rig.Frame{Width: req.Width, Height: req.Height, Pixels: px}}); err != nil {
-			return rig.PresentResponse{}, err
+		return v
+	}
+	return m
+}
+
+// treadmill returns the treadmill input of every frame m predicted.
+func treadmill(m *rigfake.Model) []float32 {
+	var out []float32
+	for _, p := range m.Predicts() {
+		for _, b := range p.Behaviour {
+			out = append(out, b.Treadmill)
 		}
 	}
-	return rig.PresentResponse{Shown: req.Frames}, nil
+	return out
 }
 
-// fakeAcquisition's neuron n reports (n+1) * the pixel level of the frame
-// on screen at each scan time; scans at rate Hz.
-type fakeAcquisition struct {
-	ids     []string
-	neurons int
-	rate    float64
-	mu      sync.Mutex
-	seen    []rig.ShownFrame
-	next    int64
-	started bool
-}
-
-func (a *fakeAcquisition) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return rig.ConfigureResponse{}, nil
-}
-
-func (a *fakeAcquisition) Describe(context.Context, rig.DescribeRequest) (rig.AcquisitionInfo, error) {
-	return rig.AcquisitionInfo{Name: "fake-acquisition", Neurons: a.neurons, NeuronIDs: a.ids, ImagingRateHz: a.rate, Simulated: true}, nil
-}
-
-func (a *fakeAcquisition) Start(context.Context, rig.StartRequest) (rig.StartResponse, error) {
-	a.started = true
-	return rig.StartResponse{}, nil
-}
-
-func (a *fakeAcquisition) Observe(_ context.Context, req rig.ObserveRequest) (rig.ObserveResponse, error) {
-	a.seen = append(a.seen, req.Frames...)
-	return rig.ObserveResponse{}, nil
-}
-
-func (a *fakeAcquisition) Read(_ context.Context, req rig.ReadRequest) (rig.ReadResponse, error) {
-	if !a.started {
-		return rig.ReadResponse{}, rig.ErrState
-	}
-	var out rig.ReadResponse
-	for {
-		t := time.Duration(a.next) * time.Second / time.Duration(a.rate)
-		if t > req.Until {
-			return out, nil
+// trialResets counts m's Reset calls with Trial set.
+func trialResets(m *rigfake.Model) int {
+	n := 0
+	for _, r := range m.Resets() {
+		if r.Trial {
+			n++
 		}
-		var lvl float32 = 128
-		for _, f := range a.seen {
-			if f.Time <= t {
-				lvl = float32(f.Frame.Pixels[0])
-			}
-		}
-		v := make([]float32, a.neurons)
-		for n := range v {
-			v[n] = float32(n+1) * lvl
-		}
-		out.Scans = append(out.Scans, rig.Scan{Index: a.next, Time: t, Values: v, Behaviour: rig.Behaviour{Treadmill: float32(a.next)}})
-		a.next++
 	}
+	return n
 }
 
-func (a *fakeAcquisition) Stop(context.Context, rig.StopRequest) (rig.StopResponse, error) {
-	return rig.StopResponse{}, nil
+// fixedCV is a rigfake model whose Adapt answers these cross-validation
+// scores instead of its own (each neuron's r against noiseless neurons: all
+// 1), so that distinct scores test the median the session reports.
+type fixedCV struct {
+	*rigfake.Model
+	cv []float64
 }
 
-// fakeModel predicts sign * the mean pixel level for every neuron.
-type fakeModel struct {
-	neurons   int
-	sign      float32
-	ids       []string  // neuron ids (optional)
-	signs     []float32 // per-column sign, overriding sign (optional)
-	fail      error
-	treadmill []float32 // the treadmill input of every frame predicted
-	pixels    []float32 // the first pixel of every frame predicted, per step
-	// trialResets counts Reset calls with Trial set.
-	trialResets int
-	adapted     *rig.AdaptRequest
-}
-
-// Adapt "learns" the recorded neurons: it predicts them, by id, with the
-// right sign from then on.
-func (m *fakeModel) Adapt(_ context.Context, req rig.AdaptRequest) (rig.AdaptResponse, error) {
-	m.adapted = &req
-	m.ids, m.neurons, m.sign, m.signs = req.NeuronIDs, len(req.Responses[0]), 1, nil
-	resp := rig.AdaptResponse{Neurons: m.neurons, CVScore: []float64{0.9, 0.7}, Samples: len(req.Steps)}
-	for _, step := range req.PredictSteps {
-		v := make([]float32, m.neurons)
-		for n := range v {
-			v[n] = 1000 + m.pixels[step]
-		}
-		resp.Predictions = append(resp.Predictions, v)
-	}
-	return resp, nil
-}
-
-func (m *fakeModel) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return rig.ConfigureResponse{}, nil
-}
-
-func (m *fakeModel) Describe(context.Context, rig.DescribeRequest) (rig.ModelInfo, error) {
-	return rig.ModelInfo{Name: "fake-model", Neurons: m.neurons, Width: 4, Height: 2, FrameRateHz: 30, BurnInFrames: 10, NeuronIDs: m.ids,
-		Adapts: true, Evaluates: true, Features: true}, nil
-}
-
-func (m *fakeModel) Reset(_ context.Context, req rig.ResetRequest) (rig.ResetResponse, error) {
-	if req.Trial {
-		m.trialResets++
-	}
-	return rig.ResetResponse{}, nil
-}
-
-func (m *fakeModel) Predict(_ context.Context, req rig.PredictRequest) (rig.PredictResponse, error) {
-	if m.fail != nil {
-		return rig.PredictResponse{}, m.fail
-	}
-	var out rig.PredictResponse
-	for i, f := range req.Frames {
-		if req.Behaviour != nil {
-			m.treadmill = append(m.treadmill, req.Behaviour[i].Treadmill)
-		}
-		m.pixels = append(m.pixels, float32(f.Pixels[0]))
-		v := make([]float32, m.neurons)
-		for n := range v {
-			sign := m.sign
-			if m.signs != nil {
-				sign = m.signs[n]
-			}
-			v[n] = 1000 + sign*float32(f.Pixels[0])
-		}
-		out.Responses = append(out.Responses, v)
-	}
-	return out, nil
+func (m fixedCV) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptResponse, error) {
+	resp, err := m.Model.Adapt(ctx, req)
+	resp.CVScore = m.cv
+	return resp, err
 }
 
 // recordedEvent is an event emitted, with its payload's fields as they
@@ -242,10 +139,10 @@ func TestRunScoresAPerfectAndAnInvertedModel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			events := &eventLog{}
-			model := &fakeModel{neurons: 3, sign: tc.sign}
+			model := inverted(newModel(3), tc.sign, tc.sign, tc.sign)
 			p := session.Plugins{
-				Stimulus:    &fakeStimulus{rate: tc.display},
-				Acquisition: &fakeAcquisition{neurons: 3, rate: 30},
+				Stimulus:    newStimulus(tc.display),
+				Acquisition: newAcquisition(3),
 				Model:       model,
 			}
 			res, err := session.Run(context.Background(), p, protocol(t, "a", "b"), session.Options{Events: events})
@@ -269,8 +166,8 @@ func TestRunScoresAPerfectAndAnInvertedModel(t *testing.T) {
 			require.Equal(t, 2.0, events.events[5].fields["onset_s"])
 			// Each model frame carries the behaviour of the scan taken when
 			// it appeared (scan k at k/30 s, model frame k at k/30 s).
-			require.Len(t, model.treadmill, 120)
-			for k, v := range model.treadmill {
+			require.Len(t, treadmill(model), 120)
+			for k, v := range treadmill(model) {
 				require.Equal(t, float32(k), v, "treadmill input of model frame %d", k)
 			}
 		})
@@ -279,15 +176,15 @@ func TestRunScoresAPerfectAndAnInvertedModel(t *testing.T) {
 
 func TestRunRejectsMismatchedPlugins(t *testing.T) {
 	p := session.Plugins{
-		Stimulus:    &fakeStimulus{rate: 30},
-		Acquisition: &fakeAcquisition{neurons: 4, rate: 30},
-		Model:       &fakeModel{neurons: 3},
+		Stimulus:    newStimulus(30),
+		Acquisition: newAcquisition(4),
+		Model:       newModel(3),
 	}
 	_, err := session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
 	require.ErrorIs(t, err, session.ErrMismatch)
-	require.Contains(t, err.Error(), `model "fake-model" predicts 3 neurons but acquisition "fake-acquisition" records 4, and they do not both name their neurons`)
+	require.Contains(t, err.Error(), `model "rigfake-model" predicts 3 neurons but acquisition "rigfake-acquisition" records 4, and they do not both name their neurons`)
 
-	p = session.Plugins{Stimulus: &fakeStimulus{rate: 45}, Acquisition: &fakeAcquisition{neurons: 3, rate: 30}, Model: &fakeModel{neurons: 3}}
+	p = session.Plugins{Stimulus: newStimulus(45), Acquisition: newAcquisition(3), Model: newModel(3)}
 	_, err = session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
 	require.ErrorIs(t, err, session.ErrMismatch)
 	require.Contains(t, err.Error(), "display refresh 45 Hz is not a whole multiple of the model's 30 Hz")
@@ -296,9 +193,9 @@ func TestRunRejectsMismatchedPlugins(t *testing.T) {
 func TestRunScoresRepeatedBlocksWithTrialAveragedMeasures(t *testing.T) {
 	events := &eventLog{}
 	p := session.Plugins{
-		Stimulus:    &fakeStimulus{rate: 30},
-		Acquisition: &fakeAcquisition{neurons: 2, rate: 30},
-		Model:       &fakeModel{neurons: 2, sign: 1},
+		Stimulus:    newStimulus(30),
+		Acquisition: newAcquisition(2),
+		Model:       newModel(2),
 	}
 	proto := protocol(t, "clip")
 	proto.Blocks[0].Repeats = 3
@@ -333,10 +230,10 @@ func TestRunScoresRepeatedBlocksWithTrialAveragedMeasures(t *testing.T) {
 
 func TestRunAdaptsTheModelAfterABlock(t *testing.T) {
 	events := &eventLog{}
-	model := &fakeModel{neurons: 3, sign: -1}
+	model := fixedCV{Model: newModel(3), cv: []float64{0.9, 0.7}}
 	p := session.Plugins{
-		Stimulus:    &fakeStimulus{rate: 30},
-		Acquisition: &fakeAcquisition{neurons: 2, ids: []string{"a", "b"}, rate: 30},
+		Stimulus:    newStimulus(30),
+		Acquisition: newAcquisition(2, "a", "b"),
 		Model:       model,
 	}
 	proto := protocol(t, "test", "map", "after")
@@ -344,16 +241,17 @@ func TestRunAdaptsTheModelAfterABlock(t *testing.T) {
 	proto.Blocks[1].Adapt = &protocols.Adapt{IndicatorDecay: time.Second}
 	res, err := session.Run(context.Background(), p, proto, session.Options{Events: events})
 	require.NoError(t, err, "a model of 3 unnamed neurons cannot be scored against 2 named ones, until it adapts")
-	require.NotNil(t, model.adapted)
-	require.Equal(t, []string{"a", "b"}, model.adapted.NeuronIDs)
-	require.Equal(t, time.Second, model.adapted.IndicatorDecay)
-	require.Len(t, model.adapted.Steps, 60, "the map block's scans; the repeated test block is held out")
-	for i, step := range model.adapted.Steps {
+	require.Len(t, model.AdaptRequests(), 1)
+	adapted := model.AdaptRequests()[0]
+	require.Equal(t, []string{"a", "b"}, adapted.NeuronIDs)
+	require.Equal(t, time.Second, adapted.IndicatorDecay)
+	require.Len(t, adapted.Steps, 60, "the map block's scans; the repeated test block is held out")
+	for i, step := range adapted.Steps {
 		require.GreaterOrEqual(t, step, int64(120), "scan %d of the map block pairs with a step after the test block", i)
 	}
 	require.Len(t, res.Adaptations, 1)
 	require.Equal(t, "map", res.Adaptations[0].After)
-	require.InDelta(t, 0.8, res.Adaptations[0].MedianCV, 1e-9)
+	require.InDelta(t, (model.cv[0]+model.cv[1])/2, res.Adaptations[0].MedianCV, 1e-9, "the median of the two neurons' scores")
 	after := res.Blocks[2].Accuracy
 	require.Equal(t, 2, after.Neurons)
 	for _, r := range after.PerNeuron {
@@ -368,9 +266,9 @@ func TestRunAdaptsTheModelAfterABlock(t *testing.T) {
 
 func TestRunMapsNeuronsByID(t *testing.T) {
 	p := session.Plugins{
-		Stimulus:    &fakeStimulus{rate: 30},
-		Acquisition: &fakeAcquisition{neurons: 3, ids: []string{"a", "b", "c"}, rate: 30},
-		Model:       &fakeModel{neurons: 4, ids: []string{"c", "a", "b", "x"}, signs: []float32{-1, 1, 1, -1}},
+		Stimulus:    newStimulus(30),
+		Acquisition: newAcquisition(3, "a", "b", "c"),
+		Model:       inverted(newModel(4, "c", "a", "b", "x"), -1, 1, 1, -1),
 	}
 	res, err := session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
 	require.NoError(t, err)
@@ -380,18 +278,23 @@ func TestRunMapsNeuronsByID(t *testing.T) {
 		require.InDelta(t, want[i], r, 1e-6, "neuron %d", i)
 	}
 
-	p.Model = &fakeModel{neurons: 2, ids: []string{"a", "b"}}
+	p.Model = newModel(2, "a", "b")
 	_, err = session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
 	require.ErrorIs(t, err, session.ErrMismatch)
-	require.ErrorContains(t, err, `records 1 neurons that model "fake-model" does not predict (e.g. ["c"])`)
+	require.ErrorContains(t, err, `records 1 neurons that model "rigfake-model" does not predict (e.g. ["c"])`)
 }
 
 func TestRunReportsAPluginFailureWithWhatWasMeasured(t *testing.T) {
 	boom := errors.New("GPU fell off the bus")
 	p := session.Plugins{
-		Stimulus:    &fakeStimulus{rate: 30},
-		Acquisition: &fakeAcquisition{neurons: 2, rate: 30},
-		Model:       &fakeModel{neurons: 2, fail: boom},
+		Stimulus:    newStimulus(30),
+		Acquisition: newAcquisition(2),
+		Model: &rigfake.Model{Neurons: 2, Width: 4, Height: 2, Fail: func(method string) error {
+			if method == "Predict" {
+				return boom
+			}
+			return nil
+		}},
 	}
 	res, err := session.Run(context.Background(), p, protocol(t, "a"), session.Options{})
 	require.ErrorIs(t, err, boom)

@@ -8,8 +8,9 @@
 //
 // Stimulus (a rig.Stimulus and rig.Renderer) shows uniform gray frames.
 // Its families are "levels", whose frame k (counted at the display rate
-// from the onset) has the gray level Level(seed, k), and "gray", a constant
-// level (the spec's "level", default 128). It also shows frame sequences
+// from the onset) has the gray level Level(seed, k), "gray", a constant
+// level (the spec's "level", default 128), and "blank", mid-gray (128, the
+// protocols' default blank). It also shows frame sequences
 // (StimulusInfo.Sequences). It records every Configure request, every
 // Present (the request, the frames emitted, the response and the error:
 // PresentCall) and every Render request.

@@ -59,6 +59,8 @@ func TestStimulusShowsLevels(t *testing.T) {
 			func(int64) byte { return 9 }, at60},
 		{"gray by default mid-gray", rig.PresentRequest{Spec: json.RawMessage(`{"family":"gray"}`), Frames: 1, Width: 1, Height: 1},
 			func(int64) byte { return 128 }, func(int64) time.Duration { return 0 }},
+		{"blank mid-gray, its level ignored", rig.PresentRequest{Spec: json.RawMessage(`{"family":"blank","level":3}`), Frames: 2, Width: 1, Height: 1},
+			func(int64) byte { return 128 }, at60},
 		{"sequence at half the rate, scaled", rig.PresentRequest{Sequence: &rig.FrameSequence{RateHz: 30, Frames: []rig.Frame{
 			rigfake.Uniform(1, 1, 10), rigfake.Uniform(1, 1, 20)}}, Frames: 6, Width: 3, Height: 2},
 			func(k int64) byte { return []byte{10, 10, 20, 20, 10, 10}[k] }, at60},
@@ -79,7 +81,7 @@ func TestStimulusShowsLevels(t *testing.T) {
 			require.NoError(t, last.Err)
 		})
 	}
-	require.Equal(t, []string{"Present", "Present", "Present", "Present"}, s.Calls())
+	require.Equal(t, []string{"Present", "Present", "Present", "Present", "Present"}, s.Calls())
 }
 
 // at60 is when frame k of a block shown at 60 Hz from time 0 is shown.

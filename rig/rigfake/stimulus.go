@@ -14,22 +14,24 @@ import (
 
 // DefaultFamilies are the families a Stimulus renders when its Families
 // is nil.
-var DefaultFamilies = []string{"levels", "gray"}
+var DefaultFamilies = []string{"levels", "gray", "blank"}
 
 // Stimulus is a fake stimulus plugin (rig.Stimulus and rig.Renderer) that
 // shows uniform gray frames:
 //
 //   - {"family": "levels", "seed": S}: display frame k from the onset has
 //     the level Level(S, k);
-//   - {"family": "gray", "level": L}: every frame has level L (default 128).
+//   - {"family": "gray", "level": L}: every frame has level L (default 128);
+//   - {"family": "blank"}: every frame is mid-gray (128), as the protocols'
+//     default blank, {"family":"blank"}, is.
 //
 // Any family listed in Families is rendered as "levels" unless it is
-// "gray". Other spec fields are ignored. A FrameSequence is shown scaled
-// to the requested size (nearest neighbour). On the virtual clock frame k
-// of a block is stamped Start + k/RefreshRateHz; on the real clock frames
-// are paced in wall time from the call and stamped with the time since
-// Epoch. No frame is ever dropped. Configure is optional; it accepts an
-// empty settings object and rejects any setting.
+// "gray" or "blank". Other spec fields are ignored. A FrameSequence is
+// shown scaled to the requested size (nearest neighbour). On the virtual
+// clock frame k of a block is stamped Start + k/RefreshRateHz; on the real
+// clock frames are paced in wall time from the call and stamped with the
+// time since Epoch. No frame is ever dropped. Configure is optional; it
+// accepts an empty settings object and rejects any setting.
 //
 // The zero value is ready to use. All methods are safe for concurrent use.
 type Stimulus struct {
@@ -153,7 +155,11 @@ func (s *Stimulus) parse(spec json.RawMessage) (look, error) {
 	if !slices.Contains(s.families(), v.Family) {
 		return nil, fmt.Errorf("spec: family %q, want one of %q: %w", v.Family, s.families(), rig.ErrInvalid)
 	}
-	if v.Family != "gray" {
+	switch v.Family {
+	case "gray":
+	case "blank":
+		return func(int64) byte { return 128 }, nil
+	default:
 		return func(k int64) byte { return Level(v.Seed, k) }, nil
 	}
 	level := 128
