@@ -17,6 +17,7 @@ import (
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/host/supervise"
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 )
 
 func TestExitStatus(t *testing.T) {
@@ -93,39 +94,12 @@ func TestFail(t *testing.T) {
 	}
 }
 
-// refuse fails a Configure whose settings ask for it ({"refuse": true}).
-func refuse(req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	var s struct{ Refuse bool }
-	if json.Unmarshal(req.Settings, &s) == nil && s.Refuse {
-		return rig.ConfigureResponse{}, fmt.Errorf("setting refuse: refused: %w", rig.ErrInvalid)
-	}
-	return rig.ConfigureResponse{}, nil
-}
-
-// Stub plugins that configure themselves (or refuse to) and do nothing
-// else.
-type (
-	stubStimulus    struct{ rig.Stimulus }
-	stubAcquisition struct{ rig.Acquisition }
-	stubModel       struct{ rig.Model }
-)
-
-func (stubStimulus) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return refuse(req)
-}
-func (stubAcquisition) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return refuse(req)
-}
-func (stubModel) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return refuse(req)
-}
-
-// inProcess launches the stubs; the kinds in fail fail to launch.
+// inProcess launches rigfake's plugins; the kinds in fail fail to launch.
 func inProcess(fail ...rig.Kind) *supervise.InProcess {
 	return &supervise.InProcess{
-		Stimulus:    func() rig.Stimulus { return stubStimulus{} },
-		Acquisition: func() rig.Acquisition { return stubAcquisition{} },
-		Model:       func() rig.Model { return stubModel{} },
+		Stimulus:    func() rig.Stimulus { return &rigfake.Stimulus{} },
+		Acquisition: func() rig.Acquisition { return &rigfake.Acquisition{} },
+		Model:       func() rig.Model { return &rigfake.Model{} },
 		Fail: func(kind rig.Kind, _ config.PluginConfig) error {
 			for _, k := range fail {
 				if k == kind {
@@ -138,7 +112,8 @@ func inProcess(fail ...rig.Kind) *supervise.InProcess {
 }
 
 // testRun returns a run of a rig config (see writeRig) whose plugins l
-// launches; refused lists the plugins whose settings they refuse.
+// launches; refused lists the plugins given a setting, which rigfake's
+// plugins refuse (they take none).
 func testRun(t *testing.T, l supervise.Launcher, refused ...rig.Kind) (*hostRun, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	cfg, exp, err := loadExperiment(writeRig(t))
@@ -164,7 +139,8 @@ func TestRunReportsPluginsThatCannotStart(t *testing.T) {
 		{name: "one fails to launch", fail: []rig.Kind{rig.KindModel},
 			want: []string{`twinrig: session failed: model plugin "`, `model": failed to start: no such binary`}},
 		{name: "two refuse their settings", refused: []rig.Kind{rig.KindStimulus, rig.KindModel},
-			want: []string{"plugins.stimulus.settings: stimulus.Configure: setting refuse: refused", "plugins.model.settings: model.Configure: setting refuse: refused"}},
+			want: []string{`plugins.stimulus.settings: stimulus.Configure: rigfake stimulus: unknown setting "refuse"`,
+				`plugins.model.settings: model.Configure: rigfake model: unknown setting "refuse"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := inProcess(tc.fail...)

@@ -9,6 +9,8 @@ import (
 )
 
 // meanModel predicts, for each of its neurons, 1 + the frame's mean level.
+// It stays hand-written (not rigfake's): the examples show what a plugin
+// author writes.
 type meanModel struct{ neurons int }
 
 func (m meanModel) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {

@@ -2,7 +2,6 @@ package rig_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"testing"
 
@@ -13,33 +12,15 @@ import (
 	"github.com/twinrig/twinrig/rig/rigtest"
 )
 
-// idleAcquisition is a fake microscope: it describes itself and refuses
-// to Read (it is never started by the conformance suite, being neither
-// simulated nor offline).
-type idleAcquisition struct{ neurons int }
+// idleAcquisition is a fake microscope: rigfake's acquisition, described
+// as not simulated, so that the conformance suite never starts it (being
+// neither simulated nor offline) and only checks that it refuses to Read.
+type idleAcquisition struct{ rigfake.Acquisition }
 
-func (a *idleAcquisition) Configure(context.Context, rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return rig.ConfigureResponse{}, nil
-}
-
-func (a *idleAcquisition) Describe(context.Context, rig.DescribeRequest) (rig.AcquisitionInfo, error) {
-	return rig.AcquisitionInfo{Name: "idle", Neurons: a.neurons, ImagingRateHz: 30}, nil
-}
-
-func (a *idleAcquisition) Start(context.Context, rig.StartRequest) (rig.StartResponse, error) {
-	return rig.StartResponse{}, nil
-}
-
-func (a *idleAcquisition) Observe(context.Context, rig.ObserveRequest) (rig.ObserveResponse, error) {
-	return rig.ObserveResponse{}, nil
-}
-
-func (a *idleAcquisition) Read(context.Context, rig.ReadRequest) (rig.ReadResponse, error) {
-	return rig.ReadResponse{}, fmt.Errorf("idle: Read before Start: %w", rig.ErrState)
-}
-
-func (a *idleAcquisition) Stop(context.Context, rig.StopRequest) (rig.StopResponse, error) {
-	return rig.StopResponse{}, nil
+func (a *idleAcquisition) Describe(ctx context.Context, req rig.DescribeRequest) (rig.AcquisitionInfo, error) {
+	info, err := a.Acquisition.Describe(ctx, req)
+	info.Simulated = false
+	return info, err
 }
 
 // truthfulAcquisition is a simulated acquisition (rigfake's) that knows
@@ -83,7 +64,7 @@ func (a *truthfulAcquisition) OptimalStimuli(_ context.Context, req rig.OptimalS
 }
 
 func TestRigtestAcquisitionPassesAConformingAcquisition(t *testing.T) {
-	rigtest.Acquisition(t, &idleAcquisition{neurons: 3})
+	rigtest.Acquisition(t, &idleAcquisition{Acquisition: rigfake.Acquisition{Neurons: 3}})
 	// Simulated, so the suite also checks the truth during a session.
 	rigtest.Acquisition(t, &truthfulAcquisition{Acquisition: rigfake.Acquisition{Neurons: 3}})
 	rigtest.Acquisition(t, &truthfulAcquisition{Acquisition: rigfake.Acquisition{Neurons: 1}})

@@ -13,7 +13,9 @@ import (
 	"github.com/twinrig/twinrig/rig"
 )
 
-// stim shows frames whose pixels hold the frame's index, at 60 Hz.
+// stim shows frames whose pixels hold the frame's index, at 60 Hz. It
+// stays local (not rigfake's, whose levels are hashes) so that each
+// assertion names the frame it expects.
 type stim struct{ rig.Stimulus }
 
 func (stim) Present(_ context.Context, req rig.PresentRequest, emit func(rig.ShownFrame) error) (rig.PresentResponse, error) {
@@ -28,7 +30,9 @@ func (stim) Present(_ context.Context, req rig.PresentRequest, emit func(rig.Sho
 }
 
 // acq scans at 30 Hz; scan k's treadmill is k and its values are neurons
-// copies of k (width: how many values, 0: neurons).
+// copies of k (width: how many values, 0: neurons). It stays local: the
+// index names the scan a row pairs with, and width makes the malformed
+// scan (a contract fault) that rigfake's acquisition never returns.
 type acq struct {
 	rig.Acquisition
 	neurons, width int
@@ -58,7 +62,9 @@ func (a *acq) Read(_ context.Context, req rig.ReadRequest) (rig.ReadResponse, er
 	return out, nil
 }
 
-// model answers, for each frame, [pixel, treadmill, 7].
+// model answers, for each frame, [pixel, treadmill, 7]. It stays local:
+// rigfake's Respond sees the frame alone, and this echo of the frame and
+// the behaviour shows what the pipeline passed with each.
 type model struct {
 	rig.Model
 	fail error

@@ -20,16 +20,19 @@ import (
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 )
 
 // quiet drops the selector's log lines.
 var quiet = slog.New(slog.DiscardHandler)
 
-// info is the fake model: small frames at 30 Hz.
-var info = rig.ModelInfo{Name: "fake", Neurons: 4, Width: 16, Height: 9, FrameRateHz: 30, BurnInFrames: 2}
+// info describes the fake model (evaluator): small frames at 30 Hz.
+var info = evaluator(0, nil).Info()
 
 // fakeRenderer renders every spec as uniform frames of one gray level,
-// derived from the spec, and records the requests.
+// derived from the spec, and records the requests. It stays local:
+// rigfake's stimulus renders by family and seed alone, so the pools'
+// candidates (gabors without a seed) would not differ.
 type fakeRenderer struct {
 	mu   sync.Mutex
 	reqs []rig.RenderRequest
@@ -71,44 +74,39 @@ func (r *fakeRenderer) items() []rig.RenderItem {
 	return out
 }
 
-// fakeEvaluator answers the mean gray level of a candidate's frames (over
-// 255) for even neurons and its complement for odd ones, so an even
-// target's best item is the brightest and an odd target's the darkest.
-type fakeEvaluator struct {
-	calls int
-	err   error
+// evaluator is the fake model, rigfake's, that evaluates candidates: its
+// neuron n's response to a frame of mean gray level g is response(n, g),
+// so an even target's best item is the brightest and an odd target's the
+// darkest. fail, when set, is the error of every Evaluate after the first
+// after calls.
+func evaluator(after int, fail error) *rigfake.Model {
+	m := &rigfake.Model{Neurons: 4, Width: 16, Height: 9, FrameRateHz: 30, BurnInFrames: 2, Evaluates: true,
+		Respond: func(f rig.Frame) []float32 {
+			sum := 0.0
+			for _, p := range f.Pixels {
+				sum += float64(p)
+			}
+			v := make([]float32, 4)
+			for n := range v {
+				v[n] = float32(response(n, sum/float64(len(f.Pixels))))
+			}
+			return v
+		}}
+	m.Fail = func(method string) error {
+		if fail != nil && method == "Evaluate" && m.Count("Evaluate") > after {
+			return fail
+		}
+		return nil
+	}
+	return m
 }
 
-// response is fakeEvaluator's answer for a candidate of mean gray level g.
+// response is evaluator's answer for a candidate of mean gray level g.
 func response(neuron int, g float64) float64 {
 	if neuron%2 == 0 {
 		return g / 255
 	}
 	return 1 - g/255
-}
-
-func (e *fakeEvaluator) Evaluate(ctx context.Context, req rig.EvaluateRequest) (rig.EvaluateResponse, error) {
-	e.calls++
-	if e.err != nil {
-		return rig.EvaluateResponse{}, e.err
-	}
-	if err := rig.CheckEvaluateRequest(req, info); err != nil {
-		return rig.EvaluateResponse{}, err
-	}
-	out := rig.EvaluateResponse{Responses: make([][]float32, len(req.Candidates))}
-	for i, c := range req.Candidates {
-		sum, n := 0.0, 0
-		for _, f := range c.Frames {
-			for _, p := range f.Pixels {
-				sum += float64(p)
-				n++
-			}
-		}
-		for _, neuron := range req.Neurons {
-			out.Responses[i] = append(out.Responses[i], float32(response(neuron, sum/float64(n))))
-		}
-	}
-	return out, nil
 }
 
 // selectBlock returns a small select block: the pools given and a short
@@ -175,7 +173,7 @@ func TestSelectFillsControlsAndMEIs(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			render, ev := &fakeRenderer{}, &fakeEvaluator{}
+			render, ev := &fakeRenderer{}, evaluator(0, nil)
 			var progress bytes.Buffer
 			targets := []session.Target{{Neuron: 5, ID: "a"}, {Neuron: 9, ID: "b"}}
 			cols := []int{2, 1} // an even and an odd model column
@@ -258,7 +256,7 @@ func TestSelectFillsControlsAndMEIs(t *testing.T) {
 
 func TestSelectQuietWithoutAProgressWriter(t *testing.T) {
 	targets := []session.Target{{Neuron: 0}}
-	err := selection.New(quiet, nil).Select(t.Context(), &fakeEvaluator{}, &fakeRenderer{}, info,
+	err := selection.New(quiet, nil).Select(t.Context(), evaluator(0, nil), &fakeRenderer{}, info,
 		selectBlock(false, true, false, 1, 0), targets, []int{0})
 	require.NoError(t, err)
 	require.Len(t, targets[0].MEIs, 1)
@@ -273,20 +271,20 @@ func TestSelectReturnsErrors(t *testing.T) {
 		name   string
 		ctx    context.Context
 		render *fakeRenderer
-		ev     *fakeEvaluator
+		ev     *rigfake.Model
 		sel    *protocols.SelectBlock
 		want   error
 		says   string
 	}{
-		{name: "natural pool", render: &fakeRenderer{err: errRender}, ev: &fakeEvaluator{},
+		{name: "natural pool", render: &fakeRenderer{err: errRender}, ev: evaluator(0, nil),
 			sel: selectBlock(true, false, false, 1, 0), want: errRender, says: "natural pool"},
-		{name: "gabor pool", render: &fakeRenderer{err: errRender}, ev: &fakeEvaluator{},
+		{name: "gabor pool", render: &fakeRenderer{err: errRender}, ev: evaluator(0, nil),
 			sel: selectBlock(false, true, false, 1, 0), want: errRender, says: "gabor pool"},
-		{name: "noise pool", render: &fakeRenderer{err: errRender}, ev: &fakeEvaluator{},
+		{name: "noise pool", render: &fakeRenderer{err: errRender}, ev: evaluator(0, nil),
 			sel: selectBlock(false, false, true, 1, 0), want: errRender, says: "noise pool"},
-		{name: "ranking", render: &fakeRenderer{}, ev: &fakeEvaluator{err: errEval},
+		{name: "ranking", render: &fakeRenderer{}, ev: evaluator(0, errEval),
 			sel: selectBlock(false, true, false, 1, 0), want: errEval, says: "ranking"},
-		{name: "cancelled", ctx: cancelled, render: &fakeRenderer{}, ev: &fakeEvaluator{},
+		{name: "cancelled", ctx: cancelled, render: &fakeRenderer{}, ev: evaluator(0, nil),
 			sel: selectBlock(false, true, false, 1, 0), want: context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -306,23 +304,9 @@ func TestSelectReturnsErrors(t *testing.T) {
 // the MEIs it was synthesising.
 func TestSelectReturnsSynthesisErrors(t *testing.T) {
 	errEval := errors.New("evaluate failed")
-	ev := &failAfter{fakeEvaluator: &fakeEvaluator{}, after: 1, err: errEval}
+	ev := evaluator(1, errEval)
 	targets := []session.Target{{Neuron: 0}}
 	err := selection.New(quiet, nil).Select(t.Context(), ev, &fakeRenderer{}, info, selectBlock(false, true, false, 1, 0), targets, []int{0})
 	require.ErrorIs(t, err, errEval)
 	require.Contains(t, err.Error(), "synthesising mei MEIs")
-}
-
-// failAfter answers its first after calls and fails the rest.
-type failAfter struct {
-	*fakeEvaluator
-	after int
-	err   error
-}
-
-func (f *failAfter) Evaluate(ctx context.Context, req rig.EvaluateRequest) (rig.EvaluateResponse, error) {
-	if f.calls >= f.after {
-		return rig.EvaluateResponse{}, f.err
-	}
-	return f.fakeEvaluator.Evaluate(ctx, req)
 }

@@ -18,81 +18,20 @@ import (
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/host/supervise"
 	"github.com/twinrig/twinrig/rig"
+	"github.com/twinrig/twinrig/rig/rigfake"
 )
 
-// refuse fails a Configure whose settings ask for it ({"refuse": true}).
-func refuse(kind string, req rig.ConfigureRequest) error {
-	var s struct{ Refuse bool }
-	if err := json.Unmarshal(req.Settings, &s); err != nil {
-		return fmt.Errorf("%s settings: %w: %w", kind, err, rig.ErrInvalid)
-	}
-	if s.Refuse {
-		return fmt.Errorf("%s: setting refuse: refused: %w", kind, rig.ErrInvalid)
-	}
-	return nil
-}
-
-// stimulus, acquisition and model are plugins that only configure and
-// describe themselves.
-type stimulus struct{}
-
-func (stimulus) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return rig.ConfigureResponse{}, refuse("stimulus", req)
-}
-func (stimulus) Describe(context.Context, rig.DescribeRequest) (rig.StimulusInfo, error) {
-	return rig.StimulusInfo{Name: "stub", RefreshRateHz: 30, Families: []string{"gray"}}, nil
-}
-func (stimulus) Present(ctx context.Context, _ rig.PresentRequest, _ func(rig.ShownFrame) error) (rig.PresentResponse, error) {
-	return rig.PresentResponse{}, rig.ErrUnsupported
-}
-
-type acquisition struct{}
-
-func (acquisition) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return rig.ConfigureResponse{}, refuse("acquisition", req)
-}
-func (acquisition) Describe(context.Context, rig.DescribeRequest) (rig.AcquisitionInfo, error) {
-	return rig.AcquisitionInfo{Name: "stub", Neurons: 1, ImagingRateHz: 30}, nil
-}
-func (acquisition) Start(context.Context, rig.StartRequest) (rig.StartResponse, error) {
-	return rig.StartResponse{}, rig.ErrUnsupported
-}
-func (acquisition) Observe(context.Context, rig.ObserveRequest) (rig.ObserveResponse, error) {
-	return rig.ObserveResponse{}, rig.ErrUnsupported
-}
-func (acquisition) Read(context.Context, rig.ReadRequest) (rig.ReadResponse, error) {
-	return rig.ReadResponse{}, rig.ErrUnsupported
-}
-func (acquisition) Stop(context.Context, rig.StopRequest) (rig.StopResponse, error) {
-	return rig.StopResponse{}, nil
-}
-
-type model struct{}
-
-func (model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
-	return rig.ConfigureResponse{}, refuse("model", req)
-}
-func (model) Describe(context.Context, rig.DescribeRequest) (rig.ModelInfo, error) {
-	return rig.ModelInfo{Name: "stub", Neurons: 1, Width: 2, Height: 1, FrameRateHz: 30}, nil
-}
-func (model) Reset(context.Context, rig.ResetRequest) (rig.ResetResponse, error) {
-	return rig.ResetResponse{}, nil
-}
-func (model) Predict(context.Context, rig.PredictRequest) (rig.PredictResponse, error) {
-	return rig.PredictResponse{}, rig.ErrUnsupported
-}
-
-// launcher returns an in-process launcher of the stubs.
+// launcher returns an in-process launcher of rigfake's plugins.
 func launcher() *supervise.InProcess {
 	return &supervise.InProcess{
-		Stimulus:    func() rig.Stimulus { return stimulus{} },
-		Acquisition: func() rig.Acquisition { return acquisition{} },
-		Model:       func() rig.Model { return model{} },
+		Stimulus:    func() rig.Stimulus { return &rigfake.Stimulus{} },
+		Acquisition: func() rig.Acquisition { return &rigfake.Acquisition{} },
+		Model:       func() rig.Model { return &rigfake.Model{} },
 	}
 }
 
-// rigConfig names the three plugins; refused lists the kinds whose
-// settings the plugin refuses.
+// rigConfig names the three plugins; refused lists the kinds given a
+// setting, which rigfake's plugins refuse (they take none).
 func rigConfig(refused ...rig.Kind) *config.Config {
 	settings := func(kind rig.Kind) json.RawMessage {
 		for _, k := range refused {
@@ -142,7 +81,7 @@ func TestStartLaunchesAndConfiguresAllThree(t *testing.T) {
 	require.NotNil(t, sp.Model)
 	info, err := sp.Model.Describe(t.Context(), rig.DescribeRequest{})
 	require.NoError(t, err, "the clients reach the plugins")
-	require.Equal(t, "stub", info.Name)
+	require.Equal(t, "rigfake-model", info.Name)
 	for _, kind := range rig.Kinds() {
 		require.Equal(t, kind, p.Process(kind).Kind())
 	}
@@ -181,8 +120,8 @@ func TestStartReportsEveryFailure(t *testing.T) {
 		{
 			name: "bad settings in two plugins", refuse: []rig.Kind{rig.KindStimulus, rig.KindModel},
 			want: map[rig.Kind]string{
-				rig.KindStimulus: "stimulus plugin: rig.yaml: plugins.stimulus.settings: stimulus.Configure: stimulus: setting refuse: refused: invalid argument",
-				rig.KindModel:    "model plugin: rig.yaml: plugins.model.settings: model.Configure: model: setting refuse: refused: invalid argument",
+				rig.KindStimulus: `stimulus plugin: rig.yaml: plugins.stimulus.settings: stimulus.Configure: rigfake stimulus: unknown setting "refuse" (the fake takes none): invalid argument`,
+				rig.KindModel:    `model plugin: rig.yaml: plugins.model.settings: model.Configure: rigfake model: unknown setting "refuse" (the fake takes none): invalid argument`,
 			},
 			wantIs: rig.ErrInvalid,
 		},
