@@ -113,6 +113,8 @@ def main(argv=None):
         p.add_argument("--no-rewrite", action="store_true",
                        help="export the readout's GridSample and the Einsums as traced, without the "
                             "rewrites of rewrites.py")
+        p.add_argument("--dynamic-batch", action="store_true",
+                       help="make the batch dimension of every input and output dynamic (batched Evaluate)")
         p.add_argument("--no-freeze-caches", action="store_true",
                        help="recompute cached weights (fnn's past['weight'] and the like) in the graph on every step")
     args = parser.parse_args(argv)
@@ -120,7 +122,7 @@ def main(argv=None):
 
     ref = statewrap.export_stateful(net, args.out, HEIGHT, WIDTH, neuron_ids=ids, steps=args.steps,
                                     freeze_caches=not args.no_freeze_caches, features=FEATURES[args.source],
-                                    rewrite=not args.no_rewrite)
+                                    rewrite=not args.no_rewrite, dynamic_batch=args.dynamic_batch)
     ref["model"] = os.path.basename(args.out)
     reference = args.reference or os.path.splitext(args.out)[0] + ".reference.json"
     with open(reference, "w") as f:
@@ -129,7 +131,8 @@ def main(argv=None):
     report = dict(ref["report"], model=args.out, reference=reference,
                   bytes=os.path.getsize(args.out))
     print(json.dumps(report))
-    errs = [report["torch_explicit_max_rel_err"], report["onnxruntime_max_rel_err"]]
+    errs = [report["torch_explicit_max_rel_err"], report["onnxruntime_max_rel_err"],
+            report.get("torch_batch_max_rel_err")]
     bad = [e for e in errs if e is not None and not e <= args.tolerance]
     if bad:
         print(f"fnn_export: verification failed: relative error {max(bad):.3g} > tolerance {args.tolerance:g}",

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,15 +47,16 @@ func pythonOrSkip(t *testing.T) string {
 	return py
 }
 
-// export runs fnn_export.py toy into dir and returns the model and
-// reference paths.
-func export(t *testing.T, python, dir string) (model, reference string) {
+// export runs fnn_export.py toy (with the extra arguments) into dir and
+// returns the model and reference paths.
+func export(t *testing.T, python, dir string, extra ...string) (model, reference string) {
 	t.Helper()
 	model = filepath.Join(dir, "toy.onnx")
 	reference = filepath.Join(dir, "toy.reference.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "fnn_export.py", "toy", "--out", model, "--threads", "1")
+	args := append([]string{"fnn_export.py", "toy", "--out", model, "--threads", "1"}, extra...)
+	cmd := exec.CommandContext(ctx, python, args...)
 	// No __pycache__ in the source tree; one thread keeps the shared test
 	// machine calm and the run deterministic.
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "OMP_NUM_THREADS=1")
@@ -137,6 +140,82 @@ func TestExportToyMatchesTorch(t *testing.T) {
 	require.Greater(t, fromReset.MaxRelErr, 100*tolerance, "the state should change step 3's responses")
 }
 
+// TestExportToyDynamicBatch exports the test network with a dynamic batch
+// dimension: the plugin's contract check sees a batched model, it matches
+// PyTorch at batch 1, and a BatchRunner of 3 rows gives every candidate
+// the responses that one row gives it alone.
+func TestExportToyDynamicBatch(t *testing.T) {
+	py := pythonOrSkip(t)
+	model, reference := export(t, py, t.TempDir(), "--dynamic-batch")
+	ref, err := fnnexport.ReadReference(reference)
+	require.NoError(t, err)
+	require.True(t, ref.Report.DynamicBatch)
+	require.NotNil(t, ref.Report.TorchBatchMaxRelErr)
+	require.LessOrEqual(t, *ref.Report.TorchBatchMaxRelErr, tolerance, "row 0 of a 3-row batch in PyTorch")
+
+	require.NoError(t, onnxmodel.Init(""))
+	r, err := onnxmodel.NewFile(model, onnxmodel.Options{Threads: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, r.Close()) })
+	require.True(t, r.Contract().Batched)
+	require.Equal(t, []int64{1, 8, 18, 32}, r.Contract().Features)
+	cmp, err := fnnexport.Compare(r, ref)
+	require.NoError(t, err)
+	require.LessOrEqual(t, cmp.MaxRelErr, tolerance, "per step: %v", cmp.StepMaxRelErr)
+
+	checkBatchRows(t, r, ref, 3)
+}
+
+// checkBatchRows runs 5 candidates of 1 to 5 of the reference's frames
+// (from 2 warm-up steps) through a BatchRunner of `rows` rows and of 1 row,
+// and requires the same responses for every candidate step: rows run
+// independently. It logs the candidate steps per second of each.
+func checkBatchRows(t *testing.T, r *onnxmodel.Runner, ref *fnnexport.Reference, rows int) {
+	t.Helper()
+	var req onnxmodel.BatchRequest
+	req.Warmup = 2
+	req.Behaviour = ref.Steps[0].Behaviour()
+	for i := range 5 {
+		var c rig.Candidate
+		for _, s := range ref.Steps[i : 2*i+1] {
+			c.Frames = append(c.Frames, rig.Frame{Width: ref.Width, Height: ref.Height, Pixels: s.Pixels()})
+		}
+		req.Candidates = append(req.Candidates, c)
+	}
+	run := func(rows int) map[[2]int][]float32 {
+		b, err := r.NewBatchRunner(rows)
+		require.NoError(t, err)
+		defer b.Close()
+		require.Equal(t, rows, b.Rows())
+		v := &collect{got: map[[2]int][]float32{}}
+		start := time.Now()
+		require.NoError(t, b.Run(context.Background(), req, v))
+		t.Logf("%d rows: %d candidate steps in %v (warm-up included)", rows, len(v.got), time.Since(start).Round(time.Millisecond))
+		return v.got
+	}
+	one, many := run(1), run(rows)
+	require.Len(t, one, 1+2+3+4+5)
+	require.Equal(t, len(one), len(many))
+	worst := 0.0
+	for k, want := range one {
+		for j, w := range want {
+			worst = max(worst, math.Abs(float64(many[k][j]-w))/math.Abs(float64(w)))
+		}
+	}
+	t.Logf("%d rows vs 1 row: max relative difference %.3g", rows, worst)
+	require.LessOrEqual(t, worst, tolerance)
+}
+
+// collect keeps a BatchRunner's responses per (candidate, step).
+type collect struct{ got map[[2]int][]float32 }
+
+func (c *collect) Warmup(int, []float32) error { return nil }
+func (c *collect) Start(int, int) error        { return nil }
+func (c *collect) Step(_, candidate, step int, responses, _ []float32) error {
+	c.got[[2]int{candidate, step}] = slices.Clone(responses)
+	return nil
+}
+
 // TestStatewrapUnits runs the Python unit tests of the exporter:
 // test_statewrap.py (the metadata encoding, and the refusal or detection of
 // state it cannot make explicit), test_rewrites.py (the rewritten readout
@@ -182,6 +261,9 @@ func TestExportedModel(t *testing.T) {
 		require.NoError(t, err)
 		t.Logf("step %d run from a reset instead of after steps 0 to %d: max relative difference %.3g",
 			n-1, n-2, fromReset.MaxRelErr)
+	}
+	if r.Contract().Batched && len(ref.Steps) >= 9 {
+		checkBatchRows(t, r, ref, 4)
 	}
 }
 

@@ -63,6 +63,11 @@ type ExportReport struct {
 	// einsums were exported as MatMul (rewrites.py).
 	RewrittenReadouts int  `json:"rewritten_readouts"`
 	EinsumsAsMatMul   bool `json:"einsums_as_matmul"`
+	// DynamicBatch says whether every input and output has a dynamic batch
+	// dimension; TorchBatchMaxRelErr is then the error of row 0 of a 3-row
+	// batch run of the explicit-state wrapper against the original.
+	DynamicBatch        bool     `json:"dynamic_batch"`
+	TorchBatchMaxRelErr *float64 `json:"torch_batch_max_rel_err"`
 }
 
 // Step is one step's inputs and the original network's responses.

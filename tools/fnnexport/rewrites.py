@@ -19,10 +19,20 @@ exporter's verification against the unchanged network:
     torch.matmul with transposes, exported as MatMul instead of Einsum.
     Other equations are left to torch.einsum.
 
-Nothing here imports fnn: the readout is recognised by its attributes.
+  - traced_rotations: fnn builds 3-D rotation matrices (the eye
+    rotation of the perspective module, the monitor's pose) with a
+    function `rmat_3d(x, y, z)` that takes the batch size with Python's
+    len() and fills identity matrices in place, which the tracer freezes
+    to the traced batch of 1. rotation_3d computes the same matrices
+    (Rz(z) Ry(y) Rx(x), in that order of products) from stacked
+    entries, so that the batch dimension stays dynamic.
+
+Nothing here imports fnn: the readout is recognised by its attributes,
+rmat_3d by its name in the modules that define the network's classes.
 """
 
 import contextlib
+import sys
 
 import torch
 
@@ -266,9 +276,42 @@ def gather_readouts(net):
             del module.forward
 
 
+# ---------------------------------------------------------------- rotations
+
+
+def rotation_3d(x, y, z):
+    """Rotation matrices [N, 3, 3] for angles x, y, z [N] (radians) about the
+    x, y and z axes: Rz(z) @ Ry(y) @ Rx(x), each built by stacking its
+    entries, so that N is traced as the inputs' size."""
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+    cz, sz, cy, sy, cx, sx = torch.cos(z), torch.sin(z), torch.cos(y), torch.sin(y), torch.cos(x), torch.sin(x)
+    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], dim=1).reshape(-1, 3, 3)
+    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], dim=1).reshape(-1, 3, 3)
+    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], dim=1).reshape(-1, 3, 3)
+    return rz.matmul(ry).matmul(rx)
+
+
+@contextlib.contextmanager
+def traced_rotations(net, name="rmat_3d"):
+    """While active, a function called `name` in any Python module that
+    defines one of net's module classes is rotation_3d. Yields how many
+    modules were patched."""
+    patched = {}
+    for module in net.modules():
+        py = sys.modules.get(type(module).__module__)
+        if py is not None and py not in patched and callable(getattr(py, name, None)):
+            patched[py] = getattr(py, name)
+            setattr(py, name, rotation_3d)
+    try:
+        yield len(patched)
+    finally:
+        for py, original in patched.items():
+            setattr(py, name, original)
+
+
 @contextlib.contextmanager
 def all_rewrites(net):
-    """gather_readouts and matmul_einsums together; yields the number of
-    readouts swapped."""
-    with gather_readouts(net) as n, matmul_einsums():
+    """gather_readouts, matmul_einsums and traced_rotations together;
+    yields the number of readouts swapped."""
+    with gather_readouts(net) as n, matmul_einsums(), traced_rotations(net):
         yield n

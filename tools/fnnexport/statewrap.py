@@ -243,13 +243,16 @@ class ExplicitState(torch.nn.Module):
     returned after the responses, with its batch dimension 1 and its shape
     fixed (features_shape, known after the first call)."""
 
-    def __init__(self, net, modules, features=None):
+    def __init__(self, net, modules, features=None, dynamic_batch=False):
         super().__init__()
         self.net = net
         self._modules_state = modules
         self._tap = FeatureTap(net, features) if features else None
         self.features_shape = None
         self.neurons = 0  # the width of responses, once known (export_onnx)
+        # With dynamic_batch the outputs keep the inputs' batch dimension
+        # (reshaped to [-1, ...]); otherwise it is fixed at 1.
+        self.batch = -1 if dynamic_batch else 1
 
     def zero_state(self):
         return [torch.zeros(s.shape) for s in slots_of(self._modules_state)]
@@ -263,18 +266,18 @@ class ExplicitState(torch.nn.Module):
             k += n
         responses = self.net(*_step_inputs(frame, perspective, modulation))
         if self.neurons:
-            responses = responses.reshape(1, self.neurons)
+            responses = responses.reshape(self.batch, self.neurons)
         out = [responses]
         if self._tap is not None:
             features = self._tap.take()
             if self.features_shape is None:
-                self.features_shape = tuple(int(d) for d in features.shape)
-            out.append(features.reshape(self.features_shape))
+                self.features_shape = (1,) + tuple(int(d) for d in features.shape[1:])
+            out.append(features.reshape(self.batch, *self.features_shape[1:]))
         for m in self._modules_state:
             # Reshaping to the known shape gives every state output a fixed
             # shape in the ONNX graph (a Pad with computed pads, for one,
             # leaves its output's shape unknown), as the contract requires.
-            out.extend(t.reshape(s.shape) for s, t in zip(m.slots, m.extract()))
+            out.extend(t.reshape(self.batch, *s.shape[1:]) for s, t in zip(m.slots, m.extract()))
         reset(self.net)
         return tuple(out)
 
@@ -338,6 +341,13 @@ def export_onnx(wrapper, path, height, width, metadata):
     names = [s.name for s in slots]
     if len(set(names)) != len(names):
         raise StateError(f"state names are not unique: {names}")
+    input_names = ["frame", "perspective", "modulation"] + ["in." + n for n in names]
+    output_names = ["responses"] + (["features"] if wrapper.has_features else []) + ["out." + n for n in names]
+    if wrapper.batch == -1:
+        # every input and output: the batch dimension is dynamic
+        options = {"dynamic_axes": {n: {0: "batch"} for n in input_names + output_names}}
+    else:
+        options = {}
     with torch.no_grad(), warnings.catch_warnings():
         # torch.onnx warns about constant folding and shape inference of
         # Python-side constants; verify() checks the result instead.
@@ -345,7 +355,6 @@ def export_onnx(wrapper, path, height, width, metadata):
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         neurons = wrapper(*args)[0].shape[1]
         wrapper.neurons = int(neurons)
-        options = {}
         if "dynamo" in inspect.signature(torch.onnx.export).parameters:
             # PyTorch >= 2.5 also has a torch.export-based exporter (the
             # default from 2.9); the Python-side state needs the tracer.
@@ -353,8 +362,8 @@ def export_onnx(wrapper, path, height, width, metadata):
         torch.onnx.export(
             wrapper, args, path,
             opset_version=OPSET,
-            input_names=["frame", "perspective", "modulation"] + ["in." + n for n in names],
-            output_names=["responses"] + (["features"] if wrapper.has_features else []) + ["out." + n for n in names],
+            input_names=input_names,
+            output_names=output_names,
             do_constant_folding=True,
             **options,
         )
@@ -489,6 +498,26 @@ def verify(net, wrapper, path, inputs, features=None, rewrite_context=None):
 FEATURE_SAMPLES = 4096
 
 
+def verify_batch(wrapper, inputs, original, rows=3):
+    """Runs the wrapper on `rows` batch rows at once from zero state: row r
+    gets the inputs shifted by r steps (row 0 the inputs themselves), and
+    returns the largest relative error of row 0 against the original
+    network, showing that the rows run independently of each other."""
+    state = [torch.zeros((rows,) + s.shape[1:]) for s in slots_of(wrapper._modules_state)]
+    first = 2 if wrapper.has_features else 1
+    worst = 0.0
+    with torch.no_grad():
+        for t in range(len(inputs)):
+            batch = [inputs[(t + r) % len(inputs)] for r in range(rows)]
+            frame = torch.cat([b[0] for b in batch])
+            perspective = torch.cat([b[1] for b in batch])
+            modulation = torch.cat([b[2] for b in batch])
+            res = wrapper(frame, perspective, modulation, *state)
+            state = list(res[first:])
+            worst = max(worst, _max_rel(res[0][0], original[t]))
+    return worst
+
+
 def reference_json(model_path, inputs, responses, slots, neuron_ids, report, features=None):
     """The reference document the Go check (tools/fnnexport) reads: the
     step inputs (frames as base64 of H*W bytes, row-major), the original
@@ -527,7 +556,7 @@ def reference_json(model_path, inputs, responses, slots, neuron_ids, report, fea
 
 def export_stateful(net, out_path, height, width, neuron_ids=None, steps=20,
                     frame_rate_hz=30, burn_in_frames=10, seed=0, freeze_caches=True,
-                    features=None, rewrite=True):
+                    features=None, rewrite=True, dynamic_batch=False):
     """The whole generic pipeline: discover the state, wrap, export with the
     contract metadata, verify for `steps` steps. Returns the reference
     document (see reference_json).
@@ -535,9 +564,12 @@ def export_stateful(net, out_path, height, width, neuron_ids=None, steps=20,
     features names the module whose output becomes the "features" output
     (None: no such output). With rewrite, the network is traced with the
     rewrites of rewrites.py (gather readouts, einsums as matmul), and the
-    verification runs the explicit-state wrapper with them too."""
+    verification runs the explicit-state wrapper with them too. With
+    dynamic_batch, the batch dimension of every input and output is
+    dynamic ("batch"), for batched evaluation; the verification also runs
+    the wrapper on a batch of 3 rows (see verify_batch)."""
     modules = discover_state(net, height, width, freeze_caches)
-    wrapper = ExplicitState(net, modules, features).eval()
+    wrapper = ExplicitState(net, modules, features, dynamic_batch).eval()
     context = (lambda: rewrites.all_rewrites(net)) if rewrite else contextlib.nullcontext
     with context() as swapped:
         neurons = export_onnx(wrapper, out_path, height, width,
@@ -548,6 +580,10 @@ def export_stateful(net, out_path, height, width, neuron_ids=None, steps=20,
     original, original_features, report = verify(net, wrapper, out_path, inputs, features, context())
     report["neurons"] = neurons
     report["features"] = None if not features else list(wrapper.features_shape)
+    report["dynamic_batch"] = bool(dynamic_batch)
+    if dynamic_batch:
+        with context():
+            report["torch_batch_max_rel_err"] = verify_batch(wrapper, inputs, original)
     report["rewritten_readouts"] = swapped or 0
     report["einsums_as_matmul"] = bool(rewrite)
     report["state_tensors"] = len(slots_of(modules))

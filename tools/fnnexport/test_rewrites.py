@@ -113,5 +113,39 @@ class RewritesTest(unittest.TestCase):
             torch.testing.assert_close(listed, want)
 
 
+def rotation_in_place(x, y, z):
+    """Rz(z) Ry(y) Rx(x) filled into identity matrices in place, the way
+    that freezes the batch size when traced."""
+    n = len(x)
+    a, b, c = (torch.eye(3).repeat(n, 1, 1) for _ in range(3))
+    a[:, 0, 0], a[:, 0, 1], a[:, 1, 0], a[:, 1, 1] = torch.cos(z), -torch.sin(z), torch.sin(z), torch.cos(z)
+    b[:, 0, 0], b[:, 0, 2], b[:, 2, 0], b[:, 2, 2] = torch.cos(y), torch.sin(y), -torch.sin(y), torch.cos(y)
+    c[:, 1, 1], c[:, 1, 2], c[:, 2, 1], c[:, 2, 2] = torch.cos(x), -torch.sin(x), torch.sin(x), torch.cos(x)
+    return a.matmul(b).matmul(c)
+
+
+rmat_3d = rotation_in_place  # the name traced_rotations replaces
+
+
+class Rotating(torch.nn.Module):
+    def forward(self, angles):
+        return rmat_3d(*angles.unbind(1))
+
+
+class RotationsTest(unittest.TestCase):
+    def test_rotation_3d_equals_in_place(self):
+        angles = torch.randn(5, 3, generator=torch.Generator().manual_seed(2))
+        torch.testing.assert_close(rewrites.rotation_3d(*angles.unbind(1)), rotation_in_place(*angles.unbind(1)))
+
+    def test_traced_rotations_keep_the_batch_dynamic(self):
+        net = Rotating()
+        with rewrites.traced_rotations(net) as n:
+            self.assertEqual(n, 1)
+            traced = torch.jit.trace(net, torch.zeros(1, 3))
+        self.assertIs(rmat_3d, rotation_in_place)
+        angles = torch.randn(4, 3)
+        torch.testing.assert_close(traced(angles), rotation_in_place(*angles.unbind(1)))
+
+
 if __name__ == "__main__":
     unittest.main()

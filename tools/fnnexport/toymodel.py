@@ -200,14 +200,14 @@ class ToyVisual(nn.Module):
     def forward(self, stimulus, perspective, modulation):
         # perspective: shift the image by up to 10 % of its size
         shift = 0.1 * torch.tanh(perspective)
-        grid = self.retina + shift.view(1, 1, 1, 2)
+        grid = self.retina + shift.view(-1, 1, 1, 2)
         x = F.grid_sample(stimulus, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         x = (x - 0.5) * 4
         # modulation
         m = self.modulation_out(self.modulation_lstm(torch.tanh(self.modulation_in(modulation))))
         # core
         x = F.gelu(self.conv1(x))
-        x = F.gelu(self.conv2(x) + m.view(1, -1, 1, 1))
+        x = F.gelu(self.conv2(x) + m.view(m.shape[0], -1, 1, 1))
         h = self.recurrent(x)
         # readout: mean over streams, exp
         r = self.readout(h).mean(dim=1)
