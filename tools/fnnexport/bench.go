@@ -36,6 +36,10 @@ type BenchConfig struct {
 	Rounds, Frames int
 	// Warmup frames each runner steps before the first round.
 	Warmup int
+	// InFlight is how many frames the plugin runner sends ahead of the
+	// responses it has received (0 = 2): with 2 the next frame travels
+	// while the plugin computes, as the host pipelines.
+	InFlight int
 	// Log, when set, receives one line per round.
 	Log io.Writer
 }
@@ -256,12 +260,13 @@ func (p *torchProcess) close() {
 // pluginRunner is the model plugin behind rig's loopback transport with a
 // PredictStream open on it.
 type pluginRunner struct {
-	stream  rig.PredictStream
-	cancel  context.CancelFunc
-	closeFn func()
-	ref     *Reference
-	k       int
-	neurons int
+	stream   rig.PredictStream
+	cancel   context.CancelFunc
+	closeFn  func()
+	ref      *Reference
+	k        int
+	neurons  int
+	inFlight int
 }
 
 func startPlugin(ctx context.Context, cfg BenchConfig, ref *Reference) (*pluginRunner, error) {
@@ -288,16 +293,20 @@ func startPlugin(ctx context.Context, cfg BenchConfig, ref *Reference) (*pluginR
 		closeFn()
 		return nil, fmt.Errorf("bench: plugin: %w", err)
 	}
-	return &pluginRunner{stream: stream, cancel: cancel, closeFn: closeFn, ref: ref, neurons: ref.Neurons}, nil
+	inFlight := cfg.InFlight
+	if inFlight <= 0 {
+		inFlight = 2
+	}
+	return &pluginRunner{stream: stream, cancel: cancel, closeFn: closeFn, ref: ref, neurons: ref.Neurons, inFlight: inFlight}, nil
 }
 
-// run sends n one-frame requests, keeping at most 2 in flight (the next
-// frame travels while the plugin computes), and waits for all n responses.
+// run sends n one-frame requests, keeping at most inFlight unanswered, and
+// waits for all n responses.
 func (p *pluginRunner) run(n int) (time.Duration, error) {
 	start := time.Now()
 	sent, got := 0, 0
 	for got < n {
-		for sent < n && sent-got < 2 {
+		for sent < n && sent-got < p.inFlight {
 			s := p.ref.Steps[p.k%len(p.ref.Steps)]
 			req := rig.PredictRequest{
 				Frames:    []rig.Frame{{Width: p.ref.Width, Height: p.ref.Height, Pixels: s.Pixels()}},

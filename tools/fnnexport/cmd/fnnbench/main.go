@@ -34,6 +34,7 @@ func main() {
 	rounds := flag.Int("rounds", 12, "rounds (each runs every runner once, the order rotating)")
 	frames := flag.Int("frames", 8, "frames per runner and round")
 	warmup := flag.Int("warmup", 3, "frames each runner steps before the first round")
+	inFlight := flag.Int("in-flight", 2, "frames the plugin runner sends ahead of its responses")
 	flag.Parse()
 	if *model == "" {
 		fmt.Fprintln(os.Stderr, "fnnbench: -model is required")
@@ -46,7 +47,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, fnnexport.BenchConfig{
 		Model: *model, Reference: *reference, Python: *python, Dir: *dir, TorchArgs: flag.Args(),
-		Threads: *threads, Rounds: *rounds, Frames: *frames, Warmup: *warmup, Log: os.Stderr,
+		Threads: *threads, Rounds: *rounds, Frames: *frames, Warmup: *warmup, InFlight: *inFlight, Log: os.Stderr,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "fnnbench:", err)
 		os.Exit(1)
@@ -76,7 +77,7 @@ func run(ctx context.Context, cfg fnnexport.BenchConfig) error {
 	}
 	torch, bare, plugin := res.Median(fnnexport.BenchTorch), res.Median(fnnexport.BenchBare), res.Median(fnnexport.BenchPlugin)
 	summary := map[string]any{
-		"threads": cfg.Threads, "rounds": cfg.Rounds, "frames_per_round": cfg.Frames,
+		"threads": cfg.Threads, "rounds": cfg.Rounds, "frames_per_round": cfg.Frames, "plugin_in_flight": cfg.InFlight,
 		"median_ms_per_frame":               map[string]float64{"pytorch": torch, "onnxruntime": bare, "plugin": plugin},
 		"plugin_over_bare":                  plugin / bare,
 		"plugin_over_bare_median_of_rounds": res.RoundRatio(fnnexport.BenchPlugin, fnnexport.BenchBare),
