@@ -39,18 +39,36 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// build builds the binaries the tests run, two at a time (the go command
+// links one binary per call; the machine has two cores).
 func build() int {
+	var (
+		mu     sync.Mutex
+		failed bool
+		wg     sync.WaitGroup
+		slots  = make(chan struct{}, 2)
+	)
 	for name, pkg := range map[string]string{
 		"twinrig": "./host", "twinrig-stimulus": "./plugins/stimulus", "twinrig-acquisition": "./plugins/acquisition",
 		"twinrig-model": "./plugins/model", "v2plugin": "./tests/testdata/v2plugin",
 		"contractstim": "./tests/testdata/contractstim", "capmodel": "./tests/testdata/capmodel",
 	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg)
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-			return 1
-		}
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			cmd := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg)
+			cmd.Dir = ".."
+			if out, err := cmd.CombinedOutput(); err != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+				failed = true
+			}
+		})
+	}
+	wg.Wait()
+	if failed {
+		return 1
 	}
 	return 0
 }

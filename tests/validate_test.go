@@ -124,7 +124,11 @@ func TestValidateReportsThePlugins(t *testing.T) {
 // maps the neurons, it renders the candidate pool and shows the MEIs.
 func TestInceptionLoopWithAContractOnlyStimulusPlugin(t *testing.T) {
 	dir := t.TempDir()
-	cfg := rigConfig{neurons: 12, version2: true, blocks: loopBlocks,
+	// A third of the mapping: the point is that the loop closes through
+	// this plugin (its natural video renders slower than the built-in's).
+	blocks := strings.Replace(loopBlocks, "duration: 60s", "duration: 20s", 1)
+	require.NotEqual(t, loopBlocks, blocks)
+	cfg := rigConfig{neurons: 12, version2: true, blocks: blocks,
 		stimulus: filepath.Join(bin, "contractstim"), stimJSON: `{refresh_hz: 30}`}.write(t, dir)
 	code, out := runHost(t, "run", cfg)
 	require.Equal(t, 0, code, out)
