@@ -15,6 +15,7 @@ import (
 	"github.com/twinrig/twinrig/plugins/model/defaultmodel"
 	"github.com/twinrig/twinrig/plugins/model/modelplugin"
 	"github.com/twinrig/twinrig/plugins/model/onnxbuild"
+	"github.com/twinrig/twinrig/plugins/model/onnxmodel"
 	"github.com/twinrig/twinrig/rig"
 	"github.com/twinrig/twinrig/rig/rigtest"
 )
@@ -240,4 +241,18 @@ func TestBuiltinFNNBench(t *testing.T) {
 
 	_, err = modelplugin.ParseSettings([]byte(`{"model": "builtin:other"}`))
 	require.ErrorContains(t, err, `"builtin:other", expected "builtin:default", "builtin:fnnbench" or the path of an .onnx file`)
+}
+
+// TestDescribeCUDAFallback: where CUDA cannot be used (no GPU, or no
+// provider files), "device": "cuda" runs and Describe says "cpu".
+func TestDescribeCUDAFallback(t *testing.T) {
+	lib, err := onnxmodel.LocateLibrary("")
+	require.NoError(t, err)
+	if onnxmodel.CheckCUDA(lib) == nil {
+		t.Skip("CUDA is available here")
+	}
+	m := configured(t, `{"device": "cuda"}`)
+	info, err := m.Describe(ctx, rig.DescribeRequest{})
+	require.NoError(t, err)
+	require.Equal(t, "cpu", info.Device)
 }

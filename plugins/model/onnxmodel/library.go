@@ -134,6 +134,13 @@ func Init(library string) error {
 	return nil
 }
 
+// loadedLibrary returns the path of the library Init loaded ("" before).
+func loadedLibrary() string {
+	initMu.Lock()
+	defer initMu.Unlock()
+	return initPath
+}
+
 // libraryError turns the bindings' initialisation errors into one line that
 // says what to do.
 func libraryError(path string, err error) error {

@@ -23,13 +23,17 @@ type Options struct {
 	// Threads is ONNX Runtime's intra-op thread count; 0 leaves ONNX
 	// Runtime's default (one per physical core).
 	Threads int
-	// Device is DeviceCPU (also when empty) or DeviceCUDA. CUDA falls back
-	// to the CPU, with a warning in the log, when its execution provider
-	// cannot be loaded; Runner.Device reports what was used.
+	// Device is DeviceCPU (also when empty) or DeviceCUDA. CUDA is used
+	// when CheckCUDA passes for the loaded ONNX Runtime library and ONNX
+	// Runtime then accepts the CUDA execution provider; otherwise the model
+	// runs on the CPU and one warning in the log gives the reason.
+	// Runner.Device reports what was used.
 	Device string
 	// Library is the ONNX Runtime shared library, passed to Init (and from
 	// there to LocateLibrary); empty searches the default places.
 	Library string
+	// Logger receives the warning of a CUDA fallback; nil is slog.Default().
+	Logger *slog.Logger
 }
 
 // Runner steps a contract-fitting model frame by frame and keeps its
@@ -38,8 +42,10 @@ type Options struct {
 // All tensors are allocated once. The state lives in two sets of buffers
 // that swap roles each step: step k reads set k%2 and writes set (k+1)%2,
 // so the state is fed back without being copied and never leaves the
-// process. With the CUDA provider ONNX Runtime still copies the CPU buffers
-// to and from the GPU on each step.
+// process. With the CUDA provider the buffers stay in host memory too, and
+// ONNX Runtime copies the state to the GPU and back on every step:
+// onnxruntime_go v1.36.0 cannot create a tensor in device memory, nor bind
+// an output to the device (rig/proto/MODEL.md, "Devices and threads").
 //
 // A Runner is not safe for concurrent use.
 type Runner struct {
@@ -105,12 +111,9 @@ func newRunner(src source, opts Options) (*Runner, error) {
 	}
 	inNames, outNames := c.names()
 	if opts.Device == DeviceCUDA {
-		r.session, err = newSession(src, inNames, outNames, opts.Threads, true)
-		if err == nil {
+		r.session = newCUDASession(src, inNames, outNames, opts)
+		if r.session != nil {
 			r.device = DeviceCUDA
-		} else {
-			slog.Warn("cuda execution provider unavailable, running the model on the cpu",
-				"model", src.String(), "err", oneLine(err.Error()))
 		}
 	}
 	if r.session == nil {
@@ -149,6 +152,27 @@ func (r *Runner) readMetadata(src source) error {
 	}
 	r.contract.Metadata = parsed
 	return nil
+}
+
+// newCUDASession returns a session on the CUDA execution provider, or nil
+// after logging, once, why there is none: the file or library CheckCUDA
+// found missing, or ONNX Runtime's error.
+func newCUDASession(src source, inNames, outNames []string, opts Options) *ort.DynamicAdvancedSession {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	const msg = "cuda unavailable, running the model on the cpu"
+	if err := CheckCUDA(loadedLibrary()); err != nil {
+		log.Warn(msg, "model", src.String(), "reason", err.Error())
+		return nil
+	}
+	s, err := newSession(src, inNames, outNames, opts.Threads, true)
+	if err != nil {
+		log.Warn(msg, "model", src.String(), "reason", "onnx runtime: "+oneLine(err.Error()))
+		return nil
+	}
+	return s
 }
 
 func newSession(src source, inNames, outNames []string, threads int, cuda bool) (*ort.DynamicAdvancedSession, error) {
