@@ -40,6 +40,10 @@ type BenchConfig struct {
 	// responses it has received (0 = 2): with 2 the next frame travels
 	// while the plugin computes, as the host pipelines.
 	InFlight int
+	// Device is the ONNX Runtime runners' device (onnxmodel.DeviceCPU when
+	// empty, or onnxmodel.DeviceCUDA, which falls back to the CPU as the
+	// plugin does: BenchResult.Device says which ran).
+	Device string
 	// Log, when set, receives one line per round.
 	Log io.Writer
 }
@@ -59,6 +63,11 @@ type BenchResult struct {
 	TorchMaxRelErr float64
 	// Load holds /proc/loadavg's 1-minute load before each round.
 	Load []float64
+	// Device is where the bare ONNX Runtime runner ran.
+	Device string
+	// Check compares the bare runner, on its device, with the reference's
+	// responses before the rounds.
+	Check Comparison
 }
 
 // Median returns the median milliseconds per frame of a runner (0 when it
@@ -123,11 +132,15 @@ func Interleaved(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		runners = append(runners, benchRunner{BenchTorch, torch.run})
 	}
 
-	bare, err := onnxmodel.NewFile(cfg.Model, onnxmodel.Options{Threads: cfg.Threads})
+	bare, err := onnxmodel.NewFile(cfg.Model, onnxmodel.Options{Threads: cfg.Threads, Device: cfg.Device})
 	if err != nil {
 		return BenchResult{}, fmt.Errorf("bench: %w", err)
 	}
 	defer bare.Close()
+	res.Device = bare.Device()
+	if res.Check, err = Compare(bare, ref); err != nil {
+		return BenchResult{}, fmt.Errorf("bench: check against the reference: %w", err)
+	}
 	out := make([]float32, ref.Neurons)
 	k := 0
 	runners = append(runners, benchRunner{BenchBare, func(n int) (time.Duration, error) {
@@ -270,7 +283,7 @@ type pluginRunner struct {
 }
 
 func startPlugin(ctx context.Context, cfg BenchConfig, ref *Reference) (*pluginRunner, error) {
-	settings, err := json.Marshal(map[string]any{"model": cfg.Model, "threads": cfg.Threads})
+	settings, err := json.Marshal(map[string]any{"model": cfg.Model, "threads": cfg.Threads, "device": cfg.Device})
 	if err != nil {
 		return nil, fmt.Errorf("bench: plugin settings: %w", err)
 	}
