@@ -1,6 +1,8 @@
 # twinrig. `make run` and `make test` set up everything they need first
 # (scripts/setup.sh: Debian packages, the ONNX Runtime library, code
-# generators), idempotently.
+# generators), idempotently; `make run` with a CONFIG that asks for
+# `device: cuda`, and `make setup-gpu`, also fetch ONNX Runtime's CUDA
+# provider.
 
 GO        ?= go
 BIN       := bin
@@ -11,12 +13,19 @@ PROTOS    := $(wildcard rig/proto/twinrig/v1/*.proto)
 TESTPLUGINS := ./tests/testdata/contractstim ./tests/testdata/capmodel
 export PATH := $(CURDIR)/.deps/bin:$(PATH)
 
-.PHONY: all setup build run test test-exporter vet generate check-generate bench fuzz clean FORCE
+.PHONY: all setup setup-gpu gpu-check build run test test-exporter vet generate check-generate bench fuzz clean FORCE
 
 all: build
 
+# SETUP_ARGS: configs (or --gpu) for scripts/setup.sh; `make run` passes
+# its CONFIG, so that a config asking for `device: cuda` gets the provider.
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh $(SETUP_ARGS)
+
+## setup-gpu: setup plus ONNX Runtime's CUDA provider (~230 MB) beside the
+## ONNX Runtime library. The CUDA 13 libraries and cuDNN come from elsewhere.
+setup-gpu:
+	@scripts/setup.sh --gpu
 
 build: $(BIN)/twinrig $(PLUGINS)
 
@@ -32,6 +41,7 @@ $(BIN)/twinrig-model: FORCE
 
 ## run: a simulated closed-loop session on the virtual clock, headless,
 ## embedded MQTT broker.
+run: SETUP_ARGS = $(CONFIG)
 run: setup build
 	$(BIN)/twinrig run $(CONFIG)
 
@@ -65,6 +75,12 @@ check-generate:
 ## bench: the benchmarks recorded in BENCHMARKS.md.
 bench: setup build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+## gpu-check: on a GPU machine, offline: build, export the 10,000-unit fnn
+## model (random weights; FNN_PATH = the fnn code checkout), check it against
+## PyTorch and time it on device: cuda (scripts/gpu-check.sh).
+gpu-check:
+	@scripts/gpu-check.sh
 
 clean:
 	rm -rf $(BIN)
