@@ -13,7 +13,7 @@ PROTOS    := $(wildcard rig/proto/twinrig/v1/*.proto)
 TESTPLUGINS := ./tests/testdata/contractstim ./tests/testdata/capmodel
 export PATH := $(CURDIR)/.deps/bin:$(PATH)
 
-.PHONY: all setup setup-gpu gpu-check build run test test-exporter vet generate check-generate bench fuzz clean FORCE
+.PHONY: all setup setup-gpu gpu-check gpu-check-build build run test test-exporter vet generate check-generate bench fuzz clean FORCE
 
 all: build
 
@@ -81,6 +81,10 @@ bench: setup build
 ## PyTorch and time it on device: cuda (scripts/gpu-check.sh).
 gpu-check:
 	@scripts/gpu-check.sh
+
+## gpu-check-build: bin/fnnbench for a GPU machine without Go or modules.
+gpu-check-build:
+	$(GO) build -o $(BIN)/fnnbench ./tools/fnnexport/cmd/fnnbench
 
 clean:
 	rm -rf $(BIN)

@@ -52,7 +52,11 @@ func main() {
 	batchCandidates := flag.Int("batch-candidates", 0, "candidates of the batched benchmark (default 4 x rows)")
 	batchSteps := flag.Int("batch-steps", 8, "frames per candidate of the batched benchmark")
 	batchWarmup := flag.Int("batch-warmup", 10, "gray warm-up steps of the batched benchmark (untimed)")
+	checkCUDA := flag.Bool("check-cuda", false, "only check that the CUDA provider can be used here (onnxmodel.CheckCUDA): print ok or why not, exit 1 when not")
 	flag.Parse()
+	if *checkCUDA {
+		os.Exit(checkCUDAHere())
+	}
 	if *model == "" {
 		fmt.Fprintln(os.Stderr, "fnnbench: -model is required")
 		os.Exit(2)
@@ -77,6 +81,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fnnbench:", err)
 		os.Exit(1)
 	}
+}
+
+// checkCUDAHere prints whether the CUDA provider beside the ONNX Runtime
+// library can be used on this machine, and returns the exit status.
+func checkCUDAHere() int {
+	lib, err := onnxmodel.LocateLibrary("")
+	if err == nil {
+		err = onnxmodel.CheckCUDA(lib)
+	}
+	if err != nil {
+		fmt.Println("cuda: not usable:", err)
+		return 1
+	}
+	fmt.Println("cuda: ok, provider beside", lib)
+	return 0
 }
 
 // extras are the measurements after the interleaved rounds.
