@@ -8,7 +8,7 @@
 //	  "model": "builtin:default",  // or the path of an .onnx file
 //	  "neurons": 100,              // built-in model only
 //	  "seed": 1,                   // built-in model only
-//	  "device": "cpu",             // or "cuda" (falls back to cpu)
+//	  "device": "cpu",             // or "cuda" (falls back to cpu, logging why)
 //	  "threads": 0,                // onnx runtime intra-op threads; 0 = its default
 //	  "ort_library": "",           // libonnxruntime.so.1; empty = search
 //	  "readout": "",               // a readout file saved by Adapt

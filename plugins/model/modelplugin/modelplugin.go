@@ -49,7 +49,8 @@ type Settings struct {
 	Neurons int    `json:"neurons"`
 	Seed    uint64 `json:"seed"`
 	// Device is "cpu" (default) or "cuda" (falls back to the CPU with a
-	// warning when the CUDA provider cannot be loaded).
+	// warning giving the reason when the CUDA provider cannot be used; see
+	// onnxmodel.CheckCUDA). Describe reports the device used.
 	Device string `json:"device"`
 	// Threads is ONNX Runtime's intra-op thread count; 0 is its default.
 	Threads int `json:"threads"`
