@@ -52,7 +52,7 @@ test: setup build vet check-generate
 
 vet:
 	$(GO) vet ./... $(TESTPLUGINS)
-	@out=$$(gofmt -l host plugins protocols rig sim tests tools); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	@out=$$(gofmt -l host internal plugins protocols rig sim tests tools); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 ## test-exporter: installs Debian's PyTorch (about 700 MB) and runs the fnn
 ## exporter's test, which `make test` skips where PyTorch is missing.
