@@ -276,13 +276,15 @@ func scanHeader(neurons int) string {
 	return h + "\n"
 }
 
-// WriteSummary writes v as summary.json.
+// WriteSummary writes v as summary.json, replaced atomically (see
+// writeAtomic): a crash or a full disk leaves the previous summary, or
+// none, never a partial one.
 func (d *Dir) WriteSummary(v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("recording summary: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(d.path, "summary.json"), append(data, '\n'), 0o644); err != nil {
+	if err := writeAtomic(filepath.Join(d.path, "summary.json"), append(data, '\n')); err != nil {
 		return fmt.Errorf("recording summary: %w", err)
 	}
 	return nil
@@ -474,8 +476,9 @@ func fileName(s string) string {
 	return string(b)
 }
 
-// writeAtomic writes data to path through a synced temporary file and a
-// rename, so that path holds either the old or the new content.
+// writeAtomic writes data to path through a synced temporary file in the
+// same directory and a rename (the directory synced after it), so that
+// path holds either the old or the new content.
 func writeAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
@@ -488,7 +491,21 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("recording %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("recording: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir syncs a directory, so that a rename in it survives a crash.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("recording: %w", err)
+	}
+	err = f.Sync()
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("recording %s: syncing the directory: %w", dir, err)
 	}
 	return nil
 }

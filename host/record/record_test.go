@@ -101,3 +101,24 @@ func TestJournalAndKeep(t *testing.T) {
 	require.ErrorIs(t, d.Journal(nil), rig.ErrInvalid)
 	require.NoError(t, d.Close())
 }
+
+func TestWriteSummaryReplacesAtomically(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s1")
+	d, err := record.Create(dir, 1)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, d.Close()) }()
+	require.NoError(t, d.WriteSummary(map[string]any{"status": "ok", "frames": 1}))
+	require.NoError(t, d.WriteSummary(map[string]any{"status": "ok", "frames": 2}))
+	require.JSONEq(t, `{"status":"ok","frames":2}`, read(t, dir, "summary.json"))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.NotContains(t, e.Name(), ".tmp", "no temporary file is left behind")
+	}
+
+	// A write that fails (here: its temporary file cannot be created)
+	// leaves the previous summary whole.
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "summary.json.tmp"), 0o755))
+	require.Error(t, d.WriteSummary(map[string]any{"status": "ok", "frames": 3}))
+	require.JSONEq(t, `{"status":"ok","frames":2}`, read(t, dir, "summary.json"))
+}
