@@ -193,7 +193,7 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 	}
 	var rec *record.Dir
 	if resume != nil {
-		rec, err = record.Open(h.resumeDir)
+		rec, err = record.Open(h.resumeDir, h.log)
 		if err == nil {
 			done := make([]string, 0, len(resume.Done))
 			for _, st := range h.exp.Stages {

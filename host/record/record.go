@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -143,11 +144,25 @@ func (d *Dir) Keep(name string, data []byte) error {
 
 // Open reopens the session directory of an interrupted session (see
 // Create) for a resumed session: rows and journal entries are appended to
-// the existing files, which must all be there.
-func Open(path string) (*Dir, error) {
+// the existing files, which must all be there. A file that ends without a
+// newline (a line torn by a crash or a full disk) is first cut back to its
+// last whole line, and what was cut is logged on log (nil: slog.Default),
+// so that nothing is appended onto a torn line.
+func Open(path string, log *slog.Logger) (*Dir, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	d := &Dir{path: path}
 	open := func(name string) (*os.File, error) {
-		f, err := os.OpenFile(filepath.Join(path, name), os.O_WRONLY|os.O_APPEND, 0)
+		file := filepath.Join(path, name)
+		cut, err := CutTorn(file)
+		if err != nil {
+			return nil, fmt.Errorf("recording: resuming %s: %w", path, err)
+		}
+		if cut > 0 {
+			log.Warn("resuming: cut a torn last line", "file", file, "bytes", cut)
+		}
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			return nil, fmt.Errorf("recording: resuming %s: %w", path, err)
 		}
@@ -168,6 +183,47 @@ func Open(path string) (*Dir, error) {
 		return nil, errors.Join(err, d.Close())
 	}
 	return d, nil
+}
+
+// CutTorn truncates the file at path to its last whole line (the last
+// newline included) when it ends without a newline, syncs it, and returns
+// how many bytes it cut (0: the file was empty or ended with a newline).
+// A file without any newline is cut to nothing.
+func CutTorn(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	size := info.Size()
+	keep := size
+	buf := make([]byte, 64<<10)
+	for end := size; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			keep = start + int64(i) + 1
+			break
+		}
+		keep, end = 0, start
+	}
+	if keep == size {
+		return 0, nil
+	}
+	if err := f.Truncate(keep); err != nil {
+		return 0, fmt.Errorf("%s: cutting the torn last line: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return size - keep, nil
 }
 
 // ReadSelection reads back the targets a select stage recorded

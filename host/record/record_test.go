@@ -1,7 +1,10 @@
 package record_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -121,4 +124,68 @@ func TestWriteSummaryReplacesAtomically(t *testing.T) {
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "summary.json.tmp"), 0o755))
 	require.Error(t, d.WriteSummary(map[string]any{"status": "ok", "frames": 3}))
 	require.JSONEq(t, `{"status":"ok","frames":2}`, read(t, dir, "summary.json"))
+}
+
+func appendTo(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(s)
+	require.NoError(t, errors.Join(err, f.Close()))
+}
+
+func TestOpenCutsATornLastLineBeforeAppending(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s1")
+	d, err := record.Create(dir, 1)
+	require.NoError(t, err)
+	require.NoError(t, d.Frames([]rig.ShownFrame{{Index: 0}}))
+	require.NoError(t, d.Scans([]rig.Scan{{Index: 0, Values: []float32{1}}}))
+	require.NoError(t, d.Journal(events.Trial{Block: "b", Repeats: 1, Frames: 1}))
+	require.NoError(t, d.Close())
+	// A crash (or a full disk) tore the last row of frames.csv and the
+	// last entry of the journal.
+	appendTo(t, filepath.Join(dir, "frames.csv"), "1,0.03")
+	appendTo(t, filepath.Join(dir, "journal.jsonl"), `{"kind":"trial","blo`)
+
+	var logged bytes.Buffer
+	d, err = record.Open(dir, slog.New(slog.NewTextHandler(&logged, nil)))
+	require.NoError(t, err)
+	require.NoError(t, d.Frames([]rig.ShownFrame{{Index: 1, Time: time.Second}}))
+	require.NoError(t, d.Scans([]rig.Scan{{Index: 1, Values: []float32{2}}}))
+	require.NoError(t, d.Journal(events.Trial{Block: "c", Repeats: 1, Frames: 1}))
+	require.NoError(t, d.Close())
+
+	require.Equal(t, "index,time_s,dropped\n0,0.000000,false\n1,1.000000,false\n", read(t, dir, "frames.csv"))
+	require.Equal(t, "index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill,n0\n"+
+		"0,0.000000,0.000000,,0,0,0,0,1\n1,0.000000,0.000000,,0,0,0,0,2\n", read(t, dir, "scans.csv"), "a whole file is untouched")
+	lines := strings.Split(strings.TrimSuffix(read(t, dir, "journal.jsonl"), "\n"), "\n")
+	require.Len(t, lines, 2)
+	for _, l := range lines {
+		_, err := events.DecodeEntry([]byte(l))
+		require.NoError(t, err, "line %q", l)
+	}
+	require.Contains(t, logged.String(), "frames.csv bytes=6")
+	require.Contains(t, logged.String(), "journal.jsonl bytes=20")
+	require.NotContains(t, logged.String(), "scans.csv")
+}
+
+func TestCutTorn(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"a\n", "a\n"},
+		{"a\nb", "a\n"},
+		{"a\n\x00\x00\x00", "a\n"},
+		{"torn", ""},
+		{"a\n" + strings.Repeat("x", 200<<10), "a\n"},
+		{strings.Repeat("y", 100<<10) + "\n" + strings.Repeat("x", 70<<10), strings.Repeat("y", 100<<10) + "\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "f")
+		require.NoError(t, os.WriteFile(path, []byte(c.in), 0o644))
+		cut, err := record.CutTorn(path)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(c.in)-len(c.want)), cut)
+		require.Equal(t, c.want, read(t, filepath.Dir(path), "f"))
+	}
+	_, err := record.CutTorn(filepath.Join(t.TempDir(), "missing"))
+	require.ErrorIs(t, err, os.ErrNotExist)
 }
