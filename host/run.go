@@ -86,6 +86,11 @@ func (h *hostRun) run(ctx context.Context) int {
 			fmt.Fprintf(h.stderr, "twinrig: %v\n", err)
 			return exitUsage
 		}
+		if resume.Finished {
+			// Nothing to resume: the record is left exactly as it is.
+			fmt.Fprintf(h.stdout, "session %s already finished (status ok): nothing to resume, its record is unchanged\n", h.resumeDir)
+			return exitOK
+		}
 		name = filepath.Base(filepath.Clean(h.resumeDir))
 	}
 	events, brokerURL, closeEvents, err := startEvents(ctx, h.cfg, name, h.await, h)
@@ -359,7 +364,12 @@ func (h *hostRun) readResume() (*session.Resume, error) {
 	defer f.Close()
 	rs, err := session.ReadResume(f, h.exp, hex.EncodeToString(sum[:]))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", h.resumeDir, err)
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	// The journal names the readout relative to the session directory
+	// (journals of earlier versions: absolute, kept as they are).
+	if rs.Readout != "" && !filepath.IsAbs(rs.Readout) {
+		rs.Readout = filepath.Join(absPath(h.resumeDir), filepath.FromSlash(rs.Readout))
 	}
 	for _, st := range h.exp.Stages {
 		if _, done := rs.Done[st.Name]; !done || st.Kind != protocols.KindSelect {

@@ -94,7 +94,9 @@ type StageDone struct {
 	// far, by stage (present and adapt stages; absent when none): what a
 	// later select stage chooses its targets by.
 	Scores map[string]StageScores `json:"scores,omitempty"`
-	// Readout is the readout file an adapt stage saved (absent: none).
+	// Readout is the readout file an adapt stage saved (absent: none),
+	// relative to the session directory, with '/' separators (journals
+	// of earlier versions: an absolute path).
 	Readout string `json:"readout,omitempty"`
 	// ReadoutSHA256 is the SHA-256 of the readout file, in hex (absent
 	// when it could not be read).

@@ -2,10 +2,12 @@ package session
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"time"
 
 	"github.com/twinrig/twinrig/host/events"
@@ -24,11 +26,16 @@ type Resume struct {
 	// From is the session time the resumed session starts at.
 	From time.Duration
 	// Readout is the readout file the last completed adapt stage saved
-	// ("": none), restored into the model before anything runs.
+	// ("": none), restored into the model before anything runs: as the
+	// journal has it, relative to the session directory (or absolute, in
+	// journals of earlier versions); the caller resolves it.
 	Readout string
 	// Scores are the per-neuron scores of the repeated stages scored so
 	// far (what a select stage chooses its targets by).
 	Scores map[string]Scores
+	// Finished is set when the session finished with status ok (its last
+	// finished entry says so): there is nothing to resume.
+	Finished bool
 	// Selections are the completed select stages' targets and stimuli,
 	// filled by the caller from the record (Options.Recorder wrote them).
 	Selections map[string][]Target
@@ -45,34 +52,59 @@ type Scores struct {
 }
 
 // ReadResume reads a session journal (journal.jsonl) for exp: its
-// events.SessionEntry and events.StageDone entries, as the engine and the
-// host wrote them (this version or earlier ones: the fields are the same).
-// The protocol's SHA-256 in the session entry must be protocolSHA256 (a
-// journal of another protocol is refused), and the completed stages must
-// be a prefix of exp's stages. A line that does not parse (a torn last
-// line after a crash) ends the reading; entries of other kinds are
-// skipped. Errors wrap rig.ErrInvalid.
+// events.SessionEntry, events.StageDone and events.Finished entries, as
+// the engine and the host wrote them (this version or earlier ones: the
+// fields are the same). The protocol's SHA-256 in the session entry must
+// be protocolSHA256 (a journal of another protocol is refused), and the
+// completed stages must be a prefix of exp's stages. A last line without
+// its newline was torn by a crash and is skipped (record.Open cuts it
+// before appending); a line that does not parse (garbage, NUL bytes)
+// anywhere else is refused, naming its line number. Entries of other
+// kinds are skipped. A readout path is kept as the journal has it:
+// relative to the session directory (this version) or absolute (earlier
+// ones); a relative one that leaves the session directory is refused.
+// Errors wrap rig.ErrInvalid.
 func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (*Resume, error) {
 	res := &Resume{Done: map[string]DoneStage{}, Scores: map[string]Scores{}, Selections: map[string][]Target{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<28)
+	br := bufio.NewReaderSize(r, 1<<16)
 	sawSession := false
 	var order []string
-	for sc.Scan() {
+	// torn is the number of a line that did not parse (0: none): only
+	// the last line may be one.
+	torn := 0
+	for n := 1; ; n++ {
+		text, readErr := br.ReadBytes('\n')
+		if readErr != nil && readErr != io.EOF {
+			return nil, fmt.Errorf("resume: reading the journal, line %d: %w", n, readErr)
+		}
+		if len(text) == 0 && readErr == io.EOF {
+			break
+		}
+		if torn > 0 {
+			return nil, fmt.Errorf("resume: journal line %d is not a journal entry and more lines follow it (a corrupt journal, not a torn last line): %w", torn, rig.ErrInvalid)
+		}
+		if readErr == io.EOF {
+			// A last line without its newline was torn by a crash, even
+			// when it parses: the recorder cuts it before appending
+			// (record.Open), so it is not counted either.
+			break
+		}
+		text = bytes.TrimSuffix(text, []byte("\n"))
 		// Only the kind first: the other entries (events) are skipped
 		// whatever their fields.
 		var head struct {
 			Kind events.Kind `json:"kind"`
 		}
-		if json.Unmarshal(sc.Bytes(), &head) != nil {
-			break // a line torn by the crash ends the journal
-		}
-		if head.Kind != events.KindSession && head.Kind != events.KindStageDone {
+		if err := json.Unmarshal(text, &head); err != nil || bytes.IndexByte(text, 0) >= 0 {
+			torn = n
 			continue
 		}
-		line, err := events.DecodeEntry(sc.Bytes())
+		if head.Kind != events.KindSession && head.Kind != events.KindStageDone && head.Kind != events.KindFinished {
+			continue
+		}
+		line, err := events.DecodeEntry(text)
 		if err != nil {
-			return nil, fmt.Errorf("resume: a %s entry of the journal: %w", head.Kind, err)
+			return nil, fmt.Errorf("resume: journal line %d: a %s entry: %w", n, head.Kind, err)
 		}
 		switch e := line.Entry.(type) {
 		case events.SessionEntry:
@@ -82,21 +114,26 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 			sawSession = true
 		case events.StageDone:
 			if !sawSession {
-				return nil, fmt.Errorf("resume: a stage_done entry before the session entry: %w", rig.ErrInvalid)
+				return nil, fmt.Errorf("resume: journal line %d: a stage_done entry before the session entry: %w", n, rig.ErrInvalid)
 			}
 			res.Done[e.Stage] = DoneStage{Start: seconds(e.StartS), End: seconds(e.EndS)}
 			order = append(order, e.Stage)
 			res.From = seconds(e.EndS)
 			if e.Readout != "" {
+				if !filepath.IsAbs(e.Readout) && !filepath.IsLocal(filepath.FromSlash(e.Readout)) {
+					return nil, fmt.Errorf("resume: journal line %d: readout %q is neither absolute nor inside the session directory: %w", n, e.Readout, rig.ErrInvalid)
+				}
 				res.Readout = e.Readout
 			}
 			for name, m := range e.Scores {
 				res.Scores[name] = Scores{CCNorm: m.CCNorm, CCAbs: m.CCAbs, R: m.R}
 			}
+		case events.Finished:
+			res.Finished = e.Status == events.StatusOK
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("resume: reading the journal: %w", err)
+	if torn > 0 {
+		return nil, fmt.Errorf("resume: journal line %d is not a journal entry (a corrupt journal, not a torn last line): %w", torn, rig.ErrInvalid)
 	}
 	if !sawSession {
 		return nil, fmt.Errorf("resume: the journal has no session entry: %w", rig.ErrInvalid)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +129,107 @@ func TestReadResumeReadsWhatTheRunnerWrites(t *testing.T) {
 	require.NotNil(t, m)
 	require.Equal(t, m.SingleTrial, rs.Scores["test"].R, "the held-out block's scores with the adapted readout")
 	require.Len(t, rs.Scores["test"].CCNorm, 2)
+}
+
+// TestReadResumeRefusesACorruptJournal: a line that is not a journal
+// entry (garbage, NUL bytes) anywhere but torn at the end is refused,
+// naming its line; a torn last line (no newline) is skipped, even one
+// that parses.
+func TestReadResumeRefusesACorruptJournal(t *testing.T) {
+	fit := `{"kind":"stage_done","stage":"fit","start_s":90,"end_s":90,"readout":"readout-map.json"}` + "\n"
+	for name, c := range map[string]struct {
+		journal string
+		line    int // 0: accepted
+	}{
+		"garbage":                 {journalHead[:len(journalHead)-1] + "\nnot json\n" + fit, 6},
+		"NUL bytes":               {"\x00\x00\x00\x00\n" + journalHead, 1},
+		"NUL inside a line":       {journalHead + "{\"kind\":\"trial\"}\x00\n" + fit, 6},
+		"empty line":              {journalHead + "\n" + fit, 6},
+		"garbage last, whole":     {journalHead + "garbage\n", 6},
+		"a bad stage_done":        {journalHead + `{"kind":"stage_done","stage":"fit","start_s":"x"}` + "\n" + fit, 6},
+		"torn last line":          {journalHead + `{"kind":"stage_do`, 0},
+		"NUL-filled last block":   {journalHead + "\x00\x00\x00\x00", 0},
+		"whole entry, no newline": {journalHead + strings.TrimSuffix(fit, "\n"), 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rs, err := session.ReadResume(strings.NewReader(c.journal), resumeExperiment(), "abc")
+			if c.line == 0 {
+				require.NoError(t, err)
+				require.Empty(t, rs.Done, "the torn line is not counted: the adapt stage runs again, and what it fits on")
+				return
+			}
+			require.ErrorIs(t, err, rig.ErrInvalid)
+			require.Regexp(t, `journal line `+strconv.Itoa(c.line)+`\D`, err.Error())
+			require.Nil(t, rs)
+		})
+	}
+}
+
+// TestReadResumeOfAFinishedSession: a journal whose last finished entry
+// has status ok is of a finished session; interrupted or failed ones are
+// not.
+func TestReadResumeOfAFinishedSession(t *testing.T) {
+	for status, finished := range map[string]bool{"ok": true, "interrupted": false, "error": false, "aborted": false} {
+		j := journalHead + `{"kind":"finished","status":"` + status + `","duration_s":90,"wall_s":1,"frames_shown":2700,"frames_dropped":0,"scans":2700}` + "\n"
+		rs, err := session.ReadResume(strings.NewReader(j), resumeExperiment(), "abc")
+		require.NoError(t, err, status)
+		require.Equal(t, finished, rs.Finished, status)
+	}
+	rs, err := session.ReadResume(strings.NewReader(journalHead), resumeExperiment(), "abc")
+	require.NoError(t, err)
+	require.False(t, rs.Finished)
+}
+
+// TestReadResumeReadoutPaths: the readout is kept as the journal names
+// it, relative to the session directory (or absolute, in older journals);
+// a relative one outside the session directory is refused.
+func TestReadResumeReadoutPaths(t *testing.T) {
+	fit := func(readout string) string {
+		return journalHead + `{"kind":"stage_done","stage":"fit","start_s":90,"end_s":90,"readout":"` + readout + `"}` + "\n"
+	}
+	rs, err := session.ReadResume(strings.NewReader(fit("readout-map.json")), resumeExperiment(), "abc")
+	require.NoError(t, err)
+	require.Equal(t, "readout-map.json", rs.Readout)
+	rs, err = session.ReadResume(strings.NewReader(fit("/runs/s/readout-map.json")), resumeExperiment(), "abc")
+	require.NoError(t, err)
+	require.Equal(t, "/runs/s/readout-map.json", rs.Readout)
+	_, err = session.ReadResume(strings.NewReader(fit("../other/readout-map.json")), resumeExperiment(), "abc")
+	require.ErrorIs(t, err, rig.ErrInvalid)
+	require.ErrorContains(t, err, "journal line 6")
+}
+
+// FuzzReadResume checks that ReadResume never panics, that it refuses
+// with rig.ErrInvalid only, that what it accepts holds only stages of the
+// protocol, and that a torn last line never changes what it reads.
+func FuzzReadResume(f *testing.F) {
+	f.Add([]byte(journalHead))
+	f.Add([]byte(journalHead + `{"kind":"stage_done","stage":"fit","start_s":90,"end_s":90,"readout":"readout-map.json"}` + "\n"))
+	f.Add([]byte(journalHead + "\x00\x00\n" + `{"kind":"finished","status":"ok"}` + "\n"))
+	f.Add([]byte(journalHead + `{"kind":"finished","status":"ok"}` + "\n"))
+	f.Add([]byte(`{"kind":"session","protocol":{"sha256":"abc"}}` + "\n" + `{"kind":"stage_done","stage":"test"}` + "\n"))
+	data, err := os.ReadFile("testdata/journal-v0.jsonl")
+	require.NoError(f, err)
+	f.Add(data)
+	exp := resumeExperiment()
+	f.Fuzz(func(t *testing.T, journal []byte) {
+		rs, err := session.ReadResume(bytes.NewReader(journal), exp, "abc")
+		if err != nil {
+			require.ErrorIs(t, err, rig.ErrInvalid)
+			return
+		}
+		for name := range rs.Done {
+			found := false
+			for _, st := range exp.Stages {
+				found = found || st.Name == name
+			}
+			require.True(t, found, "stage %q", name)
+		}
+		if len(journal) > 0 && journal[len(journal)-1] == '\n' {
+			torn, err := session.ReadResume(bytes.NewReader(append(bytes.Clone(journal), `{"kind":"stage_done","stage":"map"`...)), exp, "abc")
+			require.NoError(t, err)
+			require.Equal(t, rs.Done, torn.Done)
+			require.Equal(t, rs.Readout, torn.Readout)
+			require.Equal(t, rs.Finished, torn.Finished)
+		}
+	})
 }

@@ -97,7 +97,8 @@ func (s *adaptStage) Run(ctx context.Context, e *Env) error {
 }
 
 // Journal adds the scores of the repeated blocks so far and the readout
-// file the fit saved, with its SHA-256.
+// file the fit saved (relative to Options.ReadoutDir when inside it), with
+// its SHA-256.
 func (s *adaptStage) Journal(e *Env, done *events.StageDone) {
 	e.journalScores(done)
 	if len(e.res.Adaptations) == 0 {
@@ -105,6 +106,11 @@ func (s *adaptStage) Journal(e *Env, done *events.StageDone) {
 	}
 	path := e.res.Adaptations[len(e.res.Adaptations)-1].SavedTo
 	done.Readout = path
+	// Relative to the readout directory (the session directory), so that
+	// a copied session directory resumes from its own readout.
+	if rel, err := filepath.Rel(e.opts.ReadoutDir, path); e.opts.ReadoutDir != "" && err == nil && filepath.IsLocal(rel) {
+		done.Readout = filepath.ToSlash(rel)
+	}
 	if data, err := os.ReadFile(path); err == nil {
 		sum := sha256.Sum256(data)
 		done.ReadoutSHA256 = hex.EncodeToString(sum[:])
