@@ -2,8 +2,10 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -824,10 +826,49 @@ func TestResumeAfterKill9(t *testing.T) {
 	runs, err := filepath.Glob(filepath.Join(dir, "runs", "e2e-*"))
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
+	// The session directory moves elsewhere (as a copy would): it resumes
+	// from its own files, the readout included (the journal names it
+	// relative to the session directory; the original is gone).
+	moved := filepath.Join(dir, "moved", filepath.Base(runs[0]))
+	require.NoError(t, os.MkdirAll(filepath.Dir(moved), 0o755))
+	require.NoError(t, os.Rename(runs[0], moved))
+	runs[0] = moved
+	// A crash tore the last row of scans.csv and the journal's last line:
+	// both are cut back before anything is appended.
+	for _, torn := range []struct{ name, text string }{{"scans.csv", "123,4.5"}, {"journal.jsonl", `{"kind":"trial","blo`}} {
+		f, err := os.OpenFile(filepath.Join(moved, torn.name), os.O_WRONLY|os.O_APPEND, 0)
+		require.NoError(t, err)
+		_, err = f.WriteString(torn.text)
+		require.NoError(t, errors.Join(err, f.Close()))
+	}
 	code, out := runHost(t, "run", "-quiet", "-resume", runs[0], cfg)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "verification check:")
 	require.Regexp(t, `targets 3, evaluated 3`, out)
+	require.Regexp(t, `cut a torn last line" file=\S*scans.csv bytes=7`, out)
+	require.Regexp(t, `cut a torn last line" file=\S*journal.jsonl bytes=20`, out)
+	require.Contains(t, out, filepath.Join(moved, "readout-mapping.json"), "the readout restored is the moved directory's")
+	scans := strings.Split(strings.TrimSuffix(string(mustRead(t, filepath.Join(moved, "scans.csv"))), "\n"), "\n")
+	for i, row := range scans {
+		require.Equal(t, strings.Count(scans[0], ","), strings.Count(row, ","), "scans.csv line %d: %q", i+1, row)
+	}
+
+	// Resuming the finished session does nothing, and says so.
+	summary := mustRead(t, filepath.Join(moved, "summary.json"))
+	journalBefore := mustRead(t, filepath.Join(moved, "journal.jsonl"))
+	code, out = runHost(t, "run", "-resume", runs[0], cfg)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "already finished")
+	require.Equal(t, string(summary), string(mustRead(t, filepath.Join(moved, "summary.json"))))
+	require.Equal(t, string(journalBefore), string(mustRead(t, filepath.Join(moved, "journal.jsonl"))))
+
+	// A corrupt line inside the journal is refused, naming the line.
+	corrupt := bytes.Replace(journalBefore, []byte("\n"), []byte("\n\x00\x00\x00\n"), 1)
+	require.NoError(t, os.WriteFile(filepath.Join(moved, "journal.jsonl"), corrupt, 0o644))
+	code, out = runHost(t, "run", "-resume", runs[0], cfg)
+	require.Equal(t, 2, code, out)
+	require.Regexp(t, `journal.jsonl: resume: journal line 2 is not a journal entry`, out)
+	require.NoError(t, os.WriteFile(filepath.Join(moved, "journal.jsonl"), journalBefore, 0o644))
 
 	entries := journal(t, runs[0])
 	resumed := 0
