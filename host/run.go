@@ -78,7 +78,7 @@ type hostRun struct {
 }
 
 func (h *hostRun) run(ctx context.Context) int {
-	name := fmt.Sprintf("%s-%s", h.cfg.Session.Name, time.Now().UTC().Format("20060102T150405Z"))
+	name := sessionName(h.cfg.Session.Name, time.Now())
 	var resume *session.Resume
 	if h.resumeDir != "" {
 		var err error
@@ -218,6 +218,7 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 		return h.fail(ctx, emitTo, err, nil), nil, ""
 	}
 	emitTo.record(rec)
+	journalLaunches(rec, a, h.log)
 	if err := writeHostFile(rec.Path(), hostFile{
 		Session: name, Rig: h.cfg.Rig, PID: os.Getpid(), Broker: brokerURL, ControlTopic: eventsControlTopic(h.cfg.Rig),
 	}); err != nil {

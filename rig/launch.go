@@ -1,6 +1,8 @@
 package rig
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,15 +33,28 @@ type LaunchConfig struct {
 	// LogLevel is the lowest plugin log level forwarded: "debug", "info"
 	// (default), "warn" or "error".
 	LogLevel string
+	// SHA256 pins the binary: when set, the SHA-256 of Path, in hex (64
+	// digits, either case), that the binary must have to be started. It is
+	// checked before the start and enforced by go-plugin's SecureConfig
+	// right before the binary runs ("": any binary).
+	SHA256 string
 }
+
+// ErrChecksum: a plugin binary's SHA-256 is not the one it is pinned to.
+var ErrChecksum = errors.New("plugin binary does not match its pinned sha256")
 
 // Process is a running plugin subprocess. Its methods are safe for
 // concurrent use.
 type Process struct {
 	kind   Kind
 	path   string
+	sha256 string
 	client *plugin.Client
 	raw    any
+	// pgid is the plugin's process group (0: none of its own); killed
+	// once, after the plugin's exit.
+	pgid      int
+	groupOnce sync.Once
 }
 
 // ErrProtocolVersion: the plugin speaks another version of the contract.
@@ -68,6 +83,21 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	case st.IsDir() || st.Mode()&0o111 == 0:
 		return nil, fmt.Errorf("%s: not an executable file: %w", name, ErrInvalid)
 	}
+	sum, err := FileSHA256(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var secure *plugin.SecureConfig
+	if cfg.SHA256 != "" {
+		want, err := hex.DecodeString(cfg.SHA256)
+		if err != nil || len(want) != sha256.Size {
+			return nil, fmt.Errorf("%s: pinned sha256 %q is not 64 hex digits: %w", name, cfg.SHA256, ErrInvalid)
+		}
+		if got := hex.EncodeToString(want); got != sum {
+			return nil, fmt.Errorf("%s: %w: expected %s, actual %s", name, ErrChecksum, got, sum)
+		}
+		secure = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+	}
 	timeout := cfg.StartTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -84,6 +114,7 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	// which lets them exit gracefully first.
 	cmd := exec.Command(cfg.Path, cfg.Args...)
 	cmd.Env = append(os.Environ(), cfg.Env...)
+	ownProcessGroup(cmd)
 	tail := &tailWriter{max: 2048}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		Stderr:           tail,
@@ -94,18 +125,41 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 		StartTimeout:     timeout,
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + string(cfg.Kind), Output: out, Level: level}),
 		GRPCDialOptions:  dialOptions(),
+		SecureConfig:     secure,
 	})
-	proto, err := client.Client()
+	proc := &Process{kind: cfg.Kind, path: cfg.Path, sha256: sum, client: client}
+	protocol, err := client.Client()
+	if cmd.SysProcAttr != nil && cmd.Process != nil {
+		proc.pgid = cmd.Process.Pid // its group's id
+	}
 	if err != nil {
-		client.Kill()
+		proc.Kill()
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			// The binary changed between the check above and its start.
+			return nil, fmt.Errorf("%s: %w: expected %s; the binary changed while it was being started", name, ErrChecksum, cfg.SHA256)
+		}
 		return nil, fmt.Errorf("%s: failed to start: %w", name, launchError(err, tail.lastLine()))
 	}
-	raw, err := proto.Dispense(string(cfg.Kind))
+	proc.raw, err = protocol.Dispense(string(cfg.Kind))
 	if err != nil {
-		client.Kill()
+		proc.Kill()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Process{kind: cfg.Kind, path: cfg.Path, client: client, raw: raw}, nil
+	return proc, nil
+}
+
+// FileSHA256 returns the SHA-256 of the file at path, in lowercase hex.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("sha256 of %q: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("sha256 of %q: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // launchError rewrites go-plugin's start errors into ones that say what to do.
@@ -133,6 +187,10 @@ func (p *Process) Kind() Kind { return p.kind }
 // Path returns the plugin binary's path.
 func (p *Process) Path() string { return p.path }
 
+// SHA256 returns the SHA-256 of the plugin binary as it was started, in
+// lowercase hex.
+func (p *Process) SHA256() string { return p.sha256 }
+
 // Stimulus returns the plugin's Stimulus client, or nil for another kind.
 func (p *Process) Stimulus() Stimulus { s, _ := p.raw.(Stimulus); return s }
 
@@ -154,8 +212,14 @@ func (p *Process) Pid() int {
 }
 
 // Kill asks the plugin to shut down gracefully, then kills it after two
-// seconds, and waits for it to exit. It is safe to call more than once.
-func (p *Process) Kill() { p.client.Kill() }
+// seconds, and waits for it to exit. The plugin runs in a process group
+// of its own (on Unix); Kill then ends what is left of the group, the
+// processes the plugin started, so none outlives the host. It is safe to
+// call more than once.
+func (p *Process) Kill() {
+	p.client.Kill()
+	p.killGroup()
+}
 
 // tailWriter keeps the last max bytes written to it.
 type tailWriter struct {

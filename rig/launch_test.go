@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
@@ -113,4 +114,39 @@ func TestLaunchNotExecutable(t *testing.T) {
 func TestLaunchUnknownKind(t *testing.T) {
 	_, err := rig.Launch(rig.LaunchConfig{Kind: "camera", Path: "/bin/true"})
 	require.ErrorIs(t, err, rig.ErrInvalid)
+}
+
+// TestLaunchPinnedSHA256: a binary pinned to its own hash starts and tells
+// it; one pinned to another hash is refused, naming both hashes.
+func TestLaunchPinnedSHA256(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	sum, err := rig.FileSHA256(exe)
+	require.NoError(t, err)
+	require.Len(t, sum, 64)
+	env := []string{helperEnv + "=model"}
+
+	p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: exe, Env: env, SHA256: strings.ToUpper(sum)})
+	require.NoError(t, err)
+	t.Cleanup(p.Kill)
+	require.Equal(t, sum, p.SHA256())
+
+	wrong := strings.Repeat("ab", 32)
+	_, err = rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: exe, Env: env, SHA256: wrong})
+	require.ErrorIs(t, err, rig.ErrChecksum)
+	for _, want := range []string{"model plugin", exe, "expected " + wrong, "actual " + sum} {
+		require.Contains(t, err.Error(), want)
+	}
+
+	_, err = rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: exe, Env: env, SHA256: "abc"})
+	require.ErrorIs(t, err, rig.ErrInvalid)
+}
+
+// TestLaunchUnpinnedRecordsSHA256: an unpinned binary's hash is known too.
+func TestLaunchUnpinnedRecordsSHA256(t *testing.T) {
+	p, err := launchSelf(t, rig.KindModel, "model")
+	require.NoError(t, err)
+	sum, err := rig.FileSHA256(p.Path())
+	require.NoError(t, err)
+	require.Equal(t, sum, p.SHA256())
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twinrig/twinrig/plugins/model/onnxbuild"
+	"github.com/twinrig/twinrig/rig"
 )
 
 // bin holds the binaries built for the tests.
@@ -88,6 +89,7 @@ type rigConfig struct {
 	stimulus  string
 	stimJSON  string // the stimulus plugin's settings (default: headless at 30 Hz)
 	acqJSON   string // the acquisition's settings (default: the simulated mouse)
+	modelPin  string // the model plugin's sha256 (default: not pinned)
 }
 
 func (c rigConfig) write(t *testing.T, dir string) string {
@@ -157,6 +159,9 @@ mqtt:
   broker: embedded
   listen: 127.0.0.1:0
 `, c.clock, c.stimulus, stimSettings, filepath.Join(bin, "twinrig-acquisition"), acqSettings, c.model, modelSettings)
+	if c.modelPin != "" {
+		cfg = strings.Replace(cfg, "  model:\n", fmt.Sprintf("  model:\n    sha256: %q\n", c.modelPin), 1)
+	}
 	path := filepath.Join(dir, "rig.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path
@@ -353,7 +358,17 @@ func TestSessionEndToEnd(t *testing.T) {
 	// The journal holds what produced the session and every event, in
 	// order; the inputs are kept beside the data.
 	var events []string
+	launched := map[string]any{}
 	for _, e := range journal(t, runs[0]) {
+		if e["kind"] == "launched" {
+			// Journal only: the binaries that ran, with their hashes.
+			require.EqualValues(t, 0, e["attempt"])
+			launched[e["plugin"].(string)] = e["sha256"]
+			sum, err := rig.FileSHA256(e["path"].(string))
+			require.NoError(t, err)
+			require.Equal(t, sum, e["sha256"], "%s plugin", e["plugin"])
+			continue
+		}
 		if e["kind"] == "stage_done" {
 			continue // journal only: completed stages, for a resume
 		}
@@ -363,6 +378,7 @@ func TestSessionEndToEnd(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{"session", "started"}, events[:2])
+	require.Len(t, launched, 3, "one launched entry per plugin")
 	require.Equal(t, "finished", events[len(events)-1])
 	require.Equal(t, len(kinds(msgs())), len(events)-1, "every MQTT event is journaled")
 	for _, kept := range []string{"config.yaml", "protocol.yaml"} {
@@ -940,6 +956,40 @@ func TestPluginDeathRestartsAndContinues(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
 	require.Equal(t, []string{"a", "b", "c", "d"}, stagesDone(journal(t, runs[0])), "every block once")
+	var attempts []any
+	for _, e := range journal(t, runs[0]) {
+		if e["kind"] == "launched" && e["plugin"] == "stimulus" {
+			require.Regexp(t, `^[0-9a-f]{64}$`, e["sha256"])
+			attempts = append(attempts, e["attempt"])
+		}
+	}
+	require.Equal(t, []any{0.0, 1.0}, attempts, "the restarted binary is on record too")
+}
+
+// TestPinnedPluginHash: a model plugin pinned to another SHA-256 is
+// refused by validate and by run, naming the plugin, the binary and both
+// hashes, and no session directory is made.
+func TestPinnedPluginHash(t *testing.T) {
+	model := filepath.Join(bin, "twinrig-model")
+	actual, err := rig.FileSHA256(model)
+	require.NoError(t, err)
+	wrong := strings.Repeat("0", 64)
+	dir := t.TempDir()
+	cfg := rigConfig{modelPin: wrong}.write(t, dir)
+	for _, cmd := range []string{"validate", "run"} {
+		code, out := runHost(t, cmd, cfg)
+		require.Equal(t, 2, code, "%s: %s", cmd, out)
+		for _, want := range []string{"rig.yaml:", "plugins.model.sha256", "model plugin", model, "expected sha256 " + wrong, "actual " + actual} {
+			require.Contains(t, out, want, cmd)
+		}
+	}
+	_, err = os.Stat(filepath.Join(dir, "runs"))
+	require.ErrorIs(t, err, os.ErrNotExist, "nothing recorded")
+
+	pinned := rigConfig{modelPin: strings.ToUpper(actual)}.write(t, t.TempDir())
+	code, out := runHost(t, "validate", pinned)
+	require.Equal(t, 0, code, out)
+	requireNoPlugins(t)
 }
 
 // journal reads a session directory's journal.jsonl, skipping a line torn

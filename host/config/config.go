@@ -68,6 +68,10 @@ type PluginConfig struct {
 	// StartTimeout bounds how long the plugin may take to start; positive,
 	// default DefaultStartTimeout.
 	StartTimeout time.Duration
+	// SHA256 pins the binary: the SHA-256 it must have, 64 lowercase hex
+	// digits ("": not pinned). Parse checks it against Path, and the host
+	// enforces it again when it starts the binary.
+	SHA256 string
 }
 
 // MQTT says which broker carries session events.

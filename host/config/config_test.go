@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,7 +203,7 @@ func TestParseProblems(t *testing.T) {
 		{file: "unknown.yaml", want: []string{
 			`unknown.yaml:1:1: session.protocol: missing: the protocol file path is required`,
 			`unknown.yaml:2:1: sesion: unknown key; expected one of rig, session, plugins, mqtt`,
-			`unknown.yaml:5:42: plugins.stimulus.setings: unknown key; expected one of path, args, settings, start_timeout`,
+			`unknown.yaml:5:42: plugins.stimulus.setings: unknown key; expected one of path, args, settings, start_timeout, sha256`,
 			`unknown.yaml:8:3: plugins.extra: unknown key; expected one of stimulus, acquisition, model`,
 			`unknown.yaml:10:3: mqtt.brokr: unknown key; expected one of broker, listen, username, password, password_env, qos`,
 		}},
@@ -378,4 +380,37 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestPluginSHA256: a plugin's sha256 pins its binary; a malformed one and
+// one the binary does not have are problems with their positions.
+func TestPluginSHA256(t *testing.T) {
+	dir := newRig(t)
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	good := hex.EncodeToString(sum[:])
+	wrong := strings.Repeat("0", 64)
+	cfg, err := Parse("rig.yaml", []byte(`rig: r
+session: {protocol: protocols/skeleton.yaml}
+plugins:
+  stimulus: {path: bin/twinrig-stimulus, sha256: `+strings.ToUpper(good)+`}
+  acquisition: {path: bin/twinrig-acquisition}
+  model: {path: bin/twinrig-model}
+`), dir)
+	require.NoError(t, err)
+	require.Equal(t, good, cfg.Stimulus.SHA256, "kept in lowercase")
+	require.Empty(t, cfg.Acquisition.SHA256)
+
+	_, err = Parse("rig.yaml", []byte(`rig: r
+session: {protocol: protocols/skeleton.yaml}
+plugins:
+  stimulus: {path: bin/twinrig-stimulus, sha256: `+wrong+`}
+  acquisition: {path: bin/twinrig-acquisition, sha256: xyz}
+  model: {path: bin/twinrig-model, sha256: 12}
+`), dir)
+	require.ErrorIs(t, err, ErrInvalid)
+	msg := err.Error()
+	require.Contains(t, msg, `rig.yaml:4:50: plugins.stimulus.sha256: the stimulus plugin's binary "`+filepath.Join(dir, "bin", "twinrig-stimulus")+
+		`" does not match: expected sha256 `+wrong+`, actual `+good)
+	require.Contains(t, msg, `rig.yaml:5:56: plugins.acquisition.sha256: "xyz" is not a SHA-256; expected 64 hex digits`)
+	require.Contains(t, msg, `rig.yaml:6:44: plugins.model.sha256: "12" is not a SHA-256; expected 64 hex digits`)
 }

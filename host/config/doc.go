@@ -17,6 +17,7 @@
 //	    args: [-v]                 # optional command-line arguments
 //	    settings: {fps: 60}        # optional mapping, handed to the plugin verbatim as a JSON object
 //	    start_timeout: 10s         # optional; default 10s
+//	    sha256: 3f2a…              # optional; 64 hex digits: the binary must have this SHA-256
 //	  acquisition: {path: bin/twinrig-acquisition}
 //	  model: {path: bin/twinrig-model, settings: {neurons: 1000}}
 //	mqtt:
@@ -40,5 +41,10 @@
 //
 // Besides the file's content, Parse checks the file system: the protocol
 // file must exist, each plugin path must be an executable regular file, and
-// an existing output path must be a directory.
+// an existing output path must be a directory. A plugin's sha256, when
+// given, pins its binary: Parse checks the binary against it, and the host
+// checks again when it starts the binary (go-plugin's SecureConfig), so a
+// binary that was rebuilt or replaced is refused, with the expected and the
+// actual hash. Every session's journal records the hash of each binary
+// that ran (its "launched" entries), pinned or not.
 package config

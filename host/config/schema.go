@@ -128,7 +128,7 @@ func (d *decoder) plugin(plugins *object, role, dir string) PluginConfig {
 		}
 		return pc
 	}
-	o := d.object(e.Value, field, e.At, "a plugin", "path", "args", "settings", "start_timeout")
+	o := d.object(e.Value, field, e.At, "a plugin", "path", "args", "settings", "start_timeout", "sha256")
 	if o.bad {
 		return pc
 	}
@@ -184,7 +184,44 @@ func (d *decoder) plugin(plugins *object, role, dir string) PluginConfig {
 			pc.StartTimeout = dur
 		}
 	}
+	if e, ok := o.get("sha256"); ok {
+		f, at := field+".sha256", yamldoc.PosOf(e.Value)
+		// As written: a hash of decimal digits reads as a YAML number.
+		if r, isStr := d.Resolve(e.Value, f); r != nil {
+			if h, ok := yamldoc.Text(r, isStr, true); ok {
+				d.checkSHA256(at, f, role, h, &pc)
+			} else {
+				d.Addf(at, f, "got %s; expected a SHA-256 in hex", yamldoc.Describe(r))
+			}
+		}
+	}
 	return pc
+}
+
+// sha256Hex matches a SHA-256 written in hex.
+var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+// checkSHA256 checks a plugin's pinned hash h: its form, and, when the
+// plugin's binary is a readable file, that it is the binary's.
+func (d *decoder) checkSHA256(at yamldoc.Pos, field, role, h string, pc *PluginConfig) {
+	if !sha256Hex.MatchString(h) {
+		d.Addf(at, field, "%q is not a SHA-256; expected 64 hex digits (sha256sum prints them)", h)
+		return
+	}
+	pc.SHA256 = strings.ToLower(h)
+	if pc.Path == "" {
+		return
+	}
+	if fi, err := os.Stat(pc.Path); err != nil || !fi.Mode().IsRegular() {
+		return // the path's own problem is reported
+	}
+	actual, err := rig.FileSHA256(pc.Path)
+	switch {
+	case err != nil:
+		d.Addf(at, field, "the %s plugin's binary cannot be read to check its hash: %v", role, err)
+	case actual != pc.SHA256:
+		d.Addf(at, field, "the %s plugin's binary %q does not match: expected sha256 %s, actual %s", role, pc.Path, pc.SHA256, actual)
+	}
 }
 
 func (d *decoder) decodeMQTT(o *object, m *MQTT) {

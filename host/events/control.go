@@ -34,7 +34,7 @@ func ControlTopic(rigName string) string {
 }
 
 // Command is a control message: a JSON object such as
-// {"command": "pause", "session": "demo-20261126T120000Z", "reason": "..."}.
+// {"command": "pause", "session": "demo-20261126T120000Z-3fa91c0e", "reason": "..."}.
 type Command struct {
 	// Command is CommandPause, CommandResume or CommandAbort.
 	Command string `json:"command"`

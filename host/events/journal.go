@@ -11,7 +11,7 @@ import (
 
 // Entry is one entry of a session's journal (journal.jsonl, which package
 // host/record writes): every Payload, as the host publishes it, and the
-// journal-only SessionEntry, Resumed and StageDone. Only this package's
+// journal-only SessionEntry, Launched, Resumed and StageDone. Only this package's
 // types implement it.
 type Entry interface {
 	// Kind says what the entry records: an event's kind, or one of
@@ -30,10 +30,12 @@ const (
 	KindResumed Kind = "resumed"
 	// KindStageDone: a stage of the protocol completed.
 	KindStageDone Kind = "stage_done"
+	// KindLaunched: a plugin binary was started.
+	KindLaunched Kind = "launched"
 )
 
 // JournalKinds lists the kinds only the journal holds.
-var JournalKinds = []Kind{KindSession, KindResumed, KindStageDone}
+var JournalKinds = []Kind{KindSession, KindResumed, KindStageDone, KindLaunched}
 
 // SessionEntry is the journal's first entry: what produced the session.
 type SessionEntry struct {
@@ -57,6 +59,25 @@ type Input struct {
 	Path string `json:"path"`
 	// SHA256 is the SHA-256 of its content, in hex.
 	SHA256 string `json:"sha256"`
+}
+
+// Launched is the journal entry of a plugin binary that ran for the
+// session: one per plugin each time the plugins start (the first start,
+// each restart after a plugin died, each resumption), written when the
+// journal is open.
+type Launched struct {
+	// Plugin is the plugin's kind: stimulus, acquisition or model.
+	Plugin string `json:"plugin"`
+	// Path is the binary, as an absolute path.
+	Path string `json:"path"`
+	// SHA256 is the SHA-256 of the binary as it was started, in hex
+	// (absent for a plugin that is not a process of its own).
+	SHA256 string `json:"sha256,omitempty"`
+	// Pid is the plugin's process id (absent: not a process of its own).
+	Pid int `json:"pid,omitempty"`
+	// Attempt counts the restarts before this start within one run of
+	// the host (0: its first start).
+	Attempt int `json:"attempt"`
 }
 
 // Resumed is the journal entry of a session resumed from its record (after
@@ -126,9 +147,13 @@ func (Resumed) Kind() Kind { return KindResumed }
 // Kind returns KindStageDone.
 func (StageDone) Kind() Kind { return KindStageDone }
 
+// Kind returns KindLaunched.
+func (Launched) Kind() Kind { return KindLaunched }
+
 func (SessionEntry) entry() {}
 func (Resumed) entry()      {}
 func (StageDone) entry()    {}
+func (Launched) entry()     {}
 
 // JournalLine is one line of a session's journal, decoded.
 type JournalLine struct {
@@ -208,6 +233,8 @@ func DecodeEntry(line []byte) (JournalLine, error) {
 		l.Entry, err = unmarshalAs[Resumed](line)
 	case KindStageDone:
 		l.Entry, err = unmarshalAs[StageDone](line)
+	case KindLaunched:
+		l.Entry, err = unmarshalAs[Launched](line)
 	default:
 		l.Entry, err = unmarshalPayload(kind, line)
 		if err != nil {

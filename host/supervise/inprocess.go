@@ -101,6 +101,9 @@ func (p *LoopbackProcess) Path() string { return p.path }
 // Pid returns 0: it is no process.
 func (p *LoopbackProcess) Pid() int { return 0 }
 
+// SHA256 returns "": it runs no binary.
+func (p *LoopbackProcess) SHA256() string { return "" }
+
 // Stimulus returns the stimulus client, or nil for another kind.
 func (p *LoopbackProcess) Stimulus() rig.Stimulus { return p.stimulus }
 

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/twinrig/twinrig/host/config"
+	"github.com/twinrig/twinrig/host/events"
 	"github.com/twinrig/twinrig/host/session"
 	"github.com/twinrig/twinrig/rig"
 )
@@ -21,6 +23,9 @@ type Process interface {
 	Path() string
 	// Pid is the process id (0: not known, or not a process).
 	Pid() int
+	// SHA256 is the SHA-256 of the binary as it was started, in hex (""
+	// when it runs no binary of its own).
+	SHA256() string
 	// Stimulus, Acquisition and Model return the plugin's client; nil for
 	// the other kinds.
 	Stimulus() rig.Stimulus
@@ -55,6 +60,7 @@ type Binaries struct {
 func (b Binaries) Launch(kind rig.Kind, pc config.PluginConfig) (Process, error) {
 	p, err := rig.Launch(rig.LaunchConfig{
 		Kind: kind, Path: pc.Path, Args: pc.Args, StartTimeout: pc.StartTimeout, LogLevel: b.LogLevel, LogOutput: b.LogOutput,
+		SHA256: pc.SHA256,
 	})
 	if err != nil {
 		return nil, err // not a typed nil in an interface
@@ -134,7 +140,7 @@ func (s *Supervisor) launch() (*Plugins, error) {
 				return
 			}
 			p.procs[kind] = proc
-			log.Debug("plugin started", "kind", kind, "path", pc.Path, "pid", proc.Pid())
+			log.Debug("plugin started", "kind", kind, "path", pc.Path, "pid", proc.Pid(), "sha256", proc.SHA256())
 		})
 	}
 	wg.Wait()
@@ -188,6 +194,24 @@ func (p *Plugins) Session() session.Plugins {
 		sp.Model = proc.Model()
 	}
 	return sp
+}
+
+// Launched returns the journal entries of this start's plugins, in the
+// order of rig.Kinds; attempt is the start's Attempt.N.
+func (p *Plugins) Launched(attempt int) []events.Launched {
+	var ls []events.Launched
+	for _, kind := range rig.Kinds() {
+		proc := p.procs[kind]
+		if proc == nil {
+			continue
+		}
+		path := proc.Path()
+		if abs, err := filepath.Abs(path); err == nil && proc.Pid() != 0 {
+			path = abs
+		}
+		ls = append(ls, events.Launched{Plugin: string(kind), Path: path, SHA256: proc.SHA256(), Pid: proc.Pid(), Attempt: attempt})
+	}
+	return ls
 }
 
 // Process returns the process of one kind (nil: none).
