@@ -21,10 +21,13 @@
 //	                 a select stage's targets, MEIs and controls
 //	verify-<stage>.json, verify-<stage>.csv
 //	                 a verify stage's grades, replaced after every repeat
-//	summary.json     written by the host when the session ends
+//	summary.json     written by the host when the session ends, replaced
+//	                 atomically
 //
 // Rows are flushed after every batch, so a session that ends early keeps
-// everything recorded up to that point.
+// everything recorded up to that point; Open cuts a torn last line before
+// a resumed session appends. docs/record.md describes every file and
+// column.
 package record
 
 import (
