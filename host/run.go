@@ -181,18 +181,9 @@ func exitStatus(ctx context.Context, err error) (string, int) {
 func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, name, brokerURL string, emitTo *journalEmitter,
 	control *session.Steering, resume *session.Resume) (code int, died error, dir string) {
 	plugins := a.Plugins.Session()
-	info, _, err := session.Describe(ctx, plugins)
-	if info.Unpaired != nil && errors.Is(err, info.Unpaired) {
-		err = nil // session.Preflight refuses it unless the protocol adapts
-	}
-	if err == nil {
-		// Every mismatch is found before a session directory exists.
-		render, _ := plugins.Stimulus.(rig.Renderer)
-		err = session.Preflight(ctx, h.exp, info, render)
-	}
-	if err == nil && resume == nil {
-		err = checkOutput(h.cfg.File, h.cfg.Session.Output, recordingBytes(h.exp, info))
-	}
+	// Every mismatch is found before a session directory exists (a
+	// resumed session's directory exists already).
+	info, err := h.checkPlugins(ctx, plugins, resume == nil)
 	if err != nil {
 		return h.fail(ctx, emitTo, err, nil), nil, ""
 	}

@@ -93,7 +93,14 @@ func (h *hostRun) preflight(ctx context.Context) (session.Info, error) {
 		return session.Info{}, err
 	}
 	defer p.Kill()
-	plugins := p.Session()
+	return h.checkPlugins(ctx, p.Session(), true)
+}
+
+// checkPlugins asks the configured plugins to describe themselves and
+// checks them against each other, the protocol (session.Preflight) and,
+// when output is set, the output directory; every problem at once. run
+// and validate both call it before anything is shown.
+func (h *hostRun) checkPlugins(ctx context.Context, plugins session.Plugins, output bool) (session.Info, error) {
 	info, _, err := session.Describe(ctx, plugins)
 	if info.Unpaired != nil && errors.Is(err, info.Unpaired) {
 		err = nil // session.Preflight decides: fine when the protocol adapts
@@ -102,10 +109,11 @@ func (h *hostRun) preflight(ctx context.Context) (session.Info, error) {
 		return info, err
 	}
 	render, _ := plugins.Stimulus.(rig.Renderer)
-	return info, errors.Join(
-		session.Preflight(ctx, h.exp, info, render),
-		checkOutput(h.cfg.File, h.cfg.Session.Output, recordingBytes(h.exp, info)),
-	)
+	errs := []error{session.Preflight(ctx, h.exp, info, render)}
+	if output {
+		errs = append(errs, checkOutput(h.cfg.File, h.cfg.Session.Output, recordingBytes(h.exp, info)))
+	}
+	return info, errors.Join(errs...)
 }
 
 // recordingBytes estimates what a session of exp records with these
