@@ -8,6 +8,8 @@ import (
 
 // Limits on one RenderRequest, so that its answer fits one message.
 const (
+	// MaxRenderSize bounds RenderRequest.Width and Height, in pixels.
+	MaxRenderSize = 16384
 	// MaxRenderItems bounds len(RenderRequest.Items).
 	MaxRenderItems = 1 << 16
 	// MaxRenderBytes bounds the pixels of one answer: the sum over items
@@ -24,8 +26,8 @@ func CheckRenderRequest(req RenderRequest) error {
 	if len(req.Items) == 0 || len(req.Items) > MaxRenderItems {
 		errs = append(errs, fmt.Errorf("render: %d items, want 1 to %d", len(req.Items), MaxRenderItems))
 	}
-	if req.Width < 1 || req.Height < 1 || req.Width > 16384 || req.Height > 16384 {
-		errs = append(errs, fmt.Errorf("render: size %dx%d, want 1 to 16384 pixels each way", req.Width, req.Height))
+	if req.Width < 1 || req.Height < 1 || req.Width > MaxRenderSize || req.Height > MaxRenderSize {
+		errs = append(errs, fmt.Errorf("render: size %dx%d, want 1 to %d pixels each way", req.Width, req.Height, MaxRenderSize))
 	}
 	if !(req.RateHz > 0) || req.RateHz > 1000 {
 		errs = append(errs, fmt.Errorf("render: rate %g Hz, want above 0 and at most 1000", req.RateHz))

@@ -51,12 +51,8 @@ type FrameSize struct {
 // DefaultFrameSize is the built-in model's frame: 256 x 144 pixels at 30 Hz.
 var DefaultFrameSize = FrameSize{Width: 256, Height: 144, RateHz: 30}
 
-// maxSize bounds FrameSize's width and height (the contract's limit on a
-// render request).
-const maxSize = 16384
-
 func (f FrameSize) check() error {
-	if f.Width < 1 || f.Height < 1 || f.Width > maxSize || f.Height > maxSize || !(f.RateHz > 0) {
+	if f.Width < 1 || f.Height < 1 || f.Width > rig.MaxRenderSize || f.Height > rig.MaxRenderSize || !(f.RateHz > 0) {
 		return fmt.Errorf("mei: frame %dx%d at %g Hz, want a positive size and rate: %w", f.Width, f.Height, f.RateHz, rig.ErrInvalid)
 	}
 	return nil

@@ -15,8 +15,8 @@ import (
 	"github.com/twinrig/twinrig/rig"
 )
 
-// maxSize bounds a frame's width and height, in pixels.
-const maxSize = 16384
+// maxSize bounds a frame's width and height, in pixels: the contract's.
+const maxSize = rig.MaxRenderSize
 
 // drawer draws frame i of a stimulus, the stimulus at time i/rate from its
 // onset, into dst. The same i always gives the same pixels.
