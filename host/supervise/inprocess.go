@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,7 @@ func (l *InProcess) Launch(kind rig.Kind, pc config.PluginConfig) (Process, erro
 			return nil, fmt.Errorf("%s: failed to start: %w", name, err)
 		}
 	}
-	p := &LoopbackProcess{kind: kind, path: pc.Path}
+	p := &LoopbackProcess{kind: kind, path: pc.Path, stop: make(chan struct{})}
 	var err error
 	switch {
 	case kind == rig.KindStimulus && l.Stimulus != nil:
@@ -84,10 +85,14 @@ type LoopbackProcess struct {
 	acquisition rig.Acquisition
 	model       rig.Model
 
-	once   sync.Once
-	close  func()
-	exited atomic.Bool
-	killed atomic.Bool
+	once    sync.Once
+	close   func()
+	exited  atomic.Bool
+	killed  atomic.Bool
+	aborted atomic.Bool
+	hungMu  sync.Mutex
+	hang    chan struct{} // closed when it answers again (nil: it answers)
+	stop    chan struct{} // closed when it ends
 }
 
 var _ Process = (*LoopbackProcess)(nil)
@@ -137,4 +142,60 @@ func (p *LoopbackProcess) Kill() {
 }
 
 // end closes the connection once; a second caller waits for the first.
-func (p *LoopbackProcess) end() { p.once.Do(p.close) }
+func (p *LoopbackProcess) end() {
+	p.once.Do(func() {
+		close(p.stop)
+		p.close()
+	})
+}
+
+// Hang makes it stop answering, as a stopped (SIGSTOP) or deadlocked
+// process would: Ping waits for its context to end until Unhang, Abort or
+// Kill. The plugin's calls still run.
+func (p *LoopbackProcess) Hang() {
+	p.hungMu.Lock()
+	defer p.hungMu.Unlock()
+	if p.hang == nil {
+		p.hang = make(chan struct{})
+	}
+}
+
+// Unhang makes it answer again.
+func (p *LoopbackProcess) Unhang() {
+	p.hungMu.Lock()
+	defer p.hungMu.Unlock()
+	if p.hang != nil {
+		close(p.hang)
+		p.hang = nil
+	}
+}
+
+// Ping answers at once, unless it hangs (see Hang) or has exited.
+func (p *LoopbackProcess) Ping(ctx context.Context) error {
+	p.hungMu.Lock()
+	hang := p.hang
+	p.hungMu.Unlock()
+	if hang != nil {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ping %s plugin %q: %w", p.kind, p.path, ctx.Err())
+		case <-hang:
+		case <-p.stop:
+		}
+	}
+	if p.Exited() {
+		return fmt.Errorf("ping %s plugin %q: it exited: %w", p.kind, p.path, rig.ErrUnavailable)
+	}
+	return nil
+}
+
+// Abort ends it as SIGKILL would: at once, as a crash (Killed stays
+// false; Aborted turns true).
+func (p *LoopbackProcess) Abort() {
+	p.aborted.Store(true)
+	p.exited.Store(true)
+	p.end()
+}
+
+// Aborted reports whether Abort ended it.
+func (p *LoopbackProcess) Aborted() bool { return p.aborted.Load() }

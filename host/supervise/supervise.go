@@ -33,6 +33,12 @@ type Process interface {
 	Model() rig.Model
 	// Exited reports whether the process has exited.
 	Exited() bool
+	// Ping asks the process whether it still answers, within ctx (the
+	// heartbeat).
+	Ping(ctx context.Context) error
+	// Abort kills the process (its process group) at once, without asking
+	// it first; Kill must still be called.
+	Abort()
 	// Kill ends the process (gracefully first) and waits for it to exit.
 	// It is safe to call more than once.
 	Kill()
@@ -83,6 +89,15 @@ type Supervisor struct {
 	// Poll is how often Watch looks for an exited process (0:
 	// DefaultPoll).
 	Poll time.Duration
+	// Heartbeat is how often each plugin is pinged (0: DefaultHeartbeat;
+	// < 0: never), PingTimeout how long each ping may take (0:
+	// DefaultPingTimeout), and Misses how many pings in a row a plugin may
+	// leave unanswered before it is declared hung (0: DefaultMisses).
+	Heartbeat, PingTimeout time.Duration
+	Misses                 int
+	// Deadlines are the deadlines of the calls to the plugins, by
+	// "kind.Method" (nil: DefaultDeadlines; absent or 0: none).
+	Deadlines map[string]time.Duration
 }
 
 // plugin returns the config of one kind.
@@ -102,6 +117,7 @@ func (s *Supervisor) plugin(kind rig.Kind) config.PluginConfig {
 // joined); on error the plugins that did start are killed.
 func (s *Supervisor) Start(ctx context.Context) (*Plugins, error) {
 	p, err := s.launch()
+	p.startHeartbeat()
 	if err == nil {
 		err = s.configure(ctx, p)
 	}
@@ -122,7 +138,8 @@ func (s *Supervisor) launch() (*Plugins, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Plugins{procs: map[rig.Kind]Process{}, poll: s.Poll}
+	p := &Plugins{procs: map[rig.Kind]Process{}, poll: s.Poll, lv: s.liveness(log),
+		hung: map[rig.Kind]*session.PluginError{}, watches: map[int]context.CancelCauseFunc{}}
 	if p.poll <= 0 {
 		p.poll = DefaultPoll
 	}
@@ -179,19 +196,28 @@ func (s *Supervisor) configure(ctx context.Context, p *Plugins) error {
 type Plugins struct {
 	procs map[rig.Kind]Process
 	poll  time.Duration
+	lv    liveness
+
+	mu       sync.Mutex
+	hung     map[rig.Kind]*session.PluginError // the plugins declared hung
+	watches  map[int]context.CancelCauseFunc   // of the Watch calls running
+	nwatch   int
+	stopBeat func() // ends the heartbeat (nil: none running)
 }
 
-// Session returns the plugins' clients.
+// Session returns the plugins' clients, each call with its deadline (see
+// Supervisor.Deadlines): a call that runs past it declares the plugin
+// hung.
 func (p *Plugins) Session() session.Plugins {
 	var sp session.Plugins
 	if proc := p.procs[rig.KindStimulus]; proc != nil {
-		sp.Stimulus = proc.Stimulus()
+		sp.Stimulus = p.deadlines(rig.KindStimulus).Stimulus(proc.Stimulus())
 	}
 	if proc := p.procs[rig.KindAcquisition]; proc != nil {
-		sp.Acquisition = proc.Acquisition()
+		sp.Acquisition = p.deadlines(rig.KindAcquisition).Acquisition(proc.Acquisition())
 	}
 	if proc := p.procs[rig.KindModel]; proc != nil {
-		sp.Model = proc.Model()
+		sp.Model = p.deadlines(rig.KindModel).Model(proc.Model())
 	}
 	return sp
 }
@@ -222,19 +248,30 @@ func (p *Plugins) Kill() {
 	if p == nil {
 		return
 	}
+	p.stopHeartbeat()
 	for _, kind := range rig.Kinds() {
 		if proc := p.procs[kind]; proc != nil {
+			p.abortSilent(proc)
 			proc.Kill()
 		}
 	}
 }
 
 // Watch returns a context derived from ctx that is cancelled when a
-// plugin process exits, its cause a *session.PluginError naming the
-// plugin and wrapping rig.ErrUnavailable, and a function that ends the
-// watch (and cancels the context); call it when done.
+// plugin process exits or is declared hung (by the heartbeat, or a call
+// past its deadline), its cause a *session.PluginError naming the plugin,
+// saying which, and wrapping rig.ErrUnavailable, and a function that ends
+// the watch (and cancels the context); call it when done.
 func (p *Plugins) Watch(ctx context.Context) (context.Context, context.CancelFunc) {
 	wctx, cancel := context.WithCancelCause(ctx)
+	p.mu.Lock()
+	id := p.nwatch
+	p.nwatch++
+	p.watches[id] = cancel
+	p.mu.Unlock()
+	if err := p.anyHung(); err != nil {
+		cancel(err)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -247,6 +284,10 @@ func (p *Plugins) Watch(ctx context.Context) (context.Context, context.CancelFun
 			case <-t.C:
 				for _, kind := range rig.Kinds() {
 					if proc := p.procs[kind]; proc != nil && proc.Exited() {
+						if err := p.Hung(kind); err != nil {
+							cancel(err)
+							return
+						}
 						cancel(&session.PluginError{Kind: kind, Err: fmt.Errorf("%s plugin %q exited unexpectedly: %w", kind, proc.Path(), rig.ErrUnavailable)})
 						return
 					}
@@ -254,17 +295,28 @@ func (p *Plugins) Watch(ctx context.Context) (context.Context, context.CancelFun
 			}
 		}
 	}()
-	return wctx, func() { cancel(nil); <-done }
+	return wctx, func() {
+		p.mu.Lock()
+		delete(p.watches, id)
+		p.mu.Unlock()
+		cancel(nil)
+		<-done
+	}
 }
 
 // Explain explains err, an error of a session run under ctx (a context
 // of Watch), by a plugin process that died, when one did: the gRPC error
 // it caused says less than its exit. It returns ctx's cause when a plugin
-// exit cancelled ctx, a *session.PluginError naming an exited plugin when
-// there is one, and err otherwise.
+// exit or hang cancelled ctx, a *session.PluginError naming a plugin
+// declared hung or an exited plugin when there is one, and err otherwise.
 func (p *Plugins) Explain(ctx context.Context, err error) error {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
+	}
+	if hung := p.anyHung(); hung != nil {
+		var pe *session.PluginError
+		errors.As(hung, &pe)
+		return &session.PluginError{Kind: pe.Kind, Err: fmt.Errorf("%w; the session stopped: %v", pe.Err, err)}
 	}
 	for _, kind := range rig.Kinds() {
 		if proc := p.procs[kind]; proc != nil && proc.Exited() {
