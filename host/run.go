@@ -75,6 +75,12 @@ type hostRun struct {
 	await    time.Duration
 	// launcher starts the plugins (nil: their binaries).
 	launcher supervise.Launcher
+	// why is why the next attempt starts, as its resumed journal entry
+	// says: "resume", "restart of <plugin>" ("": the session's start).
+	why string
+	// tally is the record counted over every attempt, once the session
+	// ran (nil: not counted); the finished event carries its counts.
+	tally *record.Tally
 }
 
 func (h *hostRun) run(ctx context.Context) int {
@@ -92,6 +98,7 @@ func (h *hostRun) run(ctx context.Context) int {
 			return exitOK
 		}
 		name = filepath.Base(filepath.Clean(h.resumeDir))
+		h.why = "resume"
 	}
 	events, brokerURL, closeEvents, err := startEvents(ctx, h.cfg, name, h.await, h)
 	if err != nil {
@@ -115,8 +122,12 @@ func (h *hostRun) run(ctx context.Context) int {
 		var died error
 		code, died, dir = h.session(ctx, watched, a, name, brokerURL, emitTo, control, resume)
 		return died
-	}, func(n int, _ error) error {
+	}, func(n int, died error) error {
 		h.resumeDir = dir
+		h.why = "restart"
+		if p := supervise.PluginOf(died); p != "" {
+			h.why = "restart of " + p
+		}
 		var err error
 		if resume, err = h.readResume(); err != nil {
 			fmt.Fprintf(h.stderr, "twinrig: cannot resume after the plugin failure: %v\n", err)
@@ -154,7 +165,7 @@ func (h *hostRun) fail(ctx context.Context, emitTo session.Emitter, err error, r
 	bg := context.WithoutCancel(ctx)
 	_ = emitTo.Emit(bg, events.ErrorReport{Message: err.Error(), Plugin: supervise.PluginOf(err)})
 	status, code := exitStatus(ctx, err)
-	_ = emitTo.Emit(bg, finishedEvent(status, res))
+	_ = emitTo.Emit(bg, h.finishedEvent(status, res))
 	return code
 }
 
@@ -181,6 +192,14 @@ func exitStatus(ctx context.Context, err error) (string, int) {
 func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, name, brokerURL string, emitTo *journalEmitter,
 	control *session.Steering, resume *session.Resume) (code int, died error, dir string) {
 	plugins := a.Plugins.Session()
+	h.tally = nil
+	// The session's attempt: 0 at its start, one more at each restart or
+	// resumption (the rows of the record and the launched entries carry
+	// it).
+	attempt := 0
+	if resume != nil {
+		attempt = resume.Attempt
+	}
 	// Every mismatch is found before a session directory exists (a
 	// resumed session's directory exists already).
 	info, err := h.checkPlugins(ctx, plugins, resume == nil)
@@ -189,7 +208,7 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 	}
 	var rec *record.Dir
 	if resume != nil {
-		rec, err = record.Open(h.resumeDir, h.log)
+		rec, err = record.Open(h.resumeDir, attempt, h.log)
 		if err == nil {
 			done := make([]string, 0, len(resume.Done))
 			for _, st := range h.exp.Stages {
@@ -197,7 +216,7 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 					done = append(done, st.Name)
 				}
 			}
-			err = rec.Journal(events.Resumed{Version: version, FromS: resume.From.Seconds(), Completed: done})
+			err = rec.Journal(events.Resumed{Version: version, FromS: resume.From.Seconds(), Completed: done, Attempt: attempt, Reason: h.why})
 		}
 	} else {
 		rec, err = record.Create(filepath.Join(h.cfg.Session.Output, name), info.Acquisition.Neurons)
@@ -209,7 +228,7 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 		return h.fail(ctx, emitTo, err, nil), nil, ""
 	}
 	emitTo.record(rec)
-	journalLaunches(rec, a, h.log)
+	journalLaunches(rec, supervise.Attempt{N: attempt, Last: a.Last, Plugins: a.Plugins}, h.log)
 	if err := writeHostFile(rec.Path(), hostFile{
 		Session: name, Rig: h.cfg.Rig, PID: os.Getpid(), Broker: brokerURL, ControlTopic: eventsControlTopic(h.cfg.Rig),
 	}); err != nil {
@@ -243,14 +262,17 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 	status, _ := exitStatus(ctx, runErr)
 	if res != nil {
 		h.printSummary(res)
-		if err := rec.WriteSummary(summary(name, status, h.exp, res, runErr)); err != nil {
+		if h.tally, err = record.ReadTally(rec.Path()); err != nil {
+			h.log.Error("counting the record for the summary", "err", err)
+		}
+		if err := rec.WriteSummary(wholeSummary(summary(name, status, h.exp, res, runErr), h.tally)); err != nil {
 			h.log.Error("writing the summary", "err", err)
 		}
 	}
 	if runErr != nil {
 		return h.fail(ctx, emitTo, runErr, res), nil, ""
 	}
-	fin := finishedEvent(status, res)
+	fin := h.finishedEvent(status, res)
 	fin.Output = rec.Path()
 	_ = emitTo.Emit(ctx, fin)
 	return exitOK, nil, ""
@@ -265,6 +287,39 @@ func finishedEvent(status string, res *session.Result) events.Finished {
 		f.FramesShown, f.FramesDropped, f.Scans = int64(res.FramesShown), int64(res.FramesDropped), int64(res.Scans)
 	}
 	return f
+}
+
+// finishedEvent is finishedEvent with the counts of the whole session
+// (every attempt) when its record was counted.
+func (h *hostRun) finishedEvent(status string, res *session.Result) events.Finished {
+	f := finishedEvent(status, res)
+	if t := h.tally; t != nil && res != nil {
+		f.FramesShown, f.FramesDropped, f.Scans = int64(t.Frames), int64(t.Dropped), int64(t.Scans)
+		f.Predictions, f.Attempts = int64(t.Predictions), len(t.Attempts)
+	}
+	return f
+}
+
+// sessionTotals is summary.json: the last attempt's summary with the
+// counts of the whole session, over every attempt, and each attempt's.
+type sessionTotals struct {
+	sessionSummary
+	// Predictions counts the rows of predictions.csv.
+	Predictions int              `json:"predictions"`
+	Attempts    []record.Attempt `json:"attempts"`
+}
+
+// wholeSummary makes summary.json of the last attempt's summary s and the
+// record's tally t (nil: not counted; the counts are the last attempt's,
+// with no attempts).
+func wholeSummary(s sessionSummary, t *record.Tally) sessionTotals {
+	out := sessionTotals{sessionSummary: s, Predictions: s.ModelFrames}
+	if t == nil {
+		return out
+	}
+	out.FramesShown, out.FramesDropped, out.Scans = t.Frames, t.Dropped, t.Scans
+	out.ModelFrames, out.Predictions, out.Attempts = t.Predictions, t.Predictions, t.Attempts
+	return out
 }
 
 // absPath makes a path absolute (plugins may run in another directory).

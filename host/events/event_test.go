@@ -347,7 +347,7 @@ func TestEncodedFieldsAreTheTags(t *testing.T) {
 		Verified{Block: "b"},
 		Control{Command: CommandPause, State: "paused", Reason: "r"},
 		ErrorReport{Message: "m", Plugin: "model"},
-		Finished{Status: StatusOK, Output: "o"},
+		Finished{Status: StatusOK, Output: "o", Predictions: 1, Attempts: 1},
 	}
 	require.Len(t, full, len(Kinds))
 	for _, p := range full {

@@ -75,8 +75,11 @@ type Launched struct {
 	SHA256 string `json:"sha256,omitempty"`
 	// Pid is the plugin's process id (absent: not a process of its own).
 	Pid int `json:"pid,omitempty"`
-	// Attempt counts the restarts before this start within one run of
-	// the host (0: its first start).
+	// Attempt is the session's attempt this start belongs to: 0 for the
+	// session's first start, one more at each restart after a plugin died
+	// and at each resumption (journals of earlier versions count the
+	// restarts within one run of the host). The rows of the record's CSV
+	// files carry the same number.
 	Attempt int `json:"attempt"`
 }
 
@@ -91,6 +94,14 @@ type Resumed struct {
 	// Completed names the stages already completed, which are not run
 	// again, in the protocol's order.
 	Completed []string `json:"completed"`
+	// Attempt is the attempt the resumed session starts (1 for the first
+	// resumption; absent in journals of earlier versions): its rows in the
+	// record's CSV files carry it.
+	Attempt int `json:"attempt,omitempty"`
+	// Reason says why it started: "restart of <plugin>" (the plugin that
+	// died), "restart" (a plugin died, which one is not known) or
+	// "resume" (twinrig run -resume); absent in earlier versions.
+	Reason string `json:"reason,omitempty"`
 }
 
 // StageDone is the journal entry of a completed stage of the protocol,
@@ -108,9 +119,15 @@ type StageDone struct {
 	StartS float64 `json:"start_s"`
 	EndS   float64 `json:"end_s"`
 	// ModelSteps and Scans count the model's steps and the imaging scans
-	// of the session up to the end of the stage.
+	// of the stage's attempt (since its plugins started) up to the end of
+	// the stage.
 	ModelSteps int `json:"model_steps"`
 	Scans      int `json:"scans"`
+	// Frames counts the display frames shown up to the end of the stage,
+	// as ModelSteps and Scans do: within the stage's attempt, the rows of
+	// that attempt in frames.csv before this entry (absent in journals of
+	// earlier versions).
+	Frames int `json:"frames,omitempty"`
 	// Scores are the per-neuron scores of the repeated stages scored so
 	// far, by stage (present and adapt stages; absent when none): what a
 	// later select stage chooses its targets by.

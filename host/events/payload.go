@@ -269,6 +269,13 @@ type Finished struct {
 	FramesDropped int64 `json:"frames_dropped"`
 	// The imaging scans recorded.
 	Scans int64 `json:"scans"`
+	// The model's predictions recorded (rows of predictions.csv; absent
+	// when the session failed before it started).
+	Predictions int64 `json:"predictions,omitempty"`
+	// The attempts the session took: 1 plus its restarts and
+	// resumptions. The counts above are the whole session's, over every
+	// attempt (absent when the session failed before it started).
+	Attempts int `json:"attempts,omitempty"`
 	// The directory the data were recorded in; present when the session
 	// ended normally (`ok`).
 	Output string `json:"output,omitempty"`

@@ -1,12 +1,12 @@
 // Package record stores what a session produces, as it happens, in a
 // session directory:
 //
-//	frames.csv       index,time_s,dropped          one row per shown frame
-//	predictions.csv  step,time_s,n0,n1,...         one row per model frame
-//	scans.csv        index,time_s,source_time_s,host_unix_s,
+//	frames.csv       attempt,index,time_s,dropped  one row per shown frame
+//	predictions.csv  attempt,step,time_s,n0,n1,... one row per model frame
+//	scans.csv        attempt,index,time_s,source_time_s,host_unix_s,
 //	                 pupil_x,pupil_y,pupil_radius,treadmill,n0,n1,...
 //	                                               one row per imaging scan: its
-//	                                               sequence number, session time,
+//	                                               attempt, sequence number, session time,
 //	                                               the source's own timestamp,
 //	                                               when the plugin had it, the
 //	                                               behaviour (z-scored, empty
@@ -24,10 +24,14 @@
 //	summary.json     written by the host when the session ends, replaced
 //	                 atomically
 //
-// Rows are flushed after every batch, so a session that ends early keeps
-// everything recorded up to that point; Open cuts a torn last line before
-// a resumed session appends. docs/record.md describes every file and
-// column.
+// Every CSV row starts with its attempt: 0 for the session's first start
+// of the plugins, one more at each restart or resumption (Open), so that
+// the rows a restart records again are told apart; a prediction's step
+// continues across attempts. Rows are flushed after every batch, so a
+// session that ends early keeps everything recorded up to that point; Open
+// cuts a torn last line before a resumed session appends. Check verifies a
+// record's invariants; Tally counts it by attempt. docs/record.md describes
+// every file and column.
 package record
 
 import (
@@ -38,6 +42,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -58,6 +63,11 @@ import (
 type Dir struct {
 	path                string
 	frames, preds, scan *csvFile
+	// attempt is the attempt the rows belong to; stepBase is added to the
+	// predictions' steps (the timeline counts them from 0 at each
+	// attempt), so that a step never repeats within the session.
+	attempt  int
+	stepBase int64
 
 	jmu     sync.Mutex
 	journal *os.File
@@ -70,6 +80,10 @@ type csvFile struct {
 	f   *os.File
 	w   *bufio.Writer
 	buf []byte
+	// unmarked: the file, of an earlier version, has no attempt column;
+	// rows appended to it have none either.
+	unmarked bool
+	attempt  int
 }
 
 // Create makes the session directory (which must not exist yet) and its
@@ -84,13 +98,13 @@ func Create(path string, neurons int) (*Dir, error) {
 	d := &Dir{path: path}
 	var err error
 	header := func(first string) string {
-		h := first + ",time_s"
+		h := "attempt," + first + ",time_s"
 		for n := range neurons {
 			h += ",n" + strconv.Itoa(n)
 		}
 		return h + "\n"
 	}
-	if d.frames, err = newCSV(filepath.Join(path, "frames.csv"), "index,time_s,dropped\n"); err != nil {
+	if d.frames, err = newCSV(filepath.Join(path, "frames.csv"), "attempt,index,time_s,dropped\n"); err != nil {
 		return nil, err
 	}
 	if d.preds, err = newCSV(filepath.Join(path, "predictions.csv"), header("step")); err != nil {
@@ -146,16 +160,19 @@ func (d *Dir) Keep(name string, data []byte) error {
 }
 
 // Open reopens the session directory of an interrupted session (see
-// Create) for a resumed session: rows and journal entries are appended to
+// Create) for a resumed session, whose rows are marked with attempt (1 or
+// more; session.Resume.Attempt): rows and journal entries are appended to
 // the existing files, which must all be there. A file that ends without a
 // newline (a line torn by a crash or a full disk) is first cut back to its
 // last whole line, and what was cut is logged on log (nil: slog.Default),
-// so that nothing is appended onto a torn line.
-func Open(path string, log *slog.Logger) (*Dir, error) {
+// so that nothing is appended onto a torn line. The predictions' steps
+// continue after the last one recorded. A CSV file of an earlier version,
+// without the attempt column, is appended to in its own format (logged).
+func Open(path string, attempt int, log *slog.Logger) (*Dir, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	d := &Dir{path: path}
+	d := &Dir{path: path, attempt: attempt}
 	open := func(name string) (*os.File, error) {
 		file := filepath.Join(path, name)
 		cut, err := CutTorn(file)
@@ -179,13 +196,78 @@ func Open(path string, log *slog.Logger) (*Dir, error) {
 		if err != nil {
 			return nil, errors.Join(err, d.Close())
 		}
-		*c.dst = &csvFile{f: f, w: bufio.NewWriterSize(f, 1<<16)}
+		*c.dst = &csvFile{f: f, w: bufio.NewWriterSize(f, 1<<16), attempt: attempt}
+		head, last, err := ends(f.Name())
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("recording: resuming %s: %w", path, err), d.Close())
+		}
+		if !bytes.HasPrefix(head, []byte("attempt,")) {
+			(*c.dst).unmarked = true
+			log.Warn("resuming a record of an earlier version: its rows carry no attempt", "file", f.Name())
+		}
+		if c.dst == &d.preds && last != nil {
+			// The steps go on after the last one recorded.
+			fields := bytes.Split(last, []byte(","))
+			col := 1
+			if d.preds.unmarked {
+				col = 0
+			}
+			if col < len(fields) {
+				if step, err := strconv.ParseInt(string(fields[col]), 10, 64); err == nil && step >= 0 {
+					d.stepBase = step + 1
+				}
+			}
+		}
 	}
 	var err error
 	if d.journal, err = open("journal.jsonl"); err != nil {
 		return nil, errors.Join(err, d.Close())
 	}
 	return d, nil
+}
+
+// ends returns the first line of the file at path (its header) and its
+// last line when it has more than one (nil otherwise), without their
+// newlines. The file ends with a newline (CutTorn).
+func ends(path string) (head, last []byte, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	size := info.Size()
+	buf := make([]byte, min(size, 64<<10))
+	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
+	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+		head = buf[:i]
+	} else {
+		head = buf
+	}
+	if int64(len(head))+1 >= size {
+		return head, nil, nil
+	}
+	// Read back from the end to the newline before the last line.
+	end := size - 1 // the last newline
+	var tail []byte
+	for pos := end; pos > 0; {
+		start := max(0, pos-(64<<10))
+		chunk := make([]byte, pos-start)
+		if _, err := f.ReadAt(chunk, start); err != nil {
+			return nil, nil, err
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			return head, append(chunk[i+1:], tail...), nil
+		}
+		tail = append(chunk, tail...)
+		pos = start
+	}
+	return head, tail, nil
 }
 
 // CutTorn truncates the file at path to its last whole line (the last
@@ -285,6 +367,9 @@ func newCSV(path, header string) (*csvFile, error) {
 // Path returns the session directory.
 func (d *Dir) Path() string { return d.path }
 
+// Attempt returns the attempt the rows are marked with.
+func (d *Dir) Attempt() int { return d.attempt }
+
 // Frames appends shown frames.
 func (d *Dir) Frames(frames []rig.ShownFrame) error {
 	return d.frames.rows(len(frames), func(i int, b []byte) []byte {
@@ -300,7 +385,7 @@ func (d *Dir) Frames(frames []rig.ShownFrame) error {
 // Predictions appends model predictions.
 func (d *Dir) Predictions(preds []session.Prediction) error {
 	return d.preds.rows(len(preds), func(i int, b []byte) []byte {
-		return appendRow(b, int64(preds[i].Step), preds[i].Time, preds[i].Values)
+		return appendRow(b, d.stepBase+int64(preds[i].Step), preds[i].Time, preds[i].Values)
 	})
 }
 
@@ -328,7 +413,7 @@ func (d *Dir) Scans(scans []rig.Scan) error {
 }
 
 func scanHeader(neurons int) string {
-	h := "index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill"
+	h := "attempt,index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill"
 	for n := range neurons {
 		h += ",n" + strconv.Itoa(n)
 	}
@@ -372,7 +457,11 @@ func (c *csvFile) rows(n int, row func(i int, b []byte) []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range n {
-		c.buf = append(row(i, c.buf[:0]), '\n')
+		b := c.buf[:0]
+		if !c.unmarked {
+			b = append(strconv.AppendInt(b, int64(c.attempt), 10), ',')
+		}
+		c.buf = append(row(i, b), '\n')
 		if _, err := c.w.Write(c.buf); err != nil {
 			return fmt.Errorf("recording %s: %w", c.f.Name(), err)
 		}

@@ -40,11 +40,11 @@ func TestDirRecordsRowsAsTheyArrive(t *testing.T) {
 	}))
 
 	// Flushed per call: readable before Close, as after a crash.
-	require.Equal(t, "index,time_s,dropped\n0,0.000000,false\n1,0.033333,true\n", read(t, dir, "frames.csv"))
-	require.Equal(t, "step,time_s,n0,n1\n0,0.000000,1.5,2\n", read(t, dir, "predictions.csv"))
-	require.Equal(t, "index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill,n0,n1\n"+
-		"7,0.250000,0.000000,,0,0,0,0,-0.25,3e-07\n"+
-		"8,0.283000,12.500000,1700000000.500000,0.5,,-1.25,2,1,2\n", read(t, dir, "scans.csv"))
+	require.Equal(t, "attempt,index,time_s,dropped\n0,0,0.000000,false\n0,1,0.033333,true\n", read(t, dir, "frames.csv"))
+	require.Equal(t, "attempt,step,time_s,n0,n1\n0,0,0.000000,1.5,2\n", read(t, dir, "predictions.csv"))
+	require.Equal(t, "attempt,index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill,n0,n1\n"+
+		"0,7,0.250000,0.000000,,0,0,0,0,-0.25,3e-07\n"+
+		"0,8,0.283000,12.500000,1700000000.500000,0.5,,-1.25,2,1,2\n", read(t, dir, "scans.csv"))
 
 	require.NoError(t, d.WriteSummary(map[string]any{"status": "ok"}))
 	var got map[string]any
@@ -148,16 +148,16 @@ func TestOpenCutsATornLastLineBeforeAppending(t *testing.T) {
 	appendTo(t, filepath.Join(dir, "journal.jsonl"), `{"kind":"trial","blo`)
 
 	var logged bytes.Buffer
-	d, err = record.Open(dir, slog.New(slog.NewTextHandler(&logged, nil)))
+	d, err = record.Open(dir, 1, slog.New(slog.NewTextHandler(&logged, nil)))
 	require.NoError(t, err)
 	require.NoError(t, d.Frames([]rig.ShownFrame{{Index: 1, Time: time.Second}}))
 	require.NoError(t, d.Scans([]rig.Scan{{Index: 1, Values: []float32{2}}}))
 	require.NoError(t, d.Journal(events.Trial{Block: "c", Repeats: 1, Frames: 1}))
 	require.NoError(t, d.Close())
 
-	require.Equal(t, "index,time_s,dropped\n0,0.000000,false\n1,1.000000,false\n", read(t, dir, "frames.csv"))
-	require.Equal(t, "index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill,n0\n"+
-		"0,0.000000,0.000000,,0,0,0,0,1\n1,0.000000,0.000000,,0,0,0,0,2\n", read(t, dir, "scans.csv"), "a whole file is untouched")
+	require.Equal(t, "attempt,index,time_s,dropped\n0,0,0.000000,false\n1,1,1.000000,false\n", read(t, dir, "frames.csv"))
+	require.Equal(t, "attempt,index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill,n0\n"+
+		"0,0,0.000000,0.000000,,0,0,0,0,1\n1,1,0.000000,0.000000,,0,0,0,0,2\n", read(t, dir, "scans.csv"), "a whole file is untouched")
 	lines := strings.Split(strings.TrimSuffix(read(t, dir, "journal.jsonl"), "\n"), "\n")
 	require.Len(t, lines, 2)
 	for _, l := range lines {
@@ -188,4 +188,50 @@ func TestCutTorn(t *testing.T) {
 	}
 	_, err := record.CutTorn(filepath.Join(t.TempDir(), "missing"))
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestOpenMarksTheAttemptAndContinuesTheSteps: a resumed session's rows
+// carry its attempt and its predictions' steps go on after the last one
+// recorded; a record of an earlier version (no attempt column) is
+// appended to in its own format.
+func TestOpenMarksTheAttemptAndContinuesTheSteps(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s1")
+	d, err := record.Create(dir, 1)
+	require.NoError(t, err)
+	require.NoError(t, d.Predictions([]session.Prediction{{Step: 0, Values: []float32{1}}, {Step: 1, Time: time.Second, Values: []float32{2}}}))
+	require.NoError(t, d.Close())
+	for attempt := 1; attempt <= 2; attempt++ {
+		d, err = record.Open(dir, attempt, nil)
+		require.NoError(t, err)
+		require.Equal(t, attempt, d.Attempt())
+		require.NoError(t, d.Predictions([]session.Prediction{{Step: 0, Time: time.Second, Values: []float32{3}}}))
+		require.NoError(t, d.Close())
+	}
+	require.Equal(t, "attempt,step,time_s,n0\n0,0,0.000000,1\n0,1,1.000000,2\n1,2,1.000000,3\n2,3,1.000000,3\n", read(t, dir, "predictions.csv"))
+
+	// An earlier version's record.
+	old := filepath.Join(t.TempDir(), "old")
+	d, err = record.Create(old, 1)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	for name, text := range map[string]string{
+		"frames.csv":      "index,time_s,dropped\n0,0.000000,false\n",
+		"predictions.csv": "step,time_s,n0\n0,0.000000,1\n4,0.100000,1\n",
+		"scans.csv":       "index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill,n0\n",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(old, name), []byte(text), 0o644))
+	}
+	var logged bytes.Buffer
+	d, err = record.Open(old, 1, slog.New(slog.NewTextHandler(&logged, nil)))
+	require.NoError(t, err)
+	require.NoError(t, d.Frames([]rig.ShownFrame{{Index: 1, Time: time.Second}}))
+	require.NoError(t, d.Predictions([]session.Prediction{{Step: 0, Time: time.Second, Values: []float32{3}}}))
+	require.NoError(t, d.Close())
+	require.Equal(t, "index,time_s,dropped\n0,0.000000,false\n1,1.000000,false\n", read(t, old, "frames.csv"))
+	require.Equal(t, "step,time_s,n0\n0,0.000000,1\n4,0.100000,1\n5,1.000000,3\n", read(t, old, "predictions.csv"))
+	require.Contains(t, logged.String(), "earlier version")
+	tally, err := record.ReadTally(old)
+	require.NoError(t, err)
+	require.Equal(t, 2, tally.Frames)
+	require.Equal(t, 3, tally.Predictions)
 }

@@ -170,6 +170,14 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 			}
 			break
 		}
+		// The scans taken while the stage's last frame was on screen
+		// belong to it: collect them before the stage is journaled, or a
+		// session resumed from its end (which drops the scans before it)
+		// would lose them.
+		if runErr = env.pipe.Collect(ctx, env.onset-1, env.sink(st.Name, i)); runErr != nil {
+			runErr = fmt.Errorf("block %q: %w", st.Name, runErr)
+			break
+		}
 		env.journal(i, st, stage, start)
 	}
 	res.Info = env.info
@@ -335,7 +343,7 @@ func (e *Env) journal(index int, st *protocols.Stage, stage Stage, start time.Du
 	}
 	m := e.tl.Mark()
 	done := events.StageDone{Stage: st.Name, StageKind: string(st.Kind), Index: index,
-		StartS: start.Seconds(), EndS: e.onset.Seconds(), ModelSteps: m.Steps, Scans: m.Scans}
+		StartS: start.Seconds(), EndS: e.onset.Seconds(), ModelSteps: m.Steps, Scans: m.Scans, Frames: e.res.FramesShown}
 	stage.Journal(e, &done)
 	if err := e.opts.Recorder.Journal(done); err != nil {
 		e.log.Error("journal entry not recorded", "stage", st.Name, "err", err)

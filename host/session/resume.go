@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/twinrig/twinrig/host/events"
@@ -39,6 +40,10 @@ type Resume struct {
 	// Selections are the completed select stages' targets and stimuli,
 	// filled by the caller from the record (Options.Recorder wrote them).
 	Selections map[string][]Target
+	// Attempt is the attempt the resumed session is: 1 plus the
+	// resumptions the journal holds (events.Resumed entries; each restart
+	// or resumption writes one), as the record marks its rows.
+	Attempt int
 }
 
 // DoneStage is one completed stage's span of session time.
@@ -60,7 +65,11 @@ type Scores struct {
 // its newline was torn by a crash and is skipped (record.Open cuts it
 // before appending); a line that does not parse (garbage, NUL bytes)
 // anywhere else is refused, naming its line number. Entries of other
-// kinds are skipped. A readout path is kept as the journal has it:
+// kinds are skipped, but for the resumed entries, which are counted
+// (Resume.Attempt). A stage_done entry for a stage done before (a restart
+// ran it again, or one it depends on) wins over the earlier one, and the
+// stages done after the earlier one are forgotten: the later run of the
+// stage is what the session continued from. A readout path is kept as the journal has it:
 // relative to the session directory (this version) or absolute (earlier
 // ones); a relative one that leaves the session directory is refused.
 // Errors wrap rig.ErrInvalid.
@@ -69,6 +78,7 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 	br := bufio.NewReaderSize(r, 1<<16)
 	sawSession := false
 	var order []string
+	readouts := map[string]string{} // by adapt stage
 	// torn is the number of a line that did not parse (0: none): only
 	// the last line may be one.
 	torn := 0
@@ -99,6 +109,10 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 			torn = n
 			continue
 		}
+		if head.Kind == events.KindResumed {
+			res.Attempt++
+			continue
+		}
 		if head.Kind != events.KindSession && head.Kind != events.KindStageDone && head.Kind != events.KindFinished {
 			continue
 		}
@@ -116,6 +130,12 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 			if !sawSession {
 				return nil, fmt.Errorf("resume: journal line %d: a stage_done entry before the session entry: %w", n, rig.ErrInvalid)
 			}
+			if k := slices.Index(order, e.Stage); k >= 0 {
+				// Done again: this entry wins; the stages after the
+				// earlier one ran again after it, or will.
+				res.truncate(order[k:])
+				order = order[:k]
+			}
 			res.Done[e.Stage] = DoneStage{Start: seconds(e.StartS), End: seconds(e.EndS)}
 			order = append(order, e.Stage)
 			res.From = seconds(e.EndS)
@@ -123,7 +143,7 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 				if !filepath.IsAbs(e.Readout) && !filepath.IsLocal(filepath.FromSlash(e.Readout)) {
 					return nil, fmt.Errorf("resume: journal line %d: readout %q is neither absolute nor inside the session directory: %w", n, e.Readout, rig.ErrInvalid)
 				}
-				res.Readout = e.Readout
+				readouts[e.Stage] = e.Readout
 			}
 			for name, m := range e.Scores {
 				res.Scores[name] = Scores{CCNorm: m.CCNorm, CCAbs: m.CCAbs, R: m.R}
@@ -138,6 +158,7 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 	if !sawSession {
 		return nil, fmt.Errorf("resume: the journal has no session entry: %w", rig.ErrInvalid)
 	}
+	res.Attempt++ // the one resuming
 	for i, name := range order {
 		if i >= len(exp.Stages) || exp.Stages[i].Name != name {
 			return nil, fmt.Errorf("resume: completed stage %d is %q, the protocol's is not: %w", i, name, rig.ErrInvalid)
@@ -158,6 +179,12 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 					break
 				}
 			}
+		}
+	}
+	// The readout restored is the last one of the stages still done.
+	for _, name := range order {
+		if r, ok := readouts[name]; ok {
+			res.Readout = r
 		}
 	}
 	return res, nil
