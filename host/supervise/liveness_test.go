@@ -67,7 +67,8 @@ func TestHeartbeatDetectsAHungPluginNamesAndKillsIt(t *testing.T) {
 			require.True(t, supervise.Died(cause), "a hang is handled as a death: %v", cause)
 			require.Equal(t, string(kind), supervise.PluginOf(cause))
 			require.Regexp(t, `^`+string(kind)+` plugin "`+proc.Path()+`" hung: no answer for \d+\.\ds; killed it: plugin unavailable$`, cause.Error())
-			require.True(t, proc.Aborted(), "killed at once (SIGKILL), not asked to exit")
+			// (The watch is cancelled first, then the process is killed.)
+			require.Eventually(t, proc.Aborted, 10*time.Second, time.Millisecond, "killed at once (SIGKILL), not asked to exit")
 			require.True(t, proc.Exited())
 			require.Equal(t, cause, p.Hung(kind))
 			for _, other := range rig.Kinds() {
@@ -157,7 +158,7 @@ func TestACallPastItsDeadlineDeclaresThePluginHung(t *testing.T) {
 	require.Equal(t, "model", supervise.PluginOf(cause))
 	require.EqualError(t, cause, `model plugin "bin/model" hung: model.Describe gave no answer within 50ms; killed it: plugin unavailable`)
 	require.Equal(t, cause, p.Explain(ctx, callErr))
-	require.True(t, p.Process(rig.KindModel).(*supervise.LoopbackProcess).Aborted())
+	require.Eventually(t, p.Process(rig.KindModel).(*supervise.LoopbackProcess).Aborted, 10*time.Second, time.Millisecond)
 
 	// A call within its deadline, and one without a deadline, are no hang.
 	l2 := launcher()
