@@ -17,10 +17,17 @@ import (
 // Adaptation: the plugin logs, for every step since the last Reset, the
 // model's core features (its "features" output, a [1, C, h, w] map or
 // [1, F] vector) and the step's behaviour, averaged over bins of BinSteps
-// steps and stored as bfloat16. Adapt fits a position readout per recorded
+// steps and stored as bfloat16 in a featureLog: in memory up to the
+// "feature_log_memory_mb" setting, beyond it in a temporary file in
+// "feature_log_dir", so no step is dropped however long the session (the
+// foundation model logs 393 kB per bin, 2.4 GB for 10 minutes at 30 Hz; a
+// disk that fails makes Adapt fail until the next session reset). Adapt
+// fits a position readout per recorded
 // neuron on them (adapt.FitMap: the channels at one position of the map,
 // chosen by cross-validation, plus the 4 behaviour variables, ridge on log
-// responses, the features filtered like the calcium indicator), and from
+// responses, the features filtered like the calcium indicator, which
+// filteredLog computes from the log on the fly at each of the fit's passes
+// rather than holding a filtered copy), and from
 // then on Predict answers with that readout, computed here in Go on the
 // model's features, instead of the model's own. Models without a features
 // output cannot adapt.
@@ -30,11 +37,6 @@ import (
 // hundreds of milliseconds, so 3 steps at 30 Hz (100 ms) lose little and
 // cut the log's memory and the fit's time by three.
 const BinSteps = 3
-
-// MaxFeatureLogBytes bounds the feature log; later steps are not kept
-// (with a warning). The built-in model logs 34.6 kB per bin: 25 minutes at
-// 30 Hz fit.
-const MaxFeatureLogBytes = 512 << 20
 
 // behaviourValues is the number of behaviour regressors a readout uses:
 // pupil x, pupil y, pupil radius, treadmill.
@@ -131,23 +133,46 @@ type adaptState struct {
 	readout     *readout
 
 	// The log: one row per complete bin of BinSteps steps since Reset.
-	rows   [][]uint16 // bfloat16 bin means of the features
+	log    *featureLog // bfloat16 bin means of the features (nil: fm nil)
 	beh    [][behaviourValues]float32
 	sum    []float32 // the current bin's sums
+	row    []uint16  // the bin's row, before the log copies it
 	behSum [behaviourValues]float32
 	inBin  int
-	full   bool
+}
+
+// newAdaptState returns the adaptation state of a model with features fm
+// (nil: none), logging them in dir beyond memoryBytes.
+func newAdaptState(fm *featureMap, modelSHA256 string, loaded *readout, dir string, memoryBytes int64) adaptState {
+	a := adaptState{fm: fm, modelSHA256: modelSHA256, readout: loaded}
+	if fm != nil {
+		a.log = newFeatureLog(dir, memoryBytes, fm.size())
+	}
+	return a
 }
 
 func (a *adaptState) reset() {
-	a.rows, a.beh = a.rows[:0], a.beh[:0]
+	a.beh = a.beh[:0]
+	if a.log != nil {
+		if err := a.log.Reset(); err != nil {
+			slog.Warn("feature log: emptying its file failed; the next one starts afresh", "err", err)
+		}
+	}
 	clear(a.sum)
 	a.behSum = [behaviourValues]float32{}
 	a.inBin = 0
-	a.full = false
 	if a.readout != nil {
 		a.readout.reset()
 	}
+}
+
+// close frees the log (closing and, where still needed, removing its
+// file).
+func (a *adaptState) close() error {
+	if a.log == nil {
+		return nil
+	}
+	return a.log.Close()
 }
 
 // afterStep logs a step's features and behaviour and, with an adapted
@@ -157,16 +182,13 @@ func (a *adaptState) afterStep(features []float32, b rig.Behaviour, dst []float3
 	if a.fm == nil {
 		return
 	}
-	a.log(features, b)
+	a.logStep(features, b)
 	if a.readout != nil {
 		a.readout.respond(features, b, dst)
 	}
 }
 
-func (a *adaptState) log(features []float32, b rig.Behaviour) {
-	if a.full {
-		return
-	}
+func (a *adaptState) logStep(features []float32, b rig.Behaviour) {
 	if len(a.sum) != len(features) {
 		a.sum = make([]float32, len(features))
 	}
@@ -180,21 +202,26 @@ func (a *adaptState) log(features []float32, b rig.Behaviour) {
 	if a.inBin < BinSteps {
 		return
 	}
-	if (len(a.rows)+1)*2*len(a.sum) > MaxFeatureLogBytes {
-		a.full = true
-		slog.Warn("feature log full: later steps cannot be used to adapt the readout",
-			"steps", len(a.rows)*BinSteps, "bytes", MaxFeatureLogBytes)
-		return
+	if a.log.Err() == nil {
+		if len(a.row) != len(a.sum) {
+			a.row = make([]uint16, len(a.sum))
+		}
+		for i, v := range a.sum {
+			a.row[i] = toBfloat16(v / BinSteps)
+		}
+		var beh [behaviourValues]float32
+		for e, v := range a.behSum {
+			beh[e] = v / BinSteps
+		}
+		if err := a.log.Append(a.row); err != nil {
+			// Logged once: the log refuses every later row until Reset,
+			// and Adapt reports it.
+			slog.Error("feature log failed: Adapt cannot fit on the steps of this session until a session reset",
+				"steps", a.log.Len()*BinSteps, "err", err)
+		} else {
+			a.beh = append(a.beh, beh)
+		}
 	}
-	row := make([]uint16, len(a.sum))
-	for i, v := range a.sum {
-		row[i] = toBfloat16(v / BinSteps)
-	}
-	var beh [behaviourValues]float32
-	for e, v := range a.behSum {
-		beh[e] = v / BinSteps
-	}
-	a.rows, a.beh = append(a.rows, row), append(a.beh, beh)
 	clear(a.sum)
 	a.behSum = [behaviourValues]float32{}
 	a.inBin = 0
@@ -213,17 +240,58 @@ func toBfloat16(v float32) uint16 {
 
 func fromBfloat16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
-// binnedMap is the filtered log of the selected bins, an adapt.MapSource.
-type binnedMap struct {
-	fm   featureMap
-	rows [][]uint16
+// filterBin advances the indicator filter x by one logged bin row with
+// the per-bin coefficient g.
+func filterBin(x []float32, row []uint16, g float32) {
+	for i, h := range row {
+		x[i] = g*x[i] + (1-g)*fromBfloat16(h)
+	}
 }
 
-func (m *binnedMap) Dims() (int, int, int) { return len(m.rows), m.fm.channels, m.fm.positions }
+// filteredLog is the log as the readout is fitted on it, an
+// adapt.MapSource: the features filtered by the indicator's decay from
+// the reset on (filterBin, per bin g), at the selected bins only, rounded
+// to bfloat16 like the log. It computes them on the fly, reading the log
+// forward and starting again from its first row when asked for a frame
+// before the last one read: FitMap reads the frames in order, once per
+// pass, so each pass reads the log once and nothing holds a filtered copy.
+// A read error is kept in err, calls stop (cancelling the fit) and leaves
+// the frames zero.
+type filteredLog struct {
+	fm   featureMap
+	log  *featureLog
+	sel  []int // the selected bins, ascending
+	g    float32
+	x    []float32 // the filter's state after bins 0..done-1
+	row  []uint16
+	done int
+	err  error
+	stop func()
+}
 
-func (m *binnedMap) Frame(t int, dst []float32) {
-	for i, h := range m.rows[t] {
-		dst[i] = fromBfloat16(h)
+func (m *filteredLog) Dims() (int, int, int) { return len(m.sel), m.fm.channels, m.fm.positions }
+
+func (m *filteredLog) Frame(t int, dst []float32) {
+	bin := m.sel[t]
+	if m.err != nil {
+		clear(dst)
+		return
+	}
+	if m.done > bin+1 {
+		clear(m.x)
+		m.done = 0
+	}
+	for ; m.done <= bin; m.done++ {
+		if err := m.log.Row(m.done, m.row); err != nil {
+			m.err = err
+			m.stop()
+			clear(dst)
+			return
+		}
+		filterBin(m.x, m.row, m.g)
+	}
+	for i, v := range m.x {
+		dst[i] = fromBfloat16(toBfloat16(v))
 	}
 }
 
@@ -253,10 +321,14 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 	if neurons == 0 || (req.NeuronIDs != nil && len(req.NeuronIDs) != neurons) {
 		return rig.AdaptResponse{}, fmt.Errorf("adapt: %d neuron ids for responses of %d values: %w", len(req.NeuronIDs), neurons, rig.ErrInvalid)
 	}
-	logged := int64(len(a.rows)*BinSteps + a.inBin)
+	if err := a.log.Err(); err != nil {
+		return rig.AdaptResponse{}, fmt.Errorf("adapt: the steps since the last session reset were not all logged (a session reset starts a new log): %w", err)
+	}
+	bins := a.log.Len()
+	logged := int64(bins*BinSteps + a.inBin)
 	// Per bin: how many of its steps the request names, and their
 	// responses' sum.
-	count := make([]int, len(a.rows))
+	count := make([]int, bins)
 	sums := make(map[int][]float64)
 	for i, step := range req.Steps {
 		if step < 0 || step >= logged {
@@ -272,8 +344,8 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 			}
 		}
 		bin := int(step / BinSteps)
-		if bin >= len(a.rows) {
-			continue // an incomplete bin, or beyond a full log
+		if bin >= bins {
+			continue // an incomplete bin
 		}
 		s := sums[bin]
 		if s == nil {
@@ -286,16 +358,16 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 		}
 	}
 	// Bins whose filtered features the requested predictions need.
-	predictBin := map[int][]uint16{}
+	predictBin := map[int]bool{}
 	for _, step := range req.PredictSteps {
 		if step < 0 || step >= logged {
 			return rig.AdaptResponse{}, fmt.Errorf("adapt: predict step %d, expected one of the %d steps predicted since the last reset: %w",
 				step, logged, rig.ErrInvalid)
 		}
-		if len(a.rows) == 0 {
+		if bins == 0 {
 			return rig.AdaptResponse{}, fmt.Errorf("adapt: predict step %d: no complete bin of %d steps logged: %w", step, BinSteps, rig.ErrInvalid)
 		}
-		predictBin[min(int(step/BinSteps), len(a.rows)-1)] = nil
+		predictBin[min(int(step/BinSteps), bins-1)] = true
 	}
 	predictBeh := map[int][behaviourValues]float64{}
 	gamma := 0.0
@@ -304,33 +376,22 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 	}
 	// The log as the readout sees it: filtered by the indicator's decay
 	// from the reset on (per bin: gamma^BinSteps), the selected bins kept.
+	// The behaviour here; the features by filteredLog, on the fly.
 	gBin := float32(math.Pow(gamma, BinSteps))
-	x := make([]float32, a.fm.size())
 	var beh [behaviourValues]float64
-	var sel [][]uint16
+	var sel []int
 	var behRows, ys []float64
-	for bin, row := range a.rows {
-		for i, h := range row {
-			x[i] = gBin*x[i] + (1-gBin)*fromBfloat16(h)
-		}
+	for bin := range bins {
 		for e, v := range a.beh[bin] {
 			beh[e] = float64(gBin)*beh[e] + float64(1-gBin)*float64(v)
 		}
-		if _, ok := predictBin[bin]; ok {
-			r := make([]uint16, len(x))
-			for i, v := range x {
-				r[i] = toBfloat16(v)
-			}
-			predictBin[bin], predictBeh[bin] = r, beh
+		if predictBin[bin] {
+			predictBeh[bin] = beh
 		}
 		if count[bin] != BinSteps {
 			continue
 		}
-		r := make([]uint16, len(x))
-		for i, v := range x {
-			r[i] = toBfloat16(v)
-		}
-		sel = append(sel, r)
+		sel = append(sel, bin)
 		behRows = append(behRows, beh[:]...)
 		for _, v := range sums[bin] {
 			ys = append(ys, v/BinSteps)
@@ -341,48 +402,57 @@ func (m *Model) Adapt(ctx context.Context, req rig.AdaptRequest) (rig.AdaptRespo
 			len(sel), BinSteps, len(req.Steps), rig.ErrInvalid)
 	}
 	started := time.Now()
-	fit, err := adapt.FitMap(ctx, &binnedMap{fm: *a.fm, rows: sel},
+	fitCtx, stop := context.WithCancel(ctx)
+	src := &filteredLog{fm: *a.fm, log: a.log, sel: sel, g: gBin, x: make([]float32, a.fm.size()),
+		row: make([]uint16, a.fm.size()), stop: stop}
+	fit, err := adapt.FitMap(fitCtx, src,
 		mat.NewDense(len(sel), behaviourValues, behRows), mat.NewDense(len(sel), neurons, ys),
 		adapt.MapOptions{Progress: func(done, total int) {
 			slog.Info("fitting readout", "positions_done", done, "positions", total)
 		}})
+	stop()
+	if src.err != nil {
+		return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", src.err)
+	}
 	if err != nil {
 		return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", err)
 	}
 	fitted := &readout{fm: *a.fm, position: fit.Position, w: fit.W, b: fit.B, ids: req.NeuronIDs, gamma: gamma,
 		x: make([]float32, a.fm.size())}
+	// Replay the filter over the log: the adapted readout at the earlier
+	// steps asked for (each step gets its bin's prediction, from the
+	// filtered features rounded to bfloat16 as the fit saw them), and the
+	// state the stream continues from, so that the next step's prediction
+	// carries the indicator's memory.
+	x, row := make([]float32, a.fm.size()), src.row
+	scratch := fitted.clone()
+	cache := map[int][]float32{}
+	for bin := range bins {
+		if err := a.log.Row(bin, row); err != nil {
+			return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", err)
+		}
+		filterBin(x, row, gBin)
+		if predictBin[bin] {
+			for i, v := range x {
+				scratch.x[i] = fromBfloat16(toBfloat16(v))
+			}
+			scratch.beh = predictBeh[bin]
+			p := make([]float32, neurons)
+			scratch.readState(p)
+			cache[bin] = p
+		}
+	}
 	if req.SavePath != "" {
 		if err := saveReadout(req.SavePath, a.modelSHA256, fitted); err != nil {
 			return rig.AdaptResponse{}, fmt.Errorf("adapt: %w", err)
 		}
 	}
-	// Continue from where the stream is: replay the filter over the log so
-	// that the next step's prediction carries the indicator's memory.
 	fitted.x, fitted.beh = x, [behaviourValues]float64(beh)
 	a.readout = fitted
 	m.info.Neurons, m.info.NeuronIDs = neurons, req.NeuronIDs
 	var preds [][]float32
-	if len(req.PredictSteps) > 0 {
-		// The adapted readout at earlier steps, from the binned log: each
-		// step gets its bin's prediction.
-		scratch := fitted.clone()
-		cache := map[int][]float32{}
-		feats := make([]float32, a.fm.size())
-		for _, step := range req.PredictSteps {
-			bin := min(int(step/BinSteps), len(a.rows)-1)
-			p, ok := cache[bin]
-			if !ok {
-				for i, h := range predictBin[bin] {
-					feats[i] = fromBfloat16(h)
-				}
-				copy(scratch.x, feats)
-				scratch.beh = predictBeh[bin]
-				p = make([]float32, neurons)
-				scratch.readState(p)
-				cache[bin] = p
-			}
-			preds = append(preds, p)
-		}
+	for _, step := range req.PredictSteps {
+		preds = append(preds, cache[min(int(step/BinSteps), bins-1)])
 	}
 	slog.Info("readout adapted", "neurons", neurons, "steps", len(req.Steps), "bins", len(sel),
 		"channels", a.fm.channels, "positions", a.fm.positions, "indicator_decay", req.IndicatorDecay, "took", time.Since(started))

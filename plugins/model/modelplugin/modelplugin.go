@@ -66,7 +66,24 @@ type Settings struct {
 	// (0 = DefaultEvaluateBatch). A model with batch 1 runs them one by one
 	// whatever it says.
 	EvaluateBatch int `json:"evaluate_batch"`
+	// FeatureLogDir is the directory of the feature log's temporary file
+	// (see featureLog: the core's features of every step since the last
+	// session reset, for Adapt), relative to the plugin's working
+	// directory; empty means os.TempDir(). Configure refuses one that does
+	// not exist or is not writable.
+	FeatureLogDir string `json:"feature_log_dir"`
+	// FeatureLogMemoryMB is how many MiB of the feature log stay in memory
+	// before the rest spills to the file, 1..MaxFeatureLogMemoryMB (0 =
+	// DefaultFeatureLogMemoryMB).
+	FeatureLogMemoryMB int `json:"feature_log_memory_mb"`
 }
+
+// The feature log's memory budget in MiB: the default and the most
+// allowed.
+const (
+	DefaultFeatureLogMemoryMB = 256
+	MaxFeatureLogMemoryMB     = 1 << 20
+)
 
 // Evaluate's batch size: the default and the most allowed.
 const (
@@ -121,6 +138,15 @@ func ParseSettings(raw []byte) (Settings, error) {
 	if s.EvaluateBatch == 0 {
 		s.EvaluateBatch = DefaultEvaluateBatch
 	}
+	if s.FeatureLogMemoryMB < 0 || s.FeatureLogMemoryMB > MaxFeatureLogMemoryMB {
+		bad("field \"feature_log_memory_mb\": %d, expected 1..%d (0 = %d)", s.FeatureLogMemoryMB, MaxFeatureLogMemoryMB, DefaultFeatureLogMemoryMB)
+	}
+	if s.FeatureLogMemoryMB == 0 {
+		s.FeatureLogMemoryMB = DefaultFeatureLogMemoryMB
+	}
+	if s.FeatureLogDir == "" {
+		s.FeatureLogDir = os.TempDir()
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Settings{}, err
 	}
@@ -137,7 +163,7 @@ func settingsError(err error) error {
 		return fmt.Errorf("model settings: invalid JSON at byte %d: %v: %w", syntaxErr.Offset, err, rig.ErrInvalid)
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("model settings: unknown field %s, expected model, neurons, seed, device, threads, ort_library, readout or evaluate_batch: %w", field, rig.ErrInvalid)
+		return fmt.Errorf("model settings: unknown field %s, expected model, neurons, seed, device, threads, ort_library, readout, evaluate_batch, feature_log_dir or feature_log_memory_mb: %w", field, rig.ErrInvalid)
 	}
 	return fmt.Errorf("model settings: %v: %w", err, rig.ErrInvalid)
 }
@@ -168,6 +194,9 @@ func New() *Model { return &Model{} }
 func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.ConfigureResponse, error) {
 	s, err := ParseSettings(req.Settings)
 	if err != nil {
+		return rig.ConfigureResponse{}, err
+	}
+	if err := checkFeatureLogDir(s.FeatureLogDir); err != nil {
 		return rig.ConfigureResponse{}, err
 	}
 	opts := onnxmodel.Options{Threads: s.Threads, Device: s.Device, Library: s.ORTLibrary}
@@ -237,8 +266,11 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		m.batch.Close()
 		m.runner.Close()
 	}
+	if err := m.adapt.close(); err != nil {
+		slog.Warn("closing the previous model's feature log", "err", err)
+	}
 	m.runner, m.batch = r, batch
-	m.adapt = adaptState{fm: fm, readout: loaded, modelSHA256: hash}
+	m.adapt = newAdaptState(fm, hash, loaded, s.FeatureLogDir, int64(s.FeatureLogMemoryMB)<<20)
 	m.info = rig.ModelInfo{
 		Name:         name,
 		Neurons:      c.Neurons,
@@ -259,6 +291,30 @@ func (m *Model) Configure(_ context.Context, req rig.ConfigureRequest) (rig.Conf
 		m.info.Neurons, m.info.NeuronIDs = len(loaded.b), loaded.ids
 	}
 	return rig.ConfigureResponse{}, nil
+}
+
+// checkFeatureLogDir checks that the feature log can create its file in
+// dir (by creating and removing one); errors name the setting and wrap
+// rig.ErrInvalid.
+func checkFeatureLogDir(dir string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("model settings: field \"feature_log_dir\": %q %s, expected a writable directory: %w", dir, why, rig.ErrInvalid)
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return bad(fmt.Sprintf("cannot be used (%v)", err))
+	case !fi.IsDir():
+		return bad("is not a directory")
+	}
+	f, err := os.CreateTemp(dir, ".twinrig-write-check-*")
+	if err != nil {
+		return bad(fmt.Sprintf("is not writable (%v)", err))
+	}
+	if err := errors.Join(f.Close(), os.Remove(f.Name())); err != nil {
+		return fmt.Errorf("model settings: field \"feature_log_dir\": %w", err)
+	}
+	return nil
 }
 
 var errNotConfigured = fmt.Errorf("model plugin is not configured: call Configure first: %w", rig.ErrState)
@@ -355,7 +411,7 @@ func (m *Model) Close() error {
 	if m.runner == nil {
 		return nil
 	}
-	err := errors.Join(m.batch.Close(), m.runner.Close())
+	err := errors.Join(m.batch.Close(), m.runner.Close(), m.adapt.close())
 	m.runner, m.batch = nil, nil
 	return err
 }
