@@ -13,6 +13,7 @@
 //	twinrig run [flags] CONFIG       run a session
 //	twinrig validate CONFIG          check a config and its protocol
 //	twinrig control CONFIG COMMAND   pause, resume or abort a running session
+//	twinrig check SESSION_DIR        verify a session's record
 //	twinrig version                  print the version and plugin protocol
 package main
 
@@ -48,6 +49,7 @@ Usage:
   twinrig run [flags] CONFIG       run a session (Ctrl-C stops it cleanly)
   twinrig validate CONFIG          check a config and its protocol, report every problem
   twinrig control CONFIG COMMAND   pause, resume or abort the session running on that rig
+  twinrig check SESSION_DIR        verify a session's record (runs/<session>), print every violation
   twinrig version                  print the version and the plugin protocol version
   twinrig help                     this text
 
@@ -72,6 +74,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return validateCommand(args[1:], stdout, stderr)
 	case "control":
 		return controlCommand(args[1:], stdout, stderr)
+	case "check":
+		return checkCommand(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "twinrig %s (plugin protocol %d)\n", version, rig.ProtocolVersion)
 		return exitOK

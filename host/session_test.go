@@ -124,6 +124,7 @@ func TestRunInProcess(t *testing.T) {
 			require.Len(t, l.Launched(), 3*(1+tc.restarted), "the plugins started %d times", 1+tc.restarted)
 			require.Equal(t, tc.restarted, strings.Count(stdout.String(), "restarting the plugins and resuming session unit-"), stdout.String())
 
+			requireWholeRecord(t, sessionDir(t, h.cfg.Session.Output))
 			log := journalOf(t, h.cfg.Session.Output)
 			require.Equal(t, tc.done, entries(log, "stage_done", "stage"), "every block done once")
 			finished := entries(log, "finished", "status")

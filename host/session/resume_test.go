@@ -233,3 +233,42 @@ func FuzzReadResume(f *testing.F) {
 		}
 	})
 }
+
+// TestReadResumeOfStagesDoneAgain: stage_done entries for a stage done
+// before (a restart ran it again) are read, not refused: the later entry
+// wins, and what was done after the earlier one is forgotten. Resume
+// counts the attempts (the resumed entries).
+func TestReadResumeOfStagesDoneAgain(t *testing.T) {
+	resumed := `{"kind":"resumed","from_s":0,"completed":[],"attempt":1,"reason":"restart of model"}` + "\n"
+	fit := `{"kind":"stage_done","stage":"fit","start_s":90,"end_s":90,"readout":"readout-map.json"}` + "\n"
+	again := `{"kind":"stage_done","stage":"map","start_s":0,"end_s":61}
+{"kind":"stage_done","stage":"test","start_s":61,"end_s":91,"scores":{"test":{"cc_norm":[0.9,0.8],"cc_abs":[0.4,null],"r":[0.1,0.2]}}}
+`
+
+	// The adapt stage did not complete: a restart ran map and test again.
+	rs, err := session.ReadResume(strings.NewReader(journalHead+resumed+again+fit), resumeExperiment(), "abc")
+	require.NoError(t, err)
+	require.Equal(t, map[string]session.DoneStage{
+		"map": {End: 61 * time.Second}, "test": {Start: 61 * time.Second, End: 91 * time.Second}, "fit": {Start: 90 * time.Second, End: 90 * time.Second},
+	}, rs.Done, "the later entries win")
+	require.Equal(t, 90*time.Second, rs.From)
+	require.Equal(t, []float64{0.9, 0.8}, rs.Scores["test"].CCNorm)
+	require.Equal(t, "readout-map.json", rs.Readout)
+	require.Equal(t, 2, rs.Attempt, "the session's third attempt")
+
+	// The same entry twice.
+	test := strings.SplitAfter(journalHead, "\n")[4]
+	rs, err = session.ReadResume(strings.NewReader(journalHead+test+fit), resumeExperiment(), "abc")
+	require.NoError(t, err)
+	require.Len(t, rs.Done, 3)
+	require.Equal(t, 90*time.Second, rs.From)
+	require.Equal(t, 1, rs.Attempt)
+
+	// An earlier stage done again after later ones: those are forgotten
+	// (and the adapt stage's From with them).
+	rs, err = session.ReadResume(strings.NewReader(journalHead+fit+resumed+resumed+test), resumeExperiment(), "abc")
+	require.NoError(t, err)
+	require.Empty(t, rs.Done, "fit is forgotten, so map and test run again")
+	require.Empty(t, rs.Readout, "the readout of a stage forgotten is not restored")
+	require.Equal(t, 3, rs.Attempt)
+}
