@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -355,4 +356,128 @@ func TestTrialResetKeepsTheSteps(t *testing.T) {
 	fresh, err := q.Predict(ctx, rig.PredictRequest{Frames: frames[30:]})
 	require.NoError(t, err)
 	require.Equal(t, fresh.Responses, afterTrial.Responses, "a trial reset starts from zero state")
+}
+
+// TestAdaptOnASpilledLog: a feature log that spills to its file beyond a
+// tiny memory budget (1 MiB: 30 of the built-in model's bins) gives the
+// same fit, predictions and saved readout as one held in memory, and
+// leaves no file in its directory.
+func TestAdaptOnASpilledLog(t *testing.T) {
+	frames := blocky(960, 11)
+	dir := t.TempDir()
+	req := rig.AdaptRequest{NeuronIDs: []string{"a", "b", "c"}, IndicatorDecay: 400 * time.Millisecond}
+	for i := 4; i < 895; i++ {
+		if i%41 == 0 {
+			continue // incomplete bins are left out
+		}
+		req.Steps = append(req.Steps, int64(i))
+		req.Responses = append(req.Responses, []float32{float32(1 + math.Sin(float64(i)/9)), float32(i % 5), float32(i%13) / 4})
+	}
+	for i := 0; i < 900; i += 7 {
+		req.PredictSteps = append(req.PredictSteps, int64(i))
+	}
+	type result struct {
+		resp  rig.AdaptResponse
+		next  [][]float32
+		saved []byte
+	}
+	run := func(settings string) result {
+		p := modelplugin.New()
+		defer func() { require.NoError(t, p.Close()) }()
+		_, err := p.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(settings)})
+		require.NoError(t, err)
+		for k := 0; k < 900; k += 300 {
+			_, err = p.Predict(ctx, rig.PredictRequest{Frames: frames[k : k+300]})
+			require.NoError(t, err)
+		}
+		requireNoFiles(t, dir)
+		r := req
+		r.SavePath = filepath.Join(t.TempDir(), "readout.json")
+		resp, err := p.Adapt(ctx, r)
+		require.NoError(t, err)
+		next, err := p.Predict(ctx, rig.PredictRequest{Frames: frames[900:]})
+		require.NoError(t, err)
+		saved, err := os.ReadFile(r.SavePath)
+		require.NoError(t, err)
+		return result{resp, next.Responses, saved}
+	}
+	inMemory := run(`{"neurons": 5, "threads": 1}`)
+	spilled := run(fmt.Sprintf(`{"neurons": 5, "threads": 1, "feature_log_dir": %q, "feature_log_memory_mb": 1}`, dir))
+	require.Equal(t, inMemory.resp, spilled.resp, "the same fit and predictions at earlier steps")
+	require.Len(t, spilled.resp.Predictions, len(req.PredictSteps))
+	require.Equal(t, inMemory.next, spilled.next, "the same filter state to continue from")
+	require.Equal(t, string(inMemory.saved), string(spilled.saved))
+	requireNoFiles(t, dir)
+}
+
+func requireNoFiles(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "the feature log's file is unlinked")
+}
+
+// TestAdaptReportsAFailedLog: a feature log that cannot spill (its
+// directory gone) does not stop Predict; Adapt fails with the cause until a
+// session reset starts a new log.
+func TestAdaptReportsAFailedLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	p := configured(t, fmt.Sprintf(`{"neurons": 3, "threads": 1, "feature_log_dir": %q, "feature_log_memory_mb": 1}`, dir))
+	frames := blocky(150, 2)
+	require.NoError(t, os.Remove(dir))
+	got, err := p.Predict(ctx, rig.PredictRequest{Frames: frames})
+	require.NoError(t, err, "the log spills after 30 bins and fails; Predict goes on")
+	require.Len(t, got.Responses, len(frames))
+	req := rig.AdaptRequest{}
+	for i := range 60 {
+		req.Steps = append(req.Steps, int64(i))
+		req.Responses = append(req.Responses, []float32{float32(i % 7), float32(i % 5), 1})
+	}
+	_, err = p.Adapt(ctx, req)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.ErrorContains(t, err, "not all logged")
+	require.ErrorContains(t, err, "feature log: spilling row 30 beyond the memory budget")
+
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	_, err = p.Reset(ctx, rig.ResetRequest{})
+	require.NoError(t, err)
+	_, err = p.Predict(ctx, rig.PredictRequest{Frames: frames})
+	require.NoError(t, err)
+	_, err = p.Adapt(ctx, req)
+	require.NoError(t, err, "a session reset starts a new log")
+}
+
+func TestFeatureLogSettings(t *testing.T) {
+	s, err := modelplugin.ParseSettings(nil)
+	require.NoError(t, err)
+	require.Equal(t, modelplugin.DefaultFeatureLogMemoryMB, s.FeatureLogMemoryMB)
+	require.Equal(t, os.TempDir(), s.FeatureLogDir)
+	for _, bad := range []string{`{"feature_log_memory_mb": -1}`, `{"feature_log_memory_mb": 1048577}`} {
+		_, err := modelplugin.ParseSettings([]byte(bad))
+		require.ErrorIs(t, err, rig.ErrInvalid, bad)
+		require.ErrorContains(t, err, `field "feature_log_memory_mb"`, bad)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	for _, tc := range []struct{ dir, want string }{
+		{filepath.Join(t.TempDir(), "missing"), "cannot be used"},
+		{file, "is not a directory"},
+	} {
+		_, err := modelplugin.New().Configure(ctx, rig.ConfigureRequest{Settings: settingsFor(t, map[string]any{"feature_log_dir": tc.dir})})
+		require.ErrorIs(t, err, rig.ErrInvalid, tc.dir)
+		require.ErrorContains(t, err, `field "feature_log_dir"`)
+		require.ErrorContains(t, err, tc.want)
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		ro := t.TempDir()
+		require.NoError(t, os.Chmod(ro, 0o500))
+		defer os.Chmod(ro, 0o700)
+		_, err := modelplugin.New().Configure(ctx, rig.ConfigureRequest{Settings: settingsFor(t, map[string]any{"feature_log_dir": ro})})
+		require.ErrorIs(t, err, rig.ErrInvalid)
+		require.ErrorContains(t, err, "is not writable")
+	}
+	dir := t.TempDir()
+	configured(t, string(settingsFor(t, map[string]any{"feature_log_dir": dir, "feature_log_memory_mb": 1, "threads": 1})))
+	requireNoFiles(t, dir)
 }
