@@ -96,7 +96,9 @@ type Supervisor struct {
 	Heartbeat, PingTimeout time.Duration
 	Misses                 int
 	// Deadlines are the deadlines of the calls to the plugins, by
-	// "kind.Method" (nil: DefaultDeadlines; absent or 0: none).
+	// "kind.Method" such as "model.Describe" (nil: DefaultDeadlines; a
+	// call absent or 0: none). A call past its deadline declares its
+	// plugin hung.
 	Deadlines map[string]time.Duration
 }
 
