@@ -58,7 +58,9 @@ func (s *presentStage) Run(ctx context.Context, e *Env) error {
 	if b.Repeats > 1 {
 		m := e.repeated(st.Name, nil)
 		br.Repeated = m
-		e.scored[st.Name] = m
+		if m != nil { // nil: nothing scored (e.g. a model not yet adapted)
+			e.scored[st.Name] = m
+		}
 	}
 	e.res.Blocks = append(e.res.Blocks, br)
 	e.Emit(ctx, AccuracyPayload(st.Name, br.Accuracy, br.Repeated))
