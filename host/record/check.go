@@ -149,8 +149,13 @@ type journalInfo struct {
 	finishedAtt  int
 }
 
+func newInspection(dir string, full bool) *inspection {
+	return &inspection{dir: dir, full: full, found: map[string][]Violation{}, more: map[string]int{}, rows: map[int]*counts{}}
+}
+
+// inspect reads the journal and the CSV files of the record in dir.
 func inspect(dir string, full bool) (*inspection, error) {
-	in := &inspection{dir: dir, full: full, found: map[string][]Violation{}, more: map[string]int{}, rows: map[int]*counts{}}
+	in := newInspection(dir, full)
 	f, err := os.Open(filepath.Join(dir, "journal.jsonl"))
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a session record: %w", dir, err)
@@ -236,7 +241,7 @@ func (in *inspection) tally() *Tally {
 // eachLine calls fn with every line of r (without its newline) and its
 // number, from 1; torn is set on a last line without a newline.
 func eachLine(r io.Reader, fn func(n int, line []byte, torn bool)) error {
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	var long []byte
 	for n := 1; ; {
 		chunk, err := br.ReadSlice('\n')
