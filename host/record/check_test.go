@@ -135,7 +135,9 @@ func TestCheckFindsEveryViolation(t *testing.T) {
 				`journal.jsonl:9: the last stage "b" counts 3 frames and 2 scans in attempt 1`}},
 		"the finished entry miscounts": {"journal.jsonl", func(s string) string { return strings.Replace(s, `"scans":6,`, `"scans":5,`, 1) },
 			[]string{"journal.jsonl:10: finished with 2 attempts, 6 frames (2 dropped), 5 scans, 6 predictions; the record holds 2, 6 (2), 6, 6"}},
-		"a launch of another attempt": {"journal.jsonl", func(s string) string { return strings.Replace(s, `"plugin":"stimulus","path":"","attempt":1`, `"plugin":"stimulus","path":"","attempt":0`, 1) },
+		"a launch of another attempt": {"journal.jsonl", func(s string) string {
+			return strings.Replace(s, `"plugin":"stimulus","path":"","attempt":1`, `"plugin":"stimulus","path":"","attempt":0`, 1)
+		},
 			[]string{"journal.jsonl:7: stimulus launched in attempt 0, the journal's attempt 1"}},
 		"the summary miscounts": {"summary.json", func(s string) string { return strings.Replace(s, `"predictions": 2`, `"predictions": 3`, 1) },
 			[]string{"summary.json: attempt 1 counts 2 frames (1 dropped), 2 scans, 3 predictions; the CSV files hold 2 (1), 2, 2 of attempt 1"}},
