@@ -868,6 +868,9 @@ func TestResumeAfterKill9(t *testing.T) {
 	for i, row := range scans {
 		require.Equal(t, strings.Count(scans[0], ","), strings.Count(row, ","), "scans.csv line %d: %q", i+1, row)
 	}
+	code, out = runHost(t, "check", runs[0])
+	require.Equal(t, 0, code, "twinrig check:\n%s", out)
+	require.Regexp(t, `^ok: \d+ frames, \d+ scans, \d+ predictions over 2 attempts\n$`, out)
 
 	// Resuming the finished session does nothing, and says so.
 	summary := mustRead(t, filepath.Join(moved, "summary.json"))
@@ -964,6 +967,9 @@ func TestPluginDeathRestartsAndContinues(t *testing.T) {
 		}
 	}
 	require.Equal(t, []any{0.0, 1.0}, attempts, "the restarted binary is on record too")
+	code, out := runHost(t, "check", runs[0])
+	require.Equal(t, 0, code, "twinrig check:\n%s", out)
+	require.Contains(t, out, "over 2 attempts")
 }
 
 // TestPinnedPluginHash: a model plugin pinned to another SHA-256 is
