@@ -149,7 +149,8 @@ func (h *hostRun) supervisor() *supervise.Supervisor {
 	if l == nil {
 		l = supervise.Binaries{LogLevel: h.logLevel}
 	}
-	return &supervise.Supervisor{Config: h.cfg, Launcher: l, Log: h.log}
+	s := &supervise.Supervisor{Config: h.cfg, Launcher: l, Log: h.log}
+	return s.ForClock(h.cfg.Session.Clock)
 }
 
 // fail reports a failed session and returns the exit code: err is why,

@@ -23,6 +23,31 @@ const (
 	DefaultMisses      = 2
 )
 
+// On the virtual clock no animal waits on the display and the machine is
+// often shared (tests, a laptop developing a protocol): a plugin that is
+// merely starved of CPU must not be killed as hung there. The virtual
+// clock's heartbeat therefore allows 3 s per ping and 3 misses (a silence
+// of up to about 10 s); the real clock keeps the defaults above.
+const (
+	VirtualPingTimeout = 3 * time.Second
+	VirtualMisses      = 3
+)
+
+// ForClock sets the heartbeat's timing for a session on the given clock
+// (only the fields still zero), see VirtualPingTimeout.
+func (s *Supervisor) ForClock(c rig.Clock) *Supervisor {
+	if c != rig.VirtualClock {
+		return s
+	}
+	if s.PingTimeout == 0 {
+		s.PingTimeout = VirtualPingTimeout
+	}
+	if s.Misses == 0 {
+		s.Misses = VirtualMisses
+	}
+	return s
+}
+
 // DefaultDeadlines are the deadlines of the host's calls to its plugins,
 // by "kind.Method" (see Supervisor.Deadlines and the package doc). A call
 // that runs past its deadline declares its plugin hung, like a missed
