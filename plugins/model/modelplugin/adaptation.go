@@ -20,17 +20,16 @@ import (
 // steps and stored as bfloat16 in a featureLog: in memory up to the
 // "feature_log_memory_mb" setting, beyond it in a temporary file in
 // "feature_log_dir", so no step is dropped however long the session (the
-// foundation model logs 393 kB per bin, 2.4 GB for 10 minutes at 30 Hz; a
+// foundation model logs 393 kB per bin, 2.4 GB per 10 minutes at 30 Hz; a
 // disk that fails makes Adapt fail until the next session reset). Adapt
-// fits a position readout per recorded
-// neuron on them (adapt.FitMap: the channels at one position of the map,
-// chosen by cross-validation, plus the 4 behaviour variables, ridge on log
-// responses, the features filtered like the calcium indicator, which
-// filteredLog computes from the log on the fly at each of the fit's passes
-// rather than holding a filtered copy), and from
-// then on Predict answers with that readout, computed here in Go on the
-// model's features, instead of the model's own. Models without a features
-// output cannot adapt.
+// fits a position readout per recorded neuron on them (adapt.FitMap: the
+// channels at one position of the map, chosen by cross-validation, plus
+// the 4 behaviour variables, ridge on log responses, the features filtered
+// like the calcium indicator, which filteredLog computes from the log on
+// the fly at each of the fit's passes rather than holding a filtered
+// copy), and from then on Predict answers with that readout, computed here
+// in Go on the model's features, instead of the model's own. Models
+// without a features output cannot adapt.
 
 // BinSteps is how many consecutive steps one logged row averages. The
 // responses a readout is fitted to are calcium signals that change over

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"unsafe"
 )
 
 // featureLog is an append-only log of rows of bfloat16 values, all of the
@@ -28,7 +29,7 @@ type featureLog struct {
 	file    *os.File   // rows len(mem).. at (i-len(mem))*width*2; nil until the first
 	name    string     // the file's name while it is still linked ("" once removed)
 	onDisk  int        // rows in the file
-	buf     []byte     // one row's bytes
+	buf     []byte     // one row's bytes (big-endian machines)
 	err     error      // the first failed Append since Reset
 }
 
@@ -85,14 +86,14 @@ func (l *featureLog) spill(row []uint16) error {
 			l.name = "" // unlinked: the data lives until Close
 		}
 	}
-	if len(l.buf) != 2*l.width {
-		l.buf = make([]byte, 2*l.width)
+	b := l.bytes(row)
+	if !littleEndian {
+		for i, h := range row {
+			binary.LittleEndian.PutUint16(b[2*i:], h)
+		}
 	}
-	for i, h := range row {
-		binary.LittleEndian.PutUint16(l.buf[2*i:], h)
-	}
-	if _, err := l.file.WriteAt(l.buf, int64(l.onDisk)*int64(len(l.buf))); err != nil {
-		return fmt.Errorf("feature log: writing row %d (%d bytes) to %s: %w", l.Len(), len(l.buf), l.file.Name(), err)
+	if _, err := l.file.WriteAt(b, int64(l.onDisk)*int64(len(b))); err != nil {
+		return fmt.Errorf("feature log: writing row %d (%d bytes) to %s: %w", l.Len(), len(b), l.file.Name(), err)
 	}
 	l.onDisk++
 	return nil
@@ -109,17 +110,32 @@ func (l *featureLog) Row(i int, dst []uint16) error {
 		copy(dst, l.mem[i])
 		return nil
 	}
-	if len(l.buf) != 2*l.width {
-		l.buf = make([]byte, 2*l.width)
-	}
-	d := i - len(l.mem)
-	if _, err := l.file.ReadAt(l.buf, int64(d)*int64(len(l.buf))); err != nil {
+	b := l.bytes(dst)
+	if _, err := l.file.ReadAt(b, int64(i-len(l.mem))*int64(len(b))); err != nil {
 		return fmt.Errorf("feature log: reading row %d from %s: %w", i, l.file.Name(), err)
 	}
-	for k := range dst {
-		dst[k] = binary.LittleEndian.Uint16(l.buf[2*k:])
+	if !littleEndian {
+		for k := range dst {
+			dst[k] = binary.LittleEndian.Uint16(b[2*k:])
+		}
 	}
 	return nil
+}
+
+// littleEndian: the machine stores a uint16 as the file does, so a row's
+// memory is its bytes in the file.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// bytes returns the buffer a row of the file is written from or read
+// into: row's own memory on a little-endian machine, l.buf otherwise.
+func (l *featureLog) bytes(row []uint16) []byte {
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(row))), 2*len(row))
+	}
+	if len(l.buf) != 2*len(row) {
+		l.buf = make([]byte, 2*len(row))
+	}
+	return l.buf
 }
 
 // Reset empties the log (truncating its file) and clears its error. The

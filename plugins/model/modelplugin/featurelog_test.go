@@ -28,6 +28,18 @@ func requireEmptyDir(t *testing.T, dir string) {
 }
 
 func TestFeatureLogSpillsBeyondItsBudget(t *testing.T) {
+	testFeatureLogSpills(t)
+	// The file's byte order, and the encoding of machines of the other
+	// byte order (forced here).
+	t.Run("encoded", func(t *testing.T) {
+		native := littleEndian
+		defer func() { littleEndian = native }()
+		littleEndian = false
+		testFeatureLogSpills(t)
+	})
+}
+
+func testFeatureLogSpills(t *testing.T) {
 	const width = 5
 	dir := t.TempDir()
 	l := newFeatureLog(dir, 3*2*width+1, width) // 3 rows in memory
@@ -41,6 +53,12 @@ func TestFeatureLogSpillsBeyondItsBudget(t *testing.T) {
 		require.Len(t, l.mem, 3)
 		require.Equal(t, 7, l.onDisk)
 		require.NotNil(t, l.file)
+		raw := make([]byte, 2*width)
+		_, err := l.file.ReadAt(raw, 2*width)
+		require.NoError(t, err)
+		for k, h := range testRow(round*100+4, width) {
+			require.Equal(t, []byte{byte(h), byte(h >> 8)}, raw[2*k:2*k+2], "row 4 value %d, little-endian", k)
+		}
 		requireEmptyDir(t, dir)
 		for _, i := range []int{9, 0, 4, 2, 3, 8} { // any order
 			require.NoError(t, l.Row(i, dst))
@@ -165,6 +183,28 @@ func BenchmarkFeatureLogAppend(b *testing.B) {
 			}
 		}
 		if err := l.Append(row); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFeatureLogRow: reading the foundation model's rows back from
+// the file, as each of Adapt's passes over the log does (from the page
+// cache here: the rows were just written).
+func BenchmarkFeatureLogRow(b *testing.B) {
+	const rows = 200
+	l := newFeatureLog(b.TempDir(), 0, fnnFeatures)
+	defer l.Close()
+	row := testRow(1, fnnFeatures)
+	for range rows {
+		if err := l.Append(row); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(2 * fnnFeatures)
+	b.ResetTimer()
+	for i := range b.N {
+		if err := l.Row(i%rows, row); err != nil {
 			b.Fatal(err)
 		}
 	}
