@@ -363,17 +363,17 @@ func TestTrialResetKeepsTheSteps(t *testing.T) {
 // same fit, predictions and saved readout as one held in memory, and
 // leaves no file in its directory.
 func TestAdaptOnASpilledLog(t *testing.T) {
-	frames := blocky(660, 11)
+	frames := blocky(360, 11)
 	dir := t.TempDir()
 	req := rig.AdaptRequest{NeuronIDs: []string{"a", "b", "c"}, IndicatorDecay: 400 * time.Millisecond}
-	for i := 4; i < 595; i++ {
+	for i := 4; i < 325; i++ {
 		if i%41 == 0 {
 			continue // incomplete bins are left out
 		}
 		req.Steps = append(req.Steps, int64(i))
 		req.Responses = append(req.Responses, []float32{float32(1 + math.Sin(float64(i)/9)), float32(i % 5), float32(i%13) / 4})
 	}
-	for i := 0; i < 600; i += 7 {
+	for i := 0; i < 330; i += 7 {
 		req.PredictSteps = append(req.PredictSteps, int64(i))
 	}
 	type result struct {
@@ -386,8 +386,8 @@ func TestAdaptOnASpilledLog(t *testing.T) {
 		defer func() { require.NoError(t, p.Close()) }()
 		_, err := p.Configure(ctx, rig.ConfigureRequest{Settings: json.RawMessage(settings)})
 		require.NoError(t, err)
-		for k := 0; k < 600; k += 300 {
-			_, err = p.Predict(ctx, rig.PredictRequest{Frames: frames[k : k+300]})
+		for k := 0; k < 330; k += 110 {
+			_, err = p.Predict(ctx, rig.PredictRequest{Frames: frames[k : k+110]})
 			require.NoError(t, err)
 		}
 		requireNoFiles(t, dir)
@@ -395,7 +395,7 @@ func TestAdaptOnASpilledLog(t *testing.T) {
 		r.SavePath = filepath.Join(t.TempDir(), "readout.json")
 		resp, err := p.Adapt(ctx, r)
 		require.NoError(t, err)
-		next, err := p.Predict(ctx, rig.PredictRequest{Frames: frames[600:]})
+		next, err := p.Predict(ctx, rig.PredictRequest{Frames: frames[330:]})
 		require.NoError(t, err)
 		saved, err := os.ReadFile(r.SavePath)
 		require.NoError(t, err)
