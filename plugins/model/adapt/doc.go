@@ -35,5 +35,12 @@
 // Fit once per candidate position for all the neurons that try it, and
 // keeps each neuron's position with the best cross-validated score. Its
 // cost is dominated by one Gram matrix per candidate position, (channels +
-// extras)^2 * frames, not by the size of the whole map.
+// extras)^2 * frames, not by the size of the whole map. A map of more than
+// ProjectAbove channels (the foundation model's 512) is first projected on
+// its channels' DefaultComponents (64) leading principal components, so
+// that each position's fit has 68 regressors instead of 516: the weights
+// are still one per channel, constrained to that span
+// (BenchmarkFitMapFoundationSize: 1,000 neurons on fnn's 512 x 16 x 24 map;
+// BENCHMARKS.md). The projection is held in memory as float32, frames x
+// positions x 64 (590 MB for 10 minutes in bins of 3 steps).
 package adapt

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/twinrig/twinrig/rig"
@@ -28,6 +30,19 @@ type MapSource interface {
 // neuron on the map (see FitMap).
 const LocaliseGroups = 8
 
+// When MapOptions.Components is 0, a map with more than ProjectAbove
+// channels (the foundation model's 512) is fitted in the span of its
+// DefaultComponents leading principal components; a narrower one (the
+// built-in model's 120) on all its channels.
+const (
+	ProjectAbove      = 256
+	DefaultComponents = 64
+)
+
+// pcaFrames is about how many frames, evenly spaced, estimate the
+// channels' covariance for the principal components.
+const pcaFrames = 240
+
 // DefaultCandidates is the number of positions FitMap tries per neuron
 // when MapOptions.Candidates is 0.
 const DefaultCandidates = 4
@@ -44,6 +59,11 @@ type MapOptions struct {
 	// MaxBytes bounds the memory of the design matrices held at once (the
 	// positions are fitted in groups that fit); 0 means 256 MiB.
 	MaxBytes int
+	// Components: a map with more channels than this is fitted in the span
+	// of its channels' leading principal components (see FitMap); a
+	// negative value means all channels; 0 means DefaultComponents for maps
+	// of more than ProjectAbove channels, all channels otherwise.
+	Components int
 	// Progress, when set, is called after each group of positions with the
 	// positions fitted so far and in all.
 	Progress func(done, total int)
@@ -71,7 +91,21 @@ type MapReadout struct {
 // cross-validated ridge readout (Fit) on the channels at each of them plus
 // the extra regressors (e.g. behaviour; nil for none), and keeps the
 // position with the best cross-validated score. Neurons that share a
-// candidate position share one Fit. extra is [frames x E]; y is [frames x
+// candidate position share one Fit.
+//
+// A map with more channels than opts.Components (the foundation model's
+// 512) is fitted in the span of the channels' leading principal
+// components: their covariance (standardised, over positions and about
+// pcaFrames evenly spaced frames) gives an orthonormal basis P of
+// Components columns, every frame's map is projected on it once (held as
+// float32, frames x positions x Components), and each position's Fit has
+// Components + extras regressors instead of channels + extras. The ridge
+// penalty is the same in both spaces (P is orthonormal), the weights are
+// mapped back to one per channel (P w), so the readout keeps its form; what
+// changes is that weights outside the span are zero. The cost per position
+// falls with the square and cube of the regressors (512 + 4 -> 68), which
+// is what makes a fit at the foundation model's size take seconds, not
+// hours; the projection is one matrix product per frame. extra is [frames x E]; y is [frames x
 // neurons], non-negative and finite. Errors wrap rig.ErrInvalid for bad
 // shapes or values; a cancelled ctx stops FitMap between fits.
 func FitMap(ctx context.Context, src MapSource, extra, y *mat.Dense, opts MapOptions) (*MapReadout, error) {
@@ -124,6 +158,17 @@ func FitMap(ctx context.Context, src MapSource, extra, y *mat.Dense, opts MapOpt
 		}
 	}
 
+	var proj *projection
+	if opts.Components == 0 && nc > ProjectAbove {
+		opts.Components = DefaultComponents
+	}
+	if opts.Components > 0 && nc > opts.Components {
+		var err error
+		if proj, err = principal(ctx, src, mean, sd, opts.Components); err != nil {
+			return nil, err
+		}
+	}
+
 	// Pass 2: localisation. The channels fall into up to
 	// LocaliseGroups contiguous groups; the activity a[t, g, p] is the
 	// mean standardised value of group g's channels at position p, and a
@@ -133,6 +178,9 @@ func FitMap(ctx context.Context, src MapSource, extra, y *mat.Dense, opts MapOpt
 	act := mat.NewDense(frames, groups*np, nil)
 	for t := range frames {
 		src.Frame(t, row)
+		if proj != nil {
+			proj.add(t, row)
+		}
 		ar := act.RawRowView(t)
 		for c := range nc {
 			g := c * groups / nc
@@ -175,9 +223,13 @@ func FitMap(ctx context.Context, src MapSource, extra, y *mat.Dense, opts MapOpt
 
 	// Pass 3 (per group of positions): each position's design matrix, one
 	// Fit for the neurons trying it.
-	nf := nc + ne
+	nfit := nc // regressors per position from the map
+	if proj != nil {
+		nfit = proj.k
+	}
+	nf := nfit + ne
 	out := &MapReadout{
-		Channels: nc, Position: make([]int, nn), W: mat.NewDense(nn, nf, nil), B: make([]float64, nn),
+		Channels: nc, Position: make([]int, nn), W: mat.NewDense(nn, nc+ne, nil), B: make([]float64, nn),
 		Lambda: make([]float64, nn), CVScore: make([]float64, nn),
 	}
 	best, chosen := make([]float64, nn), make([]bool, nn)
@@ -197,14 +249,22 @@ func FitMap(ctx context.Context, src MapSource, extra, y *mat.Dense, opts MapOpt
 			xs[k] = mat.NewDense(frames, nf, nil)
 		}
 		for t := range frames {
-			src.Frame(t, row)
+			if proj == nil {
+				src.Frame(t, row)
+			}
 			for k, p := range ps {
 				xr := xs[k].RawRowView(t)
-				for c := range nc {
-					xr[c] = float64(row[c*np+p]) / sd[c]
+				if proj == nil {
+					for c := range nc {
+						xr[c] = float64(row[c*np+p]) / sd[c]
+					}
+				} else {
+					for j, v := range proj.at(t, p) {
+						xr[j] = float64(v)
+					}
 				}
 				for e := range ne {
-					xr[nc+e] = (extra.At(t, e) - extraMean[e]) / extraSD[e]
+					xr[nfit+e] = (extra.At(t, e) - extraMean[e]) / extraSD[e]
 				}
 			}
 		}
@@ -234,10 +294,18 @@ func FitMap(ctx context.Context, src MapSource, extra, y *mat.Dense, opts MapOpt
 				// Back to the features' own units.
 				b := fit.B[j]
 				for c := range nc {
-					out.W.Set(i, c, fit.W.At(c, j)/sd[c])
+					w := 0.0
+					if proj == nil {
+						w = fit.W.At(c, j)
+					} else {
+						for m := range proj.k {
+							w += proj.basis.At(c, m) * fit.W.At(m, j)
+						}
+					}
+					out.W.Set(i, c, w/sd[c])
 				}
 				for e := range ne {
-					w := fit.W.At(nc+e, j) / extraSD[e]
+					w := fit.W.At(nfit+e, j) / extraSD[e]
 					out.W.Set(i, nc+e, w)
 					b -= w * extraMean[e]
 				}
@@ -300,4 +368,77 @@ func correlations(a, y *mat.Dense) *mat.Dense {
 	var c mat.Dense
 	c.Mul(ac.T(), yc)
 	return &c
+}
+
+// projection is a feature map projected on its channels' leading principal
+// components: per frame, per position, k coordinates.
+type projection struct {
+	k, channels, positions int
+	basis                  *mat.Dense // [channels x k], orthonormal columns
+	scaledT                []float32  // [k x channels]: the basis divided by the channels' s.d., transposed
+	data                   []float32  // [frames][positions][k]
+	out                    []float32  // scratch: [k x positions]
+}
+
+// principal estimates the standardised channels' covariance over the
+// positions of about pcaFrames evenly spaced frames and returns a
+// projection on its k leading eigenvectors, to be filled by add.
+func principal(ctx context.Context, src MapSource, mean, sd []float64, k int) (*projection, error) {
+	frames, nc, np := src.Dims()
+	row := make([]float32, nc*np)
+	z := mat.NewDense(nc, np, nil)
+	var cov mat.SymDense
+	cov.ReuseAsSym(nc)
+	stride := max(1, frames/pcaFrames)
+	n := 0
+	for t := 0; t < frames; t += stride {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("adapt: %w", err)
+		}
+		src.Frame(t, row)
+		for c := range nc {
+			zr := z.RawRowView(c)
+			for p, v := range row[c*np : (c+1)*np] {
+				zr[p] = (float64(v) - mean[c]) / sd[c]
+			}
+		}
+		cov.SymRankK(&cov, 1, z) // cov += z z'
+		n++
+	}
+	var es mat.EigenSym
+	if !es.Factorize(&cov, true) {
+		return nil, fmt.Errorf("adapt: the channels' covariance (%d channels): eigendecomposition failed", nc)
+	}
+	var vecs mat.Dense
+	es.VectorsTo(&vecs) // ascending eigenvalues: the leading ones are last
+	p := &projection{k: k, channels: nc, positions: np, basis: mat.NewDense(nc, k, nil), scaledT: make([]float32, k*nc),
+		data: make([]float32, frames*np*k), out: make([]float32, k*np)}
+	for m := range k {
+		for c := range nc {
+			v := vecs.At(c, nc-1-m)
+			p.basis.Set(c, m, v)
+			p.scaledT[m*nc+c] = float32(v / sd[c])
+		}
+	}
+	return p, nil
+}
+
+// add projects frame t (channel-major, as MapSource.Frame writes it).
+func (p *projection) add(t int, row []float32) {
+	// [k x channels] x [channels x positions] in float32 (the log's
+	// values are bfloat16): the inner loops run along the positions.
+	k, nc, np := p.k, p.channels, p.positions
+	blas32.Implementation().Sgemm(blas.NoTrans, blas.NoTrans, k, np, nc, 1, p.scaledT, nc, row, np, 0, p.out, np)
+	dst := p.data[t*np*k : (t+1)*np*k]
+	for m := range k {
+		for pos, v := range p.out[m*np : (m+1)*np] {
+			dst[pos*k+m] = v
+		}
+	}
+}
+
+// at returns frame t's k coordinates at position pos.
+func (p *projection) at(t, pos int) []float32 {
+	i := (t*p.positions + pos) * p.k
+	return p.data[i : i+p.k]
 }

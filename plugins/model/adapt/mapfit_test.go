@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,4 +112,171 @@ func TestFitMapErrors(t *testing.T) {
 	}
 	_, err = FitMap(ctx, src, nil, y, MapOptions{})
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// latentMap is a wide feature map computed on the fly: every channel is a
+// fixed mixture of a few latent AR(1) processes per position, rectified,
+// plus independent noise; frames are reproducible from their index.
+type latentMap struct {
+	frames, channels, positions, latents int
+	mix                                  []float32 // [channels x latents]
+	latent                               []float32 // [frames x positions x latents]
+	noise                                float32
+}
+
+func newLatentMap(seed uint64, frames, channels, positions, latents int, noise float32) *latentMap {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	m := &latentMap{frames: frames, channels: channels, positions: positions, latents: latents, noise: noise,
+		mix: make([]float32, channels*latents), latent: make([]float32, frames*positions*latents)}
+	for i := range m.mix {
+		m.mix[i] = float32(rng.NormFloat64())
+	}
+	state := make([]float64, positions*latents)
+	for t := range frames {
+		for i := range state {
+			state[i] = 0.8*state[i] + 0.6*rng.NormFloat64()
+			m.latent[t*len(state)+i] = float32(state[i])
+		}
+	}
+	return m
+}
+
+func (m *latentMap) Dims() (int, int, int) { return m.frames, m.channels, m.positions }
+
+func (m *latentMap) Frame(t int, dst []float32) {
+	h := uint32(t)*2654435761 + 1
+	for c := range m.channels {
+		mix := m.mix[c*m.latents : (c+1)*m.latents]
+		for p := range m.positions {
+			lat := m.latent[(t*m.positions+p)*m.latents:][:m.latents]
+			v := float32(0)
+			for l, w := range mix {
+				v += w * lat[l]
+			}
+			h ^= h << 13
+			h ^= h >> 17
+			h ^= h << 5
+			dst[c*m.positions+p] = max(0, v) + m.noise*(float32(h)/float32(1<<32)-0.5)
+		}
+	}
+}
+
+// value returns channel c at position p of frame t without the noise.
+func (m *latentMap) signal(t, c, p int) float64 {
+	v := float32(0)
+	for l, w := range m.mix[c*m.latents : (c+1)*m.latents] {
+		v += w * m.latent[(t*m.positions+p)*m.latents+l]
+	}
+	return float64(max(0, v))
+}
+
+// TestFitMapProjected: on a map of many more channels than Components,
+// whose channels mix a few latent signals, FitMap fits in the leading
+// principal components and still finds each neuron's planted position and
+// predicts it well; the weights it returns are one per channel.
+func TestFitMapProjected(t *testing.T) {
+	const frames, nc, np, nn, latents = 1200, 96, 20, 6, 4
+	src := newLatentMap(3, frames, nc, np, latents, 0.05)
+	rng := rand.New(rand.NewPCG(4, 4))
+	pos := []int{0, 5, 5, 11, 19, 7}
+	chans := make([][2]int, nn)
+	for i := range chans {
+		chans[i] = [2]int{rng.IntN(nc), rng.IntN(nc)}
+	}
+	truth := func(t, i int) float64 {
+		return math.Exp(0.4*src.signal(t, chans[i][0], pos[i]) - 0.2*src.signal(t, chans[i][1], pos[i]))
+	}
+	y := mat.NewDense(frames, nn, nil)
+	for t := range frames {
+		for i := range nn {
+			y.Set(t, i, truth(t, i))
+		}
+	}
+	fit, err := FitMap(context.Background(), src, nil, y, MapOptions{Components: 24})
+	require.NoError(t, err)
+	require.Equal(t, pos, fit.Position)
+	r, c := fit.W.Dims()
+	require.Equal(t, []int{nn, nc}, []int{r, c})
+	row := make([]float32, nc*np)
+	preds := make([][]float64, nn)
+	for t := range frames {
+		src.Frame(t, row)
+		for i := range nn {
+			z := fit.B[i]
+			for ch := range nc {
+				z += fit.W.At(i, ch) * float64(row[ch*np+fit.Position[i]])
+			}
+			preds[i] = append(preds[i], math.Exp(z))
+		}
+	}
+	for i := range nn {
+		var want []float64
+		for t := range frames {
+			want = append(want, truth(t, i))
+		}
+		require.Greater(t, fit.CVScore[i], 0.8, "neuron %d", i)
+		require.Greater(t, corr(preds[i], want), 0.9, "neuron %d", i)
+	}
+}
+
+// BenchmarkFitMapFoundationSize fits 1,000 neurons on a map of the
+// foundation model's size (512 channels on 16 x 24 positions) over
+// TWINRIG_FIT_BINS bins (default 600; 6,000 is 10 minutes at 30 Hz in
+// bins of 3 steps), the features computed on the fly like a spilled log
+// read back.
+func BenchmarkFitMapFoundationSize(b *testing.B) {
+	bins := 600
+	if v := os.Getenv("TWINRIG_FIT_BINS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err)
+		bins = n
+	}
+	const nc, np, nn, latents = 512, 384, 1000, 16
+	src := newLatentMap(1, bins, nc, np, latents, 0.1)
+	// Held as bfloat16 rows, the way the model plugin's feature log holds
+	// them, so that the benchmark times the fit, not the generator.
+	rows := newBfloat16Map(src)
+	rng := rand.New(rand.NewPCG(9, 9))
+	y := mat.NewDense(bins, nn, nil)
+	for i := range nn {
+		p, c := rng.IntN(np), rng.IntN(nc)
+		for t := range bins {
+			y.Set(t, i, math.Exp(0.3*src.signal(t, c, p))+0.2*rng.Float64())
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		_, err := FitMap(context.Background(), rows, nil, y, MapOptions{})
+		require.NoError(b, err)
+	}
+}
+
+// bfloat16Map is a MapSource held as bfloat16 (the top 16 bits of each
+// float32), like the model plugin's feature log.
+type bfloat16Map struct {
+	channels, positions int
+	rows                [][]uint16
+}
+
+func newBfloat16Map(src MapSource) *bfloat16Map {
+	frames, nc, np := src.Dims()
+	m := &bfloat16Map{channels: nc, positions: np, rows: make([][]uint16, frames)}
+	row := make([]float32, nc*np)
+	for t := range frames {
+		src.Frame(t, row)
+		r := make([]uint16, len(row))
+		for i, v := range row {
+			r[i] = uint16(math.Float32bits(v) >> 16)
+		}
+		m.rows[t] = r
+	}
+	return m
+}
+
+func (m *bfloat16Map) Dims() (int, int, int) { return len(m.rows), m.channels, m.positions }
+
+func (m *bfloat16Map) Frame(t int, dst []float32) {
+	for i, h := range m.rows[t] {
+		dst[i] = math.Float32frombits(uint32(h) << 16)
+	}
 }
