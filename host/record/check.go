@@ -539,7 +539,8 @@ func (in *inspection) crossCheck() {
 }
 
 // checkSummary compares summary.json (of this version: with its attempts)
-// and the last finished entry (with its attempts) with the CSV files.
+// and the last attempt's finished entry (with its attempts) with the CSV
+// files.
 func (in *inspection) checkSummary() {
 	t := in.tally()
 	data, err := os.ReadFile(filepath.Join(in.dir, "summary.json"))
@@ -591,7 +592,9 @@ func (in *inspection) checkSummary() {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		in.add("summary.json", 0, "%v", err)
 	}
-	if f := in.journal.finished; f != nil && f.Attempts > 0 {
+	// The last finished entry, when the last attempt wrote it (an
+	// attempt killed ends without one).
+	if f := in.journal.finished; f != nil && f.Attempts > 0 && in.journal.finishedAtt == len(in.journal.attempts)-1 {
 		if f.Attempts != len(t.Attempts) || f.FramesShown != int64(t.Frames) || f.FramesDropped != int64(t.Dropped) ||
 			f.Scans != int64(t.Scans) || f.Predictions != int64(t.Predictions) {
 			in.add("journal.jsonl", in.journal.finishedLine, "finished with %d attempts, %d frames (%d dropped), %d scans, %d predictions; the record holds %d, %d (%d), %d, %d",
