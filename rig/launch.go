@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -38,6 +39,12 @@ type LaunchConfig struct {
 	// checked before the start and enforced by go-plugin's SecureConfig
 	// right before the binary runs ("": any binary).
 	SHA256 string
+	// Insecure turns off go-plugin's AutoMTLS for this plugin: the host
+	// then talks to it in plaintext (on a Unix socket in the host's
+	// private directory). Only for a plugin, written without go-plugin,
+	// that cannot do the mTLS handshake (rig/proto/README.md, "Transport
+	// security").
+	Insecure bool
 }
 
 // ErrChecksum: a plugin binary's SHA-256 is not the one it is pinned to.
@@ -55,6 +62,10 @@ type Process struct {
 	// once, after the plugin's exit.
 	pgid      int
 	groupOnce sync.Once
+	// sockets: the plugin counts in the host's private socket directory
+	// (released once, by Kill).
+	sockets     bool
+	socketsOnce sync.Once
 }
 
 // ErrProtocolVersion: the plugin speaks another version of the contract.
@@ -110,10 +121,22 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	if level == hclog.NoLevel {
 		level = hclog.Info
 	}
+	sockDir, err := acquireSocketDir()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	// Not CommandContext: the host owns shutdown and ends plugins with Kill,
 	// which lets them exit gracefully first.
 	cmd := exec.Command(cfg.Path, cfg.Args...)
+	// The host's environment, then cfg.Env, then the socket directory: a
+	// later entry wins. (go-plugin's UnixSocketConfig.TempDir does not reach
+	// a plugin started with Cmd, so the directory is passed here; and
+	// SkipHostEnv keeps go-plugin from appending the host's environment
+	// again, over these.)
 	cmd.Env = append(os.Environ(), cfg.Env...)
+	if sockDir != "" {
+		cmd.Env = append(cmd.Env, plugin.EnvUnixSocketDir+"="+sockDir)
+	}
 	ownProcessGroup(cmd)
 	tail := &tailWriter{max: 2048}
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -121,13 +144,15 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 		HandshakeConfig:  handshake,
 		Plugins:          plugin.PluginSet{string(cfg.Kind): p},
 		Cmd:              cmd,
+		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     timeout,
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + string(cfg.Kind), Output: out, Level: level}),
 		GRPCDialOptions:  dialOptions(),
 		SecureConfig:     secure,
+		AutoMTLS:         !cfg.Insecure,
 	})
-	proc := &Process{kind: cfg.Kind, path: cfg.Path, sha256: sum, client: client}
+	proc := &Process{kind: cfg.Kind, path: cfg.Path, sha256: sum, client: client, sockets: sockDir != ""}
 	protocol, err := client.Client()
 	if cmd.SysProcAttr != nil && cmd.Process != nil {
 		proc.pgid = cmd.Process.Pid // its group's id
@@ -144,6 +169,16 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	if err != nil {
 		proc.Kill()
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// gRPC connects lazily: one health call here, so that a plugin the
+	// host cannot talk to (one that does not do AutoMTLS) fails to
+	// launch instead of failing its first call.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	err = proc.Ping(ctx)
+	cancel()
+	if err != nil {
+		proc.Kill()
+		return nil, fmt.Errorf("%s: started, but %w", name, connectError(err, !cfg.Insecure))
 	}
 	return proc, nil
 }
@@ -214,11 +249,17 @@ func (p *Process) Pid() int {
 // Kill asks the plugin to shut down gracefully, then kills it after two
 // seconds, and waits for it to exit. The plugin runs in a process group
 // of its own (on Unix); Kill then ends what is left of the group, the
-// processes the plugin started, so none outlives the host. It is safe to
-// call more than once.
+// processes the plugin started, so none outlives the host. After the last
+// running plugin, it removes the host's private socket directory. It is
+// safe to call more than once.
 func (p *Process) Kill() {
 	p.client.Kill()
 	p.killGroup()
+	p.socketsOnce.Do(func() {
+		if p.sockets {
+			releaseSocketDir()
+		}
+	})
 }
 
 // tailWriter keeps the last max bytes written to it.
@@ -244,4 +285,13 @@ func (w *tailWriter) lastLine() string {
 	defer w.mu.Unlock()
 	lines := strings.Split(strings.TrimSpace(string(w.buf)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// connectError explains why the host could not talk to a plugin that
+// started.
+func connectError(err error, mtls bool) error {
+	if mtls {
+		return fmt.Errorf("the host cannot connect to it over mTLS (%w); a plugin must answer go-plugin's AutoMTLS: read the host's certificate from PLUGIN_CLIENT_CERT, serve TLS with a certificate of its own and print that certificate as the handshake line's sixth field (rig/proto/README.md, \"Transport security\")", err)
+	}
+	return fmt.Errorf("the host cannot connect to it: %w", err)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/stretchr/testify/require"
@@ -41,6 +42,25 @@ func TestMain(m *testing.M) {
 	case "exit":
 		fmt.Fprintln(os.Stderr, "cannot open the microscope")
 		os.Exit(3)
+	case "model-plaintext":
+		// A plugin that does not do go-plugin's AutoMTLS (as one written
+		// in another language may not): it ignores the host's certificate
+		// and serves in plaintext.
+		os.Unsetenv("PLUGIN_CLIENT_CERT")
+		rig.ServeModel(&rigfake.Model{Neurons: 3, Width: 2, Height: 1})
+		os.Exit(0)
+	case "host":
+		// A host that launches a model plugin, says so, and waits to be
+		// killed.
+		exe, _ := os.Executable()
+		p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: exe, Env: []string{helperEnv + "=model"}})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("ready %d\n", p.Pid())
+		time.Sleep(time.Minute)
+		os.Exit(0)
 	}
 }
 
@@ -149,4 +169,27 @@ func TestLaunchUnpinnedRecordsSHA256(t *testing.T) {
 	sum, err := rig.FileSHA256(p.Path())
 	require.NoError(t, err)
 	require.Equal(t, sum, p.SHA256())
+}
+
+// TestLaunchAutoMTLS: the host requires go-plugin's AutoMTLS, so a plugin
+// that serves in plaintext cannot be called, and the error says what to
+// do; with Insecure the same plugin works.
+func TestLaunchAutoMTLS(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	env := []string{helperEnv + "=model-plaintext"}
+	p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: exe, Env: env})
+	if p != nil {
+		p.Kill()
+	}
+	require.Error(t, err, "a plaintext plugin must not be reachable with AutoMTLS on")
+	for _, want := range []string{"model plugin", "mTLS", "PLUGIN_CLIENT_CERT"} {
+		require.Contains(t, err.Error(), want)
+	}
+
+	p, err = rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: exe, Env: env, Insecure: true})
+	require.NoError(t, err)
+	t.Cleanup(p.Kill)
+	_, err = p.Model().Configure(context.Background(), rig.ConfigureRequest{Settings: json.RawMessage(`{}`)})
+	require.NoError(t, err)
 }
