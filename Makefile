@@ -13,7 +13,7 @@ PROTOS    := $(wildcard rig/proto/twinrig/v1/*.proto)
 TESTPLUGINS := ./tests/testdata/contractstim ./tests/testdata/capmodel
 export PATH := $(CURDIR)/.deps/bin:$(PATH)
 
-.PHONY: all setup setup-gpu gpu-check gpu-check-build build run test test-exporter vet generate check-generate bench fuzz clean FORCE
+.PHONY: all setup setup-gpu gpu-check gpu-check-build build run fnn-model run-fnn test test-exporter vet generate check-generate bench fuzz clean FORCE
 
 all: build
 
@@ -44,6 +44,28 @@ $(BIN)/twinrig-model: FORCE
 run: SETUP_ARGS = $(CONFIG)
 run: setup build
 	$(BIN)/twinrig run $(CONFIG)
+
+## fnn-model: the foundation model's architecture as an ONNX file for
+## configs/fnn.yaml: 10,000 units, seeded random weights, a dynamic batch
+## (tools/fnnexport). FNN_PATH = a checkout of the fnn code (the directory
+## holding fnn/microns/build.py); needs Debian's PyTorch (installed here
+## if missing, about 700 MB).
+FNN_MODEL := models/fnn-random-10k.onnx
+PYTHON    ?= /usr/bin/python3
+fnn-model: $(FNN_MODEL)
+$(FNN_MODEL):
+	@[ -n "$(FNN_PATH)" ] || { echo "FNN_PATH is not set: point it at a checkout of the fnn code (the directory holding fnn/microns/build.py)"; exit 1; }
+	@$(PYTHON) -c "import torch" 2>/dev/null || { sudo=$$(command -v sudo || true); $$sudo apt-get install -y python3-torch python3-numpy libopenblas0-pthread; }
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/fnnexport/fnn_export.py microns --fnn-path "$(FNN_PATH)" --random-weights 10000 --seed 0 \
+		--dynamic-batch --threads 2 --out $@
+
+## run-fnn: the closed loop with the foundation model's architecture
+## (configs/fnn.yaml, protocols/inception-loop-fnn.yaml; about 20-30 min
+## on 2 cores).
+run-fnn: SETUP_ARGS = configs/fnn.yaml
+run-fnn: setup build $(FNN_MODEL)
+	$(BIN)/twinrig run configs/fnn.yaml
 
 ## test: vet, generated-code drift, and every test with the race detector
 ## (under a virtual X server so that the display tests run too).
