@@ -178,7 +178,7 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	cancel()
 	if err != nil {
 		proc.Kill()
-		return nil, fmt.Errorf("%s: started, but %w", name, connectError(err, !cfg.Insecure))
+		return nil, fmt.Errorf("%s: started, but %w", name, connectError(err, cfg.Kind, !cfg.Insecure))
 	}
 	return proc, nil
 }
@@ -289,9 +289,9 @@ func (w *tailWriter) lastLine() string {
 
 // connectError explains why the host could not talk to a plugin that
 // started.
-func connectError(err error, mtls bool) error {
+func connectError(err error, kind Kind, mtls bool) error {
 	if mtls {
-		return fmt.Errorf("the host cannot connect to it over mTLS (%w); a plugin must answer go-plugin's AutoMTLS: read the host's certificate from PLUGIN_CLIENT_CERT, serve TLS with a certificate of its own and print that certificate as the handshake line's sixth field (rig/proto/README.md, \"Transport security\")", err)
+		return fmt.Errorf("the host cannot connect to it over mTLS (%w); a plugin must answer go-plugin's AutoMTLS: read the host's certificate from PLUGIN_CLIENT_CERT, serve TLS with a certificate of its own and print that certificate as the handshake line's sixth field; one that cannot needs mTLS turned off (plugins.%s.mtls: false in the rig config); see rig/proto/README.md, \"Transport security\"", err, kind)
 	}
 	return fmt.Errorf("the host cannot connect to it: %w", err)
 }

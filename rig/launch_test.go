@@ -183,7 +183,7 @@ func TestLaunchAutoMTLS(t *testing.T) {
 		p.Kill()
 	}
 	require.Error(t, err, "a plaintext plugin must not be reachable with AutoMTLS on")
-	for _, want := range []string{"model plugin", "mTLS", "PLUGIN_CLIENT_CERT"} {
+	for _, want := range []string{"model plugin", "mTLS", "PLUGIN_CLIENT_CERT", "plugins.model.mtls: false"} {
 		require.Contains(t, err.Error(), want)
 	}
 

@@ -72,6 +72,10 @@ type PluginConfig struct {
 	// digits ("": not pinned). Parse checks it against Path, and the host
 	// enforces it again when it starts the binary.
 	SHA256 string
+	// Insecure turns off mTLS between the host and this plugin (the
+	// config's `mtls: false`; default false: go-plugin's AutoMTLS), for a
+	// plugin in another language that cannot do the handshake.
+	Insecure bool
 }
 
 // MQTT says which broker carries session events.

@@ -103,6 +103,7 @@ func TestParseDefaults(t *testing.T) {
 		require.Empty(t, p.Args)
 		require.Equal(t, "{}", string(p.Settings))
 		require.Equal(t, DefaultStartTimeout, p.StartTimeout)
+		require.False(t, p.Insecure, "mTLS by default")
 	}
 	require.Equal(t, MQTT{Broker: BrokerEmbedded, Listen: DefaultListen, QoS: DefaultQoS}, c.MQTT)
 }
@@ -203,7 +204,7 @@ func TestParseProblems(t *testing.T) {
 		{file: "unknown.yaml", want: []string{
 			`unknown.yaml:1:1: session.protocol: missing: the protocol file path is required`,
 			`unknown.yaml:2:1: sesion: unknown key; expected one of rig, session, plugins, mqtt`,
-			`unknown.yaml:5:42: plugins.stimulus.setings: unknown key; expected one of path, args, settings, start_timeout, sha256`,
+			`unknown.yaml:5:42: plugins.stimulus.setings: unknown key; expected one of path, args, settings, start_timeout, sha256, mtls`,
 			`unknown.yaml:8:3: plugins.extra: unknown key; expected one of stimulus, acquisition, model`,
 			`unknown.yaml:10:3: mqtt.brokr: unknown key; expected one of broker, listen, username, password, password_env, qos`,
 		}},
@@ -413,4 +414,34 @@ plugins:
 		`" does not match: expected sha256 `+wrong+`, actual `+good)
 	require.Contains(t, msg, `rig.yaml:5:56: plugins.acquisition.sha256: "xyz" is not a SHA-256; expected 64 hex digits`)
 	require.Contains(t, msg, `rig.yaml:6:44: plugins.model.sha256: "12" is not a SHA-256; expected 64 hex digits`)
+}
+
+// TestPluginMTLS: mtls: false turns mTLS off for one plugin; anything but a
+// boolean is a problem with its position.
+func TestPluginMTLS(t *testing.T) {
+	dir := newRig(t)
+	cfg, err := Parse("rig.yaml", []byte(`rig: r
+session: {protocol: protocols/skeleton.yaml}
+plugins:
+  stimulus: {path: bin/twinrig-stimulus, mtls: false}
+  acquisition: {path: bin/twinrig-acquisition, mtls: true}
+  model: {path: bin/twinrig-model}
+`), dir)
+	require.NoError(t, err)
+	require.True(t, cfg.Stimulus.Insecure)
+	require.False(t, cfg.Acquisition.Insecure)
+	require.False(t, cfg.Model.Insecure)
+
+	_, err = Parse("rig.yaml", []byte(`rig: r
+session: {protocol: protocols/skeleton.yaml}
+plugins:
+  stimulus: {path: bin/twinrig-stimulus, mtls: "false"}
+  acquisition: {path: bin/twinrig-acquisition, mtls: off}
+  model: {path: bin/twinrig-model, mtls: }
+`), dir)
+	require.ErrorIs(t, err, ErrInvalid)
+	msg := err.Error()
+	require.Contains(t, msg, `rig.yaml:4:48: plugins.stimulus.mtls: got "false"; expected true (the default) or false, unquoted`)
+	require.Contains(t, msg, `rig.yaml:5:54: plugins.acquisition.mtls: got "off"; expected true (the default) or false, unquoted`)
+	require.Contains(t, msg, `rig.yaml:6:41: plugins.model.mtls: got null; expected true (the default) or false, unquoted`)
 }

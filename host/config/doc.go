@@ -18,6 +18,7 @@
 //	    settings: {fps: 60}        # optional mapping, handed to the plugin verbatim as a JSON object
 //	    start_timeout: 10s         # optional; default 10s
 //	    sha256: 3f2a…              # optional; 64 hex digits: the binary must have this SHA-256
+//	    mtls: false                # optional; default true: mTLS between host and plugin (go-plugin's AutoMTLS)
 //	  acquisition: {path: bin/twinrig-acquisition}
 //	  model: {path: bin/twinrig-model, settings: {neurons: 1000}}
 //	mqtt:

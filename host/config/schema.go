@@ -128,7 +128,7 @@ func (d *decoder) plugin(plugins *object, role, dir string) PluginConfig {
 		}
 		return pc
 	}
-	o := d.object(e.Value, field, e.At, "a plugin", "path", "args", "settings", "start_timeout", "sha256")
+	o := d.object(e.Value, field, e.At, "a plugin", "path", "args", "settings", "start_timeout", "sha256", "mtls")
 	if o.bad {
 		return pc
 	}
@@ -193,6 +193,15 @@ func (d *decoder) plugin(plugins *object, role, dir string) PluginConfig {
 			} else {
 				d.Addf(at, f, "got %s; expected a SHA-256 in hex", yamldoc.Describe(r))
 			}
+		}
+	}
+	if e, ok := o.get("mtls"); ok {
+		f := field + ".mtls"
+		r, isStr := d.Resolve(e.Value, f)
+		if b, ok := r.(*ast.BoolNode); ok && !isStr {
+			pc.Insecure = !b.Value
+		} else if r != nil {
+			d.Addf(yamldoc.PosOf(e.Value), f, "got %s; expected true (the default) or false, unquoted", yamldoc.Describe(r))
 		}
 	}
 	return pc
