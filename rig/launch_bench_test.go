@@ -77,3 +77,37 @@ func BenchmarkPredictAutoMTLS(b *testing.B) {
 	b.ReportMetric(m-p, "extra-ns/op")
 	b.ReportMetric(m/p, "mtls/plain")
 }
+
+// BenchmarkLaunchAutoMTLS measures what AutoMTLS adds to a plugin's start:
+// Launch and Kill of bin/twinrig-model with AutoMTLS and Insecure,
+// alternating; it reports each one's time per start (mtls-ns/op,
+// plain-ns/op).
+func BenchmarkLaunchAutoMTLS(b *testing.B) {
+	bin, err := filepath.Abs(filepath.Join("..", "bin", "twinrig-model"))
+	require.NoError(b, err)
+	if _, err := os.Stat(bin); err != nil {
+		b.Skipf("%s: run `make build` first", bin)
+	}
+	start := func(insecure bool) time.Duration {
+		t0 := time.Now()
+		p, err := rig.Launch(rig.LaunchConfig{Kind: rig.KindModel, Path: bin, LogOutput: io.Discard, Insecure: insecure})
+		d := time.Since(t0)
+		require.NoError(b, err)
+		p.Kill()
+		return d
+	}
+	var tm, tp time.Duration
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			tm += start(false)
+			tp += start(true)
+		} else {
+			tp += start(true)
+			tm += start(false)
+		}
+		n++
+	}
+	b.ReportMetric(float64(tm.Nanoseconds())/float64(n), "mtls-ns/op")
+	b.ReportMetric(float64(tp.Nanoseconds())/float64(n), "plain-ns/op")
+}
