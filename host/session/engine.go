@@ -193,12 +193,12 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 	if _, err := p.Acquisition.Stop(stopCtx, rig.StopRequest{}); err != nil && runErr == nil {
 		runErr = pluginErr(rig.KindAcquisition, err)
 	}
-	preds, scans := env.tl.Predictions(), env.tl.Scans()
+	m := env.tl.Mark()
 	res.Duration = max(env.onset, env.pipe.End())
 	res.Wall = time.Since(started)
-	res.ModelFrames = len(preds)
-	res.Scans = len(scans)
-	res.Accuracy = Score(preds, scans, env.info.Model.BurnInFrames, env.info.Acquisition.Neurons)
+	res.ModelFrames = m.Steps
+	res.Scans = m.Scans
+	res.Accuracy = env.sessionAccuracy()
 	if len(env.scored) > 0 {
 		m, err := env.repeatedAll()
 		if err != nil {
@@ -330,7 +330,7 @@ func (s *sink) Passed(last rig.ShownFrame) {
 	if s.e.opts.Progress != nil {
 		s.e.opts.Progress(Progress{
 			Block: s.block, BlockIndex: s.index, SessionTime: last.Time, Total: s.e.total,
-			Frames: int(last.Index) + 1, Scans: len(s.e.tl.Scans()),
+			Frames: int(last.Index) + 1, Scans: s.e.tl.Mark().Scans,
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twinrig/twinrig/host/metrics"
 	"github.com/twinrig/twinrig/host/timeline"
+	"github.com/twinrig/twinrig/protocols"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -48,6 +49,128 @@ func Score(preds []Prediction, scans []rig.Scan, burnIn, neurons int) Accuracy {
 	}
 	acc.summarise()
 	return acc
+}
+
+// accuracyFrom summarises streamed scores of neurons (timeline.Scores).
+func accuracyFrom(s timeline.Scores, neurons int) Accuracy {
+	acc := Accuracy{PerNeuron: s.R, Scored: s.Scored}
+	if len(acc.PerNeuron) != neurons {
+		acc.PerNeuron = make([]float64, neurons)
+		for n := range acc.PerNeuron {
+			acc.PerNeuron[n] = math.NaN()
+		}
+	}
+	acc.summarise()
+	return acc
+}
+
+// blockAccuracy scores the block begun last (Score over its predictions
+// and scans, streamed by the timeline).
+func (e *Env) blockAccuracy() Accuracy {
+	return accuracyFrom(e.tl.BlockScores(), e.info.Acquisition.Neurons)
+}
+
+// sessionAccuracy scores the whole session (Score over every prediction
+// and scan, streamed by the timeline).
+func (e *Env) sessionAccuracy() Accuracy {
+	return accuracyFrom(e.tl.SessionScores(), e.info.Acquisition.Neurons)
+}
+
+// begin starts recording block index of the experiment in the timeline
+// from the current onset, keeping of its scans and predictions what the
+// later stages need (see keeps), and returns the timeline's mark.
+func (e *Env) begin(index int) timeline.Mark {
+	st := &e.exp.Stages[index]
+	return e.tl.Begin(st.Name, e.onset, timeline.Block{Keep: e.keeps(index),
+		Neurons: e.info.Acquisition.Neurons, BurnIn: e.info.Model.BurnInFrames})
+}
+
+// keeps says what block index keeps of its scans and predictions once
+// scored: a repeated present block and a held-out one everything (scored
+// again after an adapt stage, and with the others at the session's end),
+// a block a later stage fits on or selects by everything until that stage
+// has run (see release), a verify block its scans (its repeats' responses;
+// the stage trims them). Every other block keeps nothing, so that the
+// host's memory is bounded by the protocol, not by the session's length.
+func (e *Env) keeps(index int) timeline.Keep {
+	st := &e.exp.Stages[index]
+	switch {
+	case st.Kind == protocols.KindVerify:
+		return timeline.KeepScans
+	case st.Kind != protocols.KindPresent:
+		return timeline.KeepNone
+	case st.Present.Repeats > 1 || e.heldOutLater(st.Name) || e.neededAfter(st.Name, index):
+		return timeline.KeepAll
+	}
+	return timeline.KeepNone
+}
+
+// heldOutLater reports whether an adapt stage holds block out.
+func (e *Env) heldOutLater(block string) bool {
+	for _, st := range e.exp.Stages {
+		if st.Kind == protocols.KindAdapt && slices.Contains(st.Adapt.HoldOut, block) {
+			return true
+		}
+	}
+	return false
+}
+
+// neededAfter reports whether a stage after index reads the kept data of
+// present block: an adapt stage fitting on it, a select stage choosing its
+// targets by it.
+func (e *Env) neededAfter(block string, index int) bool {
+	for k := index + 1; k < len(e.exp.Stages); k++ {
+		st := &e.exp.Stages[k]
+		switch st.Kind {
+		case protocols.KindAdapt:
+			if slices.Contains(e.fitsOn(k), block) {
+				return true
+			}
+		case protocols.KindSelect:
+			if len(st.Select.Neurons.IDs) == 0 && st.Select.Neurons.From == block {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fitsOn returns the blocks adapt stage index may fit on: its From, or
+// every earlier present block shown once and not held out.
+func (e *Env) fitsOn(index int) []string {
+	a := e.exp.Stages[index].Adapt
+	if len(a.From) > 0 {
+		return a.From
+	}
+	var from []string
+	for _, b := range e.exp.Stages[:index] {
+		if b.Kind == protocols.KindPresent && b.Present.Repeats == 1 && !slices.Contains(a.HoldOut, b.Name) {
+			from = append(from, b.Name)
+		}
+	}
+	return from
+}
+
+// release drops what the present blocks keep that no stage after index
+// needs any more.
+func (e *Env) release(index int) {
+	for k := range index {
+		st := &e.exp.Stages[k]
+		if st.Kind == protocols.KindPresent && e.keeps(k) == timeline.KeepAll &&
+			st.Present.Repeats == 1 && !e.heldOutLater(st.Name) && !e.neededAfter(st.Name, index) {
+			e.tl.Release(st.Name)
+		}
+	}
+}
+
+// stageIndex returns st's index in the experiment.
+func (e *Env) stageIndex(st *protocols.Stage) int {
+	for i := range e.exp.Stages {
+		if &e.exp.Stages[i] == st {
+			return i
+		}
+	}
+	return -1
 }
 
 func (a *Accuracy) summarise() {

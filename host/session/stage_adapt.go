@@ -93,6 +93,7 @@ func (s *adaptStage) Run(ctx context.Context, e *Env) error {
 		}
 		e.Emit(ctx, AccuracyPayload(name, accuracyOf(m), m))
 	}
+	e.release(e.stageIndex(st))
 	return nil
 }
 

@@ -22,7 +22,7 @@ type presentStage struct {
 func (s *presentStage) Run(ctx context.Context, e *Env) error {
 	st, b := s.st, s.st.Present
 	first := e.onset
-	mark := e.tl.Mark()
+	e.begin(s.index)
 	br := BlockResult{Name: st.Name, Onset: first, Repeats: b.Repeats}
 	blankFrames := e.frames(b.InterTrial)
 	e.Emit(ctx, events.Block{Block: st.Name, Index: s.index, Frames: int(math.Round(b.Duration().Seconds() * e.rate)),
@@ -53,8 +53,7 @@ func (s *presentStage) Run(ctx context.Context, e *Env) error {
 		}
 	}
 	e.tl.SetSpan(st.Name, timeline.Span{Start: first, End: e.onset})
-	preds, scans := e.tl.Since(mark)
-	br.Accuracy = Score(preds, scans, e.info.Model.BurnInFrames, e.info.Acquisition.Neurons)
+	br.Accuracy = e.blockAccuracy()
 	if b.Repeats > 1 {
 		m := e.repeated(st.Name, nil)
 		br.Repeated = m

@@ -131,6 +131,7 @@ func (s *selectStage) Run(ctx context.Context, e *Env) error {
 			return fmt.Errorf("recording the selection: %w", err)
 		}
 	}
+	e.release(e.stageIndex(st))
 	return nil
 }
 

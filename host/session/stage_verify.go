@@ -90,7 +90,7 @@ func (s *verifyStage) Run(ctx context.Context, e *Env) error {
 	frames := e.frames(v.Duration)
 	blankFrames := e.frames(v.InterTrial)
 	first := e.onset
-	mark := e.tl.Mark()
+	e.begin(s.index)
 	br := BlockResult{Name: st.Name, Onset: first, Repeats: v.Repeats}
 	e.Emit(ctx, events.Block{Block: st.Name, Index: s.index, OnsetS: first.Seconds(), Repeats: v.Repeats,
 		Trials: len(trials), Frames: v.Repeats * len(trials) * (frames + blankFrames)})
@@ -139,13 +139,16 @@ func (s *verifyStage) Run(ctx context.Context, e *Env) error {
 			}
 		}
 		shown = shown[:0]
+		// The next repeat's responses need only the scans from its
+		// first trial's baseline on.
+		e.tl.Trim(st.Name, e.onset-verify.BaselineWindow)
 		s.grade(e, acc)
 	}
 	e.tl.SetSpan(st.Name, timeline.Span{Start: first, End: e.onset})
 	// How well the adapted model predicts the responses to the MEIs and
 	// controls (out of the training distribution).
-	preds, scans := e.tl.Since(mark)
-	br.Accuracy = Score(preds, scans, e.info.Model.BurnInFrames, e.info.Acquisition.Neurons)
+	br.Accuracy = e.blockAccuracy()
+	e.tl.Release(st.Name)
 	e.res.Blocks = append(e.res.Blocks, br)
 	e.Emit(ctx, AccuracyPayload(st.Name, br.Accuracy, nil))
 	s.grade(e, acc)

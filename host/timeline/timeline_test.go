@@ -33,10 +33,6 @@ func TestPredictionsCountStepsAndMarkBurnIn(t *testing.T) {
 	require.Equal(t, 4, got[2].Step)
 	m := tl.Mark()
 	require.Equal(t, timeline.Mark{Steps: 5}, m)
-	tl.AddPredictions([]time.Duration{50 * ms}, [][]float32{{6}})
-	preds, scans := tl.Since(m)
-	require.Len(t, preds, 1)
-	require.Empty(t, scans)
 }
 
 func TestOnScreen(t *testing.T) {
@@ -48,16 +44,23 @@ func TestOnScreen(t *testing.T) {
 
 func TestSpansAndFitData(t *testing.T) {
 	tl := timeline.New()
-	tl.SetSpan("a", timeline.Span{Start: 0, End: 500 * ms})
-	tl.SetSpan("held", timeline.Span{Start: 500 * ms, End: time.Second})
-	var times []time.Duration
-	var rows [][]float32
-	for k := range 10 {
-		times = append(times, time.Duration(k)*100*ms)
-		rows = append(rows, []float32{float32(k)})
+	all := timeline.Block{Keep: timeline.KeepAll, Neurons: 1}
+	add := func(from, to time.Duration) {
+		var times []time.Duration
+		var rows [][]float32
+		for k := from; k < to; k += 100 * ms {
+			times = append(times, k)
+			rows = append(rows, []float32{float32(k / (100 * ms))})
+		}
+		tl.AddPredictions(times, rows)
+		tl.AddScans(scansEvery(from+50*ms, to+50*ms, func(t time.Duration) float32 { return float32(t / ms) }))
 	}
-	tl.AddPredictions(times, rows)
-	tl.AddScans(scansEvery(50*ms, time.Second, func(t time.Duration) float32 { return float32(t / ms) }))
+	tl.Begin("a", 0, all)
+	add(0, 500*ms)
+	tl.SetSpan("a", timeline.Span{Start: 0, End: 500 * ms})
+	tl.Begin("held", 500*ms, all)
+	add(500*ms, time.Second)
+	tl.SetSpan("held", timeline.Span{Start: 500 * ms, End: time.Second})
 
 	sp, ok := tl.Span("a")
 	require.True(t, ok)
@@ -75,10 +78,15 @@ func TestSpansAndFitData(t *testing.T) {
 	preds, scans := tl.Within(sp)
 	require.Len(t, preds, 5)
 	require.Len(t, scans, 5)
+
+	// Released, a block keeps nothing.
+	tl.Release("a")
+	require.Empty(t, tl.FitData([]string{"a"}, nil, 0).Steps)
 }
 
 func TestWalkTrial(t *testing.T) {
 	tl := timeline.New()
+	tl.Begin("s", 0, timeline.Block{Keep: timeline.KeepAll, Neurons: 1})
 	tl.AddPredictions([]time.Duration{100 * ms, 300 * ms}, [][]float32{{1}, {2}})
 	tl.AddScans(scansEvery(0, time.Second, func(time.Duration) float32 { return 0 }))
 	w := timeline.Window{Stage: "s", Trial: 0, Start: 0, End: 600 * ms}
@@ -97,6 +105,7 @@ func TestWalkTrial(t *testing.T) {
 
 func TestResponseIsTheVerificationWindow(t *testing.T) {
 	tl := timeline.New()
+	tl.Begin("", 0, timeline.Block{Keep: timeline.KeepScans, Neurons: 1})
 	// 1 before onset 1 s, 3 from 1.1 s on.
 	tl.AddScans(scansEvery(0, 3*time.Second, func(t time.Duration) float32 {
 		if t >= 1100*ms {
