@@ -1,0 +1,274 @@
+//go:build soak
+
+// The soak benchmark (issue 12): the host and its plugins over a long
+// session, their memory sampled as it runs. Opt in with the soak tag:
+//
+//	go test -tags soak -run Soak -timeout 30h -v ./tests/
+//
+// TestSoakVirtual runs TWINRIG_SOAK_HOURS (24) simulated hours on the
+// virtual clock, TestSoakReal TWINRIG_SOAK_REAL (1h) on the real clock,
+// both with TWINRIG_SOAK_NEURONS (1000) neurons and the built-in model.
+// Every TWINRIG_SOAK_EVERY (10s) each writes the VmRSS of the host and of
+// every plugin process (their pids from the journal's launched entries) to
+// soak-<clock>.csv in TWINRIG_SOAK_OUT (the system's temporary directory),
+// and at the end prints per process the RSS first, at 10 minutes, last and
+// at most, and the growth per hour after 10 minutes. TWINRIG_SOAK_HOST
+// runs another host binary (an older one, to compare).
+package tests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func soakEnv(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// soakProtocol is a day at the rig: 10 min of natural video to map the
+// neurons, 6 test clips x 10 repeats, the readout adapted once on the
+// mapping and scored on the test clips, then natural video for the rest
+// of the session in blocks of an hour, each of 5-minute clips.
+func soakProtocol(total time.Duration) string {
+	var b strings.Builder
+	b.WriteString(`version: 2
+name: soak
+blank: {family: blank}
+blocks:
+  - present:
+      name: gray
+      trials:
+        - {duration: 2s, stimulus: {family: blank}}
+  - present:
+      name: mapping
+      trials:
+        - {duration: 10m, stimulus: {family: natural, seed: 11}}
+  - present:
+      name: test
+      trials:
+`)
+	for i := range 6 {
+		fmt.Fprintf(&b, "        - {duration: 5s, stimulus: {family: natural, seed: %d}}\n", 101+i)
+	}
+	b.WriteString(`      repeats: 10
+      order: random
+      seed: 2
+  - adapt:
+      name: fit
+      from: [gray, mapping]
+      hold_out: [test]
+      indicator_decay: 1.25s
+`)
+	left := total - 15*time.Minute
+	for block := 0; left > 0; block++ {
+		fmt.Fprintf(&b, "  - present:\n      name: video-%d\n      trials:\n", block)
+		for clip := 0; clip < 12 && left > 0; clip++ {
+			d := min(left, 5*time.Minute)
+			fmt.Fprintf(&b, "        - {duration: %s, stimulus: {family: natural, seed: %d}}\n", d, 1000+block*12+clip)
+			left -= d
+		}
+	}
+	return b.String()
+}
+
+func TestSoakVirtual(t *testing.T) {
+	hours, err := strconv.ParseFloat(soakEnv("TWINRIG_SOAK_HOURS", "24"), 64)
+	require.NoError(t, err)
+	soak(t, "virtual", time.Duration(hours*float64(time.Hour)))
+}
+
+func TestSoakReal(t *testing.T) {
+	d, err := time.ParseDuration(soakEnv("TWINRIG_SOAK_REAL", "1h"))
+	require.NoError(t, err)
+	soak(t, "real", d)
+}
+
+// sample is one process's RSS at one time.
+type sample struct {
+	at  time.Duration
+	rss int64 // kB
+}
+
+func soak(t *testing.T, clock string, total time.Duration) {
+	neurons, err := strconv.Atoi(soakEnv("TWINRIG_SOAK_NEURONS", "1000"))
+	require.NoError(t, err)
+	every, err := time.ParseDuration(soakEnv("TWINRIG_SOAK_EVERY", "10s"))
+	require.NoError(t, err)
+	outDir := soakEnv("TWINRIG_SOAK_OUT", os.TempDir())
+	require.NoError(t, os.MkdirAll(outDir, 0o755))
+	hostBin := soakEnv("TWINRIG_SOAK_HOST", filepath.Join(bin, "twinrig"))
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "protocol.yaml"), []byte(soakProtocol(total)), 0o644))
+	cfg := fmt.Sprintf(`rig: soak-rig
+session:
+  name: soak
+  clock: %s
+  protocol: protocol.yaml
+  output: runs
+plugins:
+  stimulus:
+    path: %s
+    settings: {display: headless, refresh_hz: 30}
+  acquisition:
+    path: %s
+    settings: {neurons: %d, seed: 1, imaging_rate_hz: 30}
+  model:
+    path: %s
+    settings: {model: builtin:default, neurons: %d, threads: 1}
+mqtt:
+  broker: embedded
+  listen: 127.0.0.1:0
+`, clock, filepath.Join(bin, "twinrig-stimulus"), filepath.Join(bin, "twinrig-acquisition"), neurons,
+		filepath.Join(bin, "twinrig-model"), neurons)
+	config := filepath.Join(dir, "rig.yaml")
+	require.NoError(t, os.WriteFile(config, []byte(cfg), 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Hour)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hostBin, "run", "-quiet", config)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	csvPath := filepath.Join(outDir, "soak-"+clock+".csv")
+	f, err := os.Create(csvPath)
+	require.NoError(t, err)
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "elapsed_s,process,pid,rss_kb")
+
+	started := time.Now()
+	series := map[string][]sample{}
+	var order []string
+	pids := map[string]int{"host": cmd.Process.Pid}
+	take := func() {
+		for _, p := range launched(filepath.Join(dir, "runs")) {
+			pids[p.name] = p.pid
+		}
+		at := time.Since(started)
+		for _, name := range []string{"host", "stimulus", "acquisition", "model"} {
+			pid, ok := pids[name]
+			if !ok {
+				continue
+			}
+			rss, ok := vmRSS(pid)
+			if !ok {
+				continue
+			}
+			if _, seen := series[name]; !seen {
+				order = append(order, name)
+			}
+			series[name] = append(series[name], sample{at: at, rss: rss})
+			fmt.Fprintf(w, "%.1f,%s,%d,%d\n", at.Seconds(), name, pid, rss)
+		}
+		w.Flush()
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	take()
+	var runErr error
+wait:
+	for {
+		select {
+		case runErr = <-done:
+			break wait
+		case <-tick.C:
+			take()
+		}
+	}
+	require.NoError(t, runErr, "%s", out.String())
+	wall := time.Since(started)
+	t.Logf("%s clock, %s of session time, %d neurons: %s wall; samples in %s", clock, total, neurons, wall.Round(time.Second), csvPath)
+	t.Logf("%-12s %10s %10s %10s %10s %14s", "process", "first MB", "10min MB", "last MB", "max MB", "growth MB/h")
+	for _, name := range order {
+		s := series[name]
+		first, last := s[0], s[len(s)-1]
+		at10 := s[0]
+		var most int64
+		for _, x := range s {
+			if x.at <= 10*time.Minute {
+				at10 = x
+			}
+			most = max(most, x.rss)
+		}
+		growth := math.NaN()
+		if h := (last.at - at10.at).Hours(); h > 0 {
+			growth = float64(last.rss-at10.rss) / 1024 / h
+		}
+		t.Logf("%-12s %10.1f %10.1f %10.1f %10.1f %14.1f", name, mb(first.rss), mb(at10.rss), mb(last.rss), mb(most), growth)
+	}
+	summary := out.String()
+	if i := strings.Index(summary, "session time"); i >= 0 {
+		t.Logf("summary:\n%s", summary[i:])
+	}
+}
+
+func mb(kb int64) float64 { return float64(kb) / 1024 }
+
+// vmRSS reads a process's resident set size in kB.
+func vmRSS(pid int) (int64, bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			fields := strings.Fields(rest)
+			if len(fields) > 0 {
+				n, err := strconv.ParseInt(fields[0], 10, 64)
+				return n, err == nil
+			}
+		}
+	}
+	return 0, false
+}
+
+type plugin struct {
+	name string
+	pid  int
+}
+
+// launched returns the plugin processes of the latest launch in the
+// journals under dir.
+func launched(dir string) []plugin {
+	journals, _ := filepath.Glob(filepath.Join(dir, "*", "journal.jsonl"))
+	var out []plugin
+	for _, j := range journals {
+		f, err := os.Open(j)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var e struct {
+				Kind   string `json:"kind"`
+				Plugin string `json:"plugin"`
+				Pid    int    `json:"pid"`
+			}
+			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Kind == "launched" && e.Pid > 0 {
+				out = append(out, plugin{name: e.Plugin, pid: e.Pid})
+			}
+		}
+		f.Close()
+	}
+	return out
+}
