@@ -87,11 +87,12 @@ func (e *Env) begin(index int) timeline.Mark {
 
 // keeps says what block index keeps of its scans and predictions once
 // scored: a repeated present block and a held-out one everything (scored
-// again after an adapt stage, and with the others at the session's end),
-// a block a later stage fits on or selects by everything until that stage
-// has run (see release), a verify block its scans (its repeats' responses;
-// the stage trims them). Every other block keeps nothing, so that the
-// host's memory is bounded by the protocol, not by the session's length.
+// again after an adapt stage, and with the others at the session's end), a
+// block a later select stage chooses by everything and one a later adapt
+// stage fits on its scans and model steps until that stage has run (see
+// release), a verify block its scans (its repeats' responses; the stage
+// trims them). Every other block keeps nothing, so that the host's memory
+// is bounded by the protocol, not by the session's length.
 func (e *Env) keeps(index int) timeline.Keep {
 	st := &e.exp.Stages[index]
 	switch {
@@ -99,8 +100,10 @@ func (e *Env) keeps(index int) timeline.Keep {
 		return timeline.KeepScans
 	case st.Kind != protocols.KindPresent:
 		return timeline.KeepNone
-	case st.Present.Repeats > 1 || e.heldOutLater(st.Name) || e.neededAfter(st.Name, index):
+	case st.Present.Repeats > 1 || e.heldOutLater(st.Name) || e.selectedLater(st.Name, index):
 		return timeline.KeepAll
+	case e.fittedLater(st.Name, index):
+		return timeline.KeepFit
 	}
 	return timeline.KeepNone
 }
@@ -115,21 +118,24 @@ func (e *Env) heldOutLater(block string) bool {
 	return false
 }
 
-// neededAfter reports whether a stage after index reads the kept data of
-// present block: an adapt stage fitting on it, a select stage choosing its
-// targets by it.
-func (e *Env) neededAfter(block string, index int) bool {
+// fittedLater reports whether an adapt stage after index fits on present
+// block.
+func (e *Env) fittedLater(block string, index int) bool {
+	for k := index + 1; k < len(e.exp.Stages); k++ {
+		if e.exp.Stages[k].Kind == protocols.KindAdapt && slices.Contains(e.fitsOn(k), block) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectedLater reports whether a select stage after index chooses its
+// targets by present block.
+func (e *Env) selectedLater(block string, index int) bool {
 	for k := index + 1; k < len(e.exp.Stages); k++ {
 		st := &e.exp.Stages[k]
-		switch st.Kind {
-		case protocols.KindAdapt:
-			if slices.Contains(e.fitsOn(k), block) {
-				return true
-			}
-		case protocols.KindSelect:
-			if len(st.Select.Neurons.IDs) == 0 && st.Select.Neurons.From == block {
-				return true
-			}
+		if st.Kind == protocols.KindSelect && len(st.Select.Neurons.IDs) == 0 && st.Select.Neurons.From == block {
+			return true
 		}
 	}
 	return false
@@ -156,8 +162,8 @@ func (e *Env) fitsOn(index int) []string {
 func (e *Env) release(index int) {
 	for k := range index {
 		st := &e.exp.Stages[k]
-		if st.Kind == protocols.KindPresent && e.keeps(k) == timeline.KeepAll &&
-			st.Present.Repeats == 1 && !e.heldOutLater(st.Name) && !e.neededAfter(st.Name, index) {
+		if st.Kind == protocols.KindPresent && e.keeps(k) != timeline.KeepNone && st.Present.Repeats == 1 &&
+			!e.heldOutLater(st.Name) && !e.fittedLater(st.Name, index) && !e.selectedLater(st.Name, index) {
 			e.tl.Release(st.Name)
 		}
 	}

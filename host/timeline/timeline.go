@@ -50,8 +50,11 @@ const (
 	KeepNone Keep = iota
 	// KeepScans keeps the block's scans (a verify block's responses).
 	KeepScans
-	// KeepAll keeps its scans, predictions and trial windows (what an
-	// adapt block fits on, a repeated block's trials).
+	// KeepFit keeps its scans, and its predictions without their values
+	// (what an adapt block fits on: which step was on screen at a scan).
+	KeepFit
+	// KeepAll keeps its scans, predictions and trial windows (a repeated
+	// block's trials, a block a select stage scores).
 	KeepAll
 )
 
@@ -150,7 +153,7 @@ func (t *Timeline) Begin(block string, start time.Duration, b Block) Mark {
 		return m
 	}
 	seg := &segment{block: block, keep: b.Keep}
-	if b.Keep == KeepAll && len(t.tail) > 0 {
+	if b.Keep >= KeepFit && len(t.tail) > 0 {
 		seg.preds = append(seg.preds, t.tail[len(t.tail)-1])
 		seg.carriedPreds = 1
 	}
@@ -255,8 +258,15 @@ func (t *Timeline) AddPredictions(times []time.Duration, rows [][]float32) []Pre
 	}
 	t.steps += len(rows)
 	t.tail = append(t.tail, out...)
-	if t.cur != nil && t.cur.keep == KeepAll {
+	switch {
+	case t.cur == nil:
+	case t.cur.keep == KeepAll:
 		t.cur.preds = append(t.cur.preds, out...)
+	case t.cur.keep == KeepFit:
+		for _, p := range out {
+			p.Values = nil
+			t.cur.preds = append(t.cur.preds, p)
+		}
 	}
 	t.pair()
 	return out

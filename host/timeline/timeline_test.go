@@ -55,7 +55,7 @@ func TestSpansAndFitData(t *testing.T) {
 		tl.AddPredictions(times, rows)
 		tl.AddScans(scansEvery(from+50*ms, to+50*ms, func(t time.Duration) float32 { return float32(t / ms) }))
 	}
-	tl.Begin("a", 0, all)
+	tl.Begin("a", 0, timeline.Block{Keep: timeline.KeepFit, Neurons: 1})
 	add(0, 500*ms)
 	tl.SetSpan("a", timeline.Span{Start: 0, End: 500 * ms})
 	tl.Begin("held", 500*ms, all)
