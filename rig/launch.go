@@ -27,6 +27,9 @@ type LaunchConfig struct {
 	Args []string
 	// Env is added to the host's environment for the plugin.
 	Env []string
+	// Dir is the plugin's working directory ("": the host's), against
+	// which relative paths in its settings resolve.
+	Dir string
 	// StartTimeout bounds the handshake (default 10 s).
 	StartTimeout time.Duration
 	// LogOutput receives the plugin's log lines (default os.Stderr).
@@ -128,6 +131,7 @@ func Launch(cfg LaunchConfig) (*Process, error) {
 	// Not CommandContext: the host owns shutdown and ends plugins with Kill,
 	// which lets them exit gracefully first.
 	cmd := exec.Command(cfg.Path, cfg.Args...)
+	cmd.Dir = cfg.Dir
 	// The host's environment, then cfg.Env, then the socket directory: a
 	// later entry wins. (go-plugin's UnixSocketConfig.TempDir does not reach
 	// a plugin started with Cmd, so the directory is passed here; and

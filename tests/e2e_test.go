@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twinrig/twinrig/plugins/model/onnxbuild"
+	"github.com/twinrig/twinrig/plugins/model/onnxmodel"
 	"github.com/twinrig/twinrig/rig"
 )
 
@@ -34,6 +35,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
+	// The plugins run in their config's directory (a test's temporary
+	// one) from binaries in a temporary bin/, so the model plugin would not
+	// find the repository's ONNX Runtime library by itself.
+	if _, set := os.LookupEnv(onnxmodel.LibraryEnv); !set {
+		if p, err := filepath.Abs(filepath.Join("..", onnxmodel.LibraryRelPath)); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				os.Setenv(onnxmodel.LibraryEnv, p)
+			}
+		}
+	}
 	code := build()
 	if code == 0 {
 		code = m.Run()

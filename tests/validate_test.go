@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/twinrig/twinrig/plugins/model/defaultmodel"
 )
 
 // adaptBlocks map, adapt and score: a protocol that needs a model that
@@ -140,4 +142,22 @@ func TestInceptionLoopWithAContractOnlyStimulusPlugin(t *testing.T) {
 	require.Len(t, runs, 1)
 	require.Equal(t, []string{"mapping", "test", "fit", "targets", "check"}, stagesDone(journal(t, runs[0])))
 	requireNoPlugins(t)
+}
+
+// TestRelativeSettingsPathsResolveAgainstTheConfig: plugins run in the
+// config file's directory, so a model file named relative to the config
+// (configs/fnn.yaml's ../models/...) is found wherever the host is started
+// from.
+func TestRelativeSettingsPathsResolveAgainstTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	model, err := defaultmodel.Build(defaultmodel.Options{Neurons: 12, Seed: 5})
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "models"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "models", "m.onnx"), model, 0o644))
+	cfgDir := filepath.Join(dir, "configs")
+	require.NoError(t, os.MkdirAll(cfgDir, 0o755))
+	cfg := rigConfig{version2: true, neurons: 12, blocks: loopBlocks, modelFile: "../models/m.onnx"}.write(t, cfgDir)
+	code, out := runHost(t, "validate", cfg)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "model        m.onnx: 12 neurons")
 }

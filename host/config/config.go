@@ -76,6 +76,10 @@ type PluginConfig struct {
 	// config's `mtls: false`; default false: go-plugin's AutoMTLS), for a
 	// plugin in another language that cannot do the handshake.
 	Insecure bool
+	// Dir is the plugin's working directory: the config file's directory
+	// (Config.Dir), so that a relative path in its settings (a model
+	// file, a movie) means the same as a relative path in the config.
+	Dir string
 }
 
 // MQTT says which broker carries session events.

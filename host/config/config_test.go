@@ -67,16 +67,19 @@ func TestLoadExample(t *testing.T) {
 			Args:         []string{"-log-level", "info"},
 			Settings:     json.RawMessage(`{"width":256,"height":144,"fps":60,"background":0.5,"title":"twinrig <demo>"}`),
 			StartTimeout: 10 * time.Second,
+			Dir:          dir,
 		},
 		Acquisition: PluginConfig{
 			Path:         filepath.Join(dir, "bin", "twinrig-acquisition"),
 			Settings:     json.RawMessage(`{"rate_hz":30,"noise_sd":0.1,"indicator":"GCaMP6s"}`),
 			StartTimeout: DefaultStartTimeout,
+			Dir:          dir,
 		},
 		Model: PluginConfig{
 			Path:         filepath.Join(dir, "bin", "twinrig-model"),
 			Settings:     json.RawMessage(`{"onnx":"models/fnn.onnx","neurons":[1,2,3],"gpu":null}`),
 			StartTimeout: 90 * time.Second,
+			Dir:          dir,
 		},
 		MQTT: MQTT{Broker: BrokerEmbedded, Listen: "127.0.0.1:0", QoS: 1},
 	}

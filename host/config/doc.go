@@ -40,6 +40,11 @@
 // merge keys (<<) work anywhere. JSON has no NaN or infinity, so plugin
 // settings may not hold .nan or .inf.
 //
+// Relative paths in the config resolve against the config file's
+// directory, and each plugin runs in that directory
+// ([PluginConfig.Dir]), so a relative path inside its settings (a model
+// file, a movie) resolves there too.
+//
 // Besides the file's content, Parse checks the file system: the protocol
 // file must exist, each plugin path must be an executable regular file, and
 // an existing output path must be a directory. A plugin's sha256, when

@@ -120,7 +120,7 @@ func (d *decoder) decodeConfig(root *object, c *Config) {
 
 func (d *decoder) plugin(plugins *object, role, dir string) PluginConfig {
 	field := "plugins." + role
-	pc := PluginConfig{Settings: json.RawMessage("{}"), StartTimeout: DefaultStartTimeout}
+	pc := PluginConfig{Settings: json.RawMessage("{}"), StartTimeout: DefaultStartTimeout, Dir: dir}
 	e, ok := plugins.get(role)
 	if !ok {
 		if !plugins.bad {

@@ -66,7 +66,7 @@ type Binaries struct {
 func (b Binaries) Launch(kind rig.Kind, pc config.PluginConfig) (Process, error) {
 	p, err := rig.Launch(rig.LaunchConfig{
 		Kind: kind, Path: pc.Path, Args: pc.Args, StartTimeout: pc.StartTimeout, LogLevel: b.LogLevel, LogOutput: b.LogOutput,
-		SHA256: pc.SHA256, Insecure: pc.Insecure,
+		SHA256: pc.SHA256, Insecure: pc.Insecure, Dir: pc.Dir,
 	})
 	if err != nil {
 		return nil, err // not a typed nil in an interface
