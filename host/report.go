@@ -23,9 +23,11 @@ func (h *hostRun) progress() func(session.Progress) {
 			return
 		}
 		lastBlock, lastPrint = p.BlockIndex, time.Now()
+		// Of the protocol's time (on the real clock the session's time
+		// also runs while stages compute or the operator pauses).
 		pct := 0.0
 		if p.Total > 0 {
-			pct = 100 * p.SessionTime.Seconds() / p.Total.Seconds()
+			pct = min(100, 100*p.Done.Seconds()/p.Total.Seconds())
 		}
 		fmt.Fprintf(h.stdout, "  %5.1f%%  block %d/%d %-12s t=%7.2fs  scans %d\n",
 			pct, p.BlockIndex+1, len(h.exp.Stages), p.Block, p.SessionTime.Seconds(), p.Scans)
@@ -95,23 +97,37 @@ func fmtR(r float64) string {
 
 // sessionSummary is summary.json.
 type sessionSummary struct {
-	Schema        int              `json:"schema"`
-	Session       string           `json:"session"`
-	Status        string           `json:"status"`
-	Error         string           `json:"error,omitempty"`
-	Protocol      string           `json:"protocol"`
-	Epoch         time.Time        `json:"epoch"`
-	DurationS     float64          `json:"duration_s"`
-	WallS         float64          `json:"wall_s"`
-	FramesShown   int              `json:"frames_shown"`
-	FramesDropped int              `json:"frames_dropped"`
-	ModelFrames   int              `json:"model_frames"`
-	Scans         int              `json:"scans"`
+	Schema        int       `json:"schema"`
+	Session       string    `json:"session"`
+	Status        string    `json:"status"`
+	Error         string    `json:"error,omitempty"`
+	Protocol      string    `json:"protocol"`
+	Epoch         time.Time `json:"epoch"`
+	DurationS     float64   `json:"duration_s"`
+	WallS         float64   `json:"wall_s"`
+	FramesShown   int       `json:"frames_shown"`
+	FramesDropped int       `json:"frames_dropped"`
+	ModelFrames   int       `json:"model_frames"`
+	Scans         int       `json:"scans"`
+	// Lagged says what fell behind the real clock and by how much (status
+	// degraded; absent otherwise); Lag counts it.
+	Lagged        string           `json:"lagged,omitempty"`
+	Lag           *lagCounts       `json:"lag,omitempty"`
 	Plugins       map[string]any   `json:"plugins"`
 	Accuracy      events.Accuracy  `json:"accuracy"`
 	Adaptations   []map[string]any `json:"adaptations,omitempty"`
 	Selections    []map[string]any `json:"selections,omitempty"`
 	Verifications []map[string]any `json:"verifications,omitempty"`
+}
+
+// lagCounts is summary.json's lag: see pipeline.Lag.
+type lagCounts struct {
+	DroppedFrames       int     `json:"dropped_frames"`
+	LateScans           int     `json:"late_scans"`
+	MaxScanLateMS       float64 `json:"max_scan_late_ms"`
+	LatePredictions     int     `json:"late_predictions"`
+	MaxPredictionLateMS float64 `json:"max_prediction_late_ms"`
+	SkippedPredictions  int     `json:"skipped_predictions"`
 }
 
 // nanNull maps NaN to nil (JSON null).
@@ -131,6 +147,14 @@ func summary(name, status string, exp *protocols.Experiment, res *session.Result
 			"stimulus": res.Info.Stimulus, "acquisition": res.Info.Acquisition, "model": res.Info.Model,
 		},
 		Accuracy: session.AccuracyPayload("session", res.Accuracy, res.Repeated),
+	}
+	if l := res.Lag; l.Lagged() {
+		ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+		s.Lag = &lagCounts{DroppedFrames: l.Dropped, LateScans: l.LateScans, MaxScanLateMS: ms(l.MaxScanLate),
+			LatePredictions: l.LatePredictions, MaxPredictionLateMS: ms(l.MaxPredictionLate), SkippedPredictions: l.Skipped}
+		if status == string(events.StatusDegraded) {
+			s.Lagged = l.String()
+		}
 	}
 	for _, a := range res.Adaptations {
 		s.Adaptations = append(s.Adaptations, map[string]any{"after": a.After, "neurons": a.Neurons, "samples": a.Samples,

@@ -93,13 +93,19 @@ func TestProgress(t *testing.T) {
 	var out bytes.Buffer
 	h := &hostRun{stdout: &out, exp: &protocols.Experiment{Stages: make([]protocols.Stage, 2)}}
 	p := h.progress()
-	p(session.Progress{Block: "gray", BlockIndex: 0, SessionTime: 5 * time.Second, Total: 20 * time.Second, Scans: 150})
-	p(session.Progress{Block: "gray", BlockIndex: 0, SessionTime: 6 * time.Second, Total: 20 * time.Second, Scans: 180})  // within a second: not printed
-	p(session.Progress{Block: "test", BlockIndex: 1, SessionTime: 10 * time.Second, Total: 20 * time.Second, Scans: 300}) // a new block
+	p(session.Progress{Block: "gray", BlockIndex: 0, SessionTime: 5 * time.Second, Done: 5 * time.Second, Total: 20 * time.Second, Scans: 150})
+	p(session.Progress{Block: "gray", BlockIndex: 0, SessionTime: 6 * time.Second, Done: 6 * time.Second, Total: 20 * time.Second, Scans: 180})   // within a second: not printed
+	p(session.Progress{Block: "test", BlockIndex: 1, SessionTime: 10 * time.Second, Done: 10 * time.Second, Total: 20 * time.Second, Scans: 300}) // a new block
+	// On the real clock the session's time runs on while stages compute:
+	// the percentage is of the protocol's time, never above 100.
+	p(session.Progress{Block: "late", BlockIndex: 0, SessionTime: 28 * time.Second, Done: 20 * time.Second, Total: 20 * time.Second, Scans: 840})
+	p(session.Progress{Block: "late", BlockIndex: 1, SessionTime: 29 * time.Second, Done: 21 * time.Second, Total: 20 * time.Second, Scans: 870})
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
 	require.Equal(t, []string{
 		"   25.0%  block 1/2 gray         t=   5.00s  scans 150",
 		"   50.0%  block 2/2 test         t=  10.00s  scans 300",
+		"  100.0%  block 1/2 late         t=  28.00s  scans 840",
+		"  100.0%  block 2/2 late         t=  29.00s  scans 870",
 	}, lines)
 
 	quiet := &hostRun{stdout: &out, quiet: true}

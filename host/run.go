@@ -94,7 +94,7 @@ func (h *hostRun) run(ctx context.Context) int {
 		}
 		if resume.Finished {
 			// Nothing to resume: the record is left exactly as it is.
-			fmt.Fprintf(h.stdout, "session %s already finished (status ok): nothing to resume, its record is unchanged\n", h.resumeDir)
+			fmt.Fprintf(h.stdout, "session %s already finished (it ran to its end): nothing to resume, its record is unchanged\n", h.resumeDir)
 			return exitOK
 		}
 		name = filepath.Base(filepath.Clean(h.resumeDir))
@@ -261,6 +261,10 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 		}
 	}
 	status, _ := exitStatus(ctx, runErr)
+	if status == string(events.StatusOK) && res != nil && res.Lag.Lagged() {
+		// It ran to its end, but fell behind the real clock.
+		status = string(events.StatusDegraded)
+	}
 	if res != nil {
 		h.printSummary(res)
 		if h.tally, err = record.ReadTally(rec.Path()); err != nil {
@@ -276,6 +280,11 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 	fin := h.finishedEvent(status, res)
 	fin.Output = rec.Path()
 	_ = emitTo.Emit(ctx, fin)
+	if fin.Status == events.StatusDegraded {
+		// A degraded session exits 0: its record is complete; the status
+		// says it lagged.
+		fmt.Fprintf(h.stdout, "session %s finished degraded: %s\n", name, fin.Lagged)
+	}
 	return exitOK, nil, ""
 }
 
@@ -283,6 +292,9 @@ func (h *hostRun) session(ctx, watched context.Context, a supervise.Attempt, nam
 // measured, or nil.
 func finishedEvent(status string, res *session.Result) events.Finished {
 	f := events.Finished{Status: events.Status(status)}
+	if res != nil && f.Status == events.StatusDegraded {
+		f.Lagged = res.Lag.String()
+	}
 	if res != nil {
 		f.DurationS, f.WallS = res.Duration.Seconds(), res.Wall.Seconds()
 		f.FramesShown, f.FramesDropped, f.Scans = int64(res.FramesShown), int64(res.FramesDropped), int64(res.Scans)

@@ -207,7 +207,7 @@ func TestEncodeRejectsInvalidEvents(t *testing.T) {
 		{"infinite seconds", Adapted{Block: "b", Seconds: math.Inf(1)}, "adapted: block \"b\""},
 		{"verified counts", Verified{Block: "v", Targets: 1, Evaluated: 2}, "significant <= driven <= evaluated <= targets"},
 		{"unknown command", Control{Command: "stop", State: "paused"}, `control: command "stop"`},
-		{"finished status", Finished{Status: "done"}, `finished: status "done" is not ok, error, interrupted or aborted`},
+		{"finished status", Finished{Status: "done"}, `finished: status "done" is not ok, degraded, error, interrupted or aborted`},
 		{"empty error", ErrorReport{}, "error: message is empty"},
 	}
 	for _, tc := range tests {
@@ -347,7 +347,7 @@ func TestEncodedFieldsAreTheTags(t *testing.T) {
 		Verified{Block: "b"},
 		Control{Command: CommandPause, State: "paused", Reason: "r"},
 		ErrorReport{Message: "m", Plugin: "model"},
-		Finished{Status: StatusOK, Output: "o", Predictions: 1, Attempts: 1},
+		Finished{Status: StatusDegraded, Lagged: "l", Output: "o", Predictions: 1, Attempts: 1},
 	}
 	require.Len(t, full, len(Kinds))
 	for _, p := range full {

@@ -142,6 +142,27 @@ type StageDone struct {
 	// Targets are the ids of the neurons a select stage chose, best first
 	// (absent for other stages).
 	Targets []string `json:"targets,omitempty"`
+	// Lag says how the stage's presentations fell behind the real clock
+	// in its attempt (absent when nothing did; see docs/record.md).
+	Lag *StageLag `json:"lag,omitempty"`
+}
+
+// StageLag counts how a stage fell behind the real clock.
+type StageLag struct {
+	// DroppedFrames counts the display frames the stimulus plugin
+	// reported dropped.
+	DroppedFrames int `json:"dropped_frames,omitempty"`
+	// LateScans counts the scans that reached the host late beyond the
+	// threshold; MaxScanLateMS is the most any scan was late.
+	LateScans     int     `json:"late_scans,omitempty"`
+	MaxScanLateMS float64 `json:"max_scan_late_ms,omitempty"`
+	// LatePredictions and MaxPredictionLateMS: the same of the model's
+	// predictions.
+	LatePredictions     int     `json:"late_predictions,omitempty"`
+	MaxPredictionLateMS float64 `json:"max_prediction_late_ms,omitempty"`
+	// SkippedPredictions counts the frames the model skipped because it
+	// was still busy with earlier ones.
+	SkippedPredictions int `json:"skipped_predictions,omitempty"`
 }
 
 // StageScores are a repeated stage's per-neuron measures, one per neuron

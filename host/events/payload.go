@@ -248,15 +248,28 @@ const (
 	StatusInterrupted Status = "interrupted"
 	// StatusAborted: an operator aborted the session (CommandAbort).
 	StatusAborted Status = "aborted"
+	// StatusDegraded: the session ran to its end, but on the real clock
+	// it fell behind (frames dropped by the display, scans or predictions
+	// late, predictions skipped); Finished.Lagged says how.
+	StatusDegraded Status = "degraded"
 )
+
+// Completed says whether a session that ended with s ran to its end
+// (ok or degraded).
+func (s Status) Completed() bool { return s == StatusOK || s == StatusDegraded }
 
 // Finished is the payload of finished events, the last event of a session.
 type Finished struct {
-	// How the session ended: `ok`, `error` (a failure ended it; an error
-	// event precedes this one), `interrupted` (a signal stopped it:
-	// Ctrl-C, SIGTERM) or `aborted` (an abort command on the control
-	// topic).
+	// How the session ended: `ok`, `degraded` (it ran to its end, but on
+	// the real clock it fell behind: see lagged), `error` (a failure ended
+	// it; an error event precedes this one), `interrupted` (a signal
+	// stopped it: Ctrl-C, SIGTERM) or `aborted` (an abort command on the
+	// control topic).
 	Status Status `json:"status"`
+	// What fell behind and by how much, when the status is `degraded`,
+	// e.g. "model 312 predictions late (max 180 ms), 41 skipped; display
+	// dropped 3 frames" (absent otherwise).
+	Lagged string `json:"lagged,omitempty"`
 	// The session's length, in seconds of session time (0, as are the
 	// counts, when the session failed before it started).
 	DurationS float64 `json:"duration_s"`
@@ -277,7 +290,7 @@ type Finished struct {
 	// attempt (absent when the session failed before it started).
 	Attempts int `json:"attempts,omitempty"`
 	// The directory the data were recorded in; present when the session
-	// ended normally (`ok`).
+	// ran to its end (`ok` or `degraded`).
 	Output string `json:"output,omitempty"`
 }
 
@@ -440,8 +453,8 @@ func (e ErrorReport) validate() error {
 
 func (f Finished) validate() error {
 	switch {
-	case f.Status != StatusOK && f.Status != StatusError && f.Status != StatusInterrupted && f.Status != StatusAborted:
-		return fmt.Errorf("finished: status %q is not ok, error, interrupted or aborted", f.Status)
+	case !f.Status.Completed() && f.Status != StatusError && f.Status != StatusInterrupted && f.Status != StatusAborted:
+		return fmt.Errorf("finished: status %q is not ok, degraded, error, interrupted or aborted", f.Status)
 	case !finiteTime(f.DurationS) || !finiteTime(f.WallS):
 		return fmt.Errorf("finished: duration_s %v, wall_s %v: expected finite times >= 0", f.DurationS, f.WallS)
 	case f.FramesShown < 0 || f.FramesDropped < 0 || f.Scans < 0:

@@ -112,7 +112,7 @@ func TestPresentCarriesFramesScansAndPredictions(t *testing.T) {
 	var s sink
 	shown, err := p.Present(context.Background(), pipeline.Presentation{ID: "b", Frames: 10}, &s)
 	require.NoError(t, err)
-	require.Equal(t, pipeline.Shown{Frames: 10}, shown)
+	require.Equal(t, pipeline.Shown{Frames: 10, First: 0, End: 10 * time.Second / 60}, shown)
 	require.Len(t, s.frames, 10)
 	require.Len(t, a.observed, 10)
 	require.Equal(t, []byte{3}, a.observed[3].Frame.Pixels)

@@ -497,8 +497,8 @@ func b2i(b bool) int {
 
 // crossCheck compares the journal's stage entries with the CSV files'
 // rows: each attempt recorded at least the frames and scans its stages
-// counted, and an attempt that finished the session (status ok) exactly
-// those of its last stage.
+// counted, and an attempt that finished the session (status ok or
+// degraded) exactly those of its last stage.
 func (in *inspection) crossCheck() {
 	if !in.marked[framesCSV] || !in.marked[scansCSV] {
 		return // an earlier version's: the rows carry no attempt
@@ -520,7 +520,7 @@ func (in *inspection) crossCheck() {
 		last[s.attempt] = s
 	}
 	j := in.journal
-	if j.finished == nil || j.finished.Status != events.StatusOK {
+	if j.finished == nil || !j.finished.Status.Completed() {
 		return
 	}
 	s, ok := last[j.finishedAtt]

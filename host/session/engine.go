@@ -54,8 +54,12 @@ type Env struct {
 	rate  float64       // display refresh rate
 	total time.Duration // the experiment's planned session time
 	epoch time.Time
-	// onset is where the next stimulus starts.
+	// onset is where the next stimulus starts (on the real clock: just
+	// after the last frame shown, or now, whichever is later).
 	onset time.Duration
+	// planned is the protocol's time covered so far (what Progress.Done
+	// reports).
+	planned time.Duration
 
 	// scored holds each repeated present block's trial-averaged measures
 	// (with the adapted readout for held-out blocks); rescored marks the
@@ -181,6 +185,9 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 		env.journal(i, st, stage, start)
 	}
 	res.Info = env.info
+	if err := env.pipe.Settle(ctx); err != nil && runErr == nil {
+		runErr = err
+	}
 	if runErr == nil {
 		// The last frame stays on screen for one period: collect the scans
 		// taken while it was visible, up to (not including) the session's end.
@@ -194,6 +201,7 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 		runErr = pluginErr(rig.KindAcquisition, err)
 	}
 	m := env.tl.Mark()
+	res.Lag = env.pipe.Lag()
 	res.Duration = max(env.onset, env.pipe.End())
 	res.Wall = time.Since(started)
 	res.ModelFrames = m.Steps
@@ -255,20 +263,55 @@ func (e *Env) frameTime(n int) time.Duration {
 // show presents one stimulus for frames display frames from the current
 // onset, records it in the timeline as a window of w.Stage (w's Start and
 // End are set here) and counts its frames in br, then moves the onset on.
+// It returns once what the frames produced (scans, predictions) is in the
+// timeline.
 func (e *Env) show(ctx context.Context, index int, w timeline.Window, src pipeline.Source, frames int, br *BlockResult) error {
-	start := e.onset
-	shown, err := e.pipe.Present(ctx, pipeline.Presentation{ID: w.Stage, Source: src, Frames: frames, Onset: start}, e.sink(w.Stage, index))
+	_, err := e.present(ctx, index, w, src, frames, br, true)
+	return err
+}
+
+// showAhead is show that, on the real clock, returns once the stimulus
+// plugin showed the last frame: the acquisition and the model catch up in
+// the background (the display never waits for them), so the timeline
+// holds the presentation's scans and predictions only after
+// e.pipe.Settle. It returns the session time of the first frame shown.
+func (e *Env) showAhead(ctx context.Context, index int, w timeline.Window, src pipeline.Source, frames int, br *BlockResult) (time.Duration, error) {
+	return e.present(ctx, index, w, src, frames, br, false)
+}
+
+func (e *Env) present(ctx context.Context, index int, w timeline.Window, src pipeline.Source, frames int, br *BlockResult, settle bool) (time.Duration, error) {
+	e.realign()
+	start, planned := e.onset, e.planned
+	shown, err := e.pipe.Present(ctx, pipeline.Presentation{ID: w.Stage, Source: src, Frames: frames, Onset: start},
+		&sink{e: e, block: w.Stage, index: index, planned: planned})
 	br.Frames += shown.Frames
 	br.Dropped += shown.Dropped
 	e.res.FramesShown += shown.Frames
 	e.res.FramesDropped += shown.Dropped
-	if err != nil {
-		return err
+	if err == nil && settle {
+		err = e.pipe.Settle(ctx)
 	}
-	e.onset = start + e.frameTime(frames)
-	w.Start, w.End = start, e.onset
+	if err != nil {
+		return start, err
+	}
+	e.planned = planned + e.frameTime(frames)
+	end := start + e.frameTime(frames)
+	if e.opts.Clock == rig.RealClock && shown.Frames > 0 {
+		// The frames' own times: the plugin keeps the display's time.
+		start, end = shown.First, shown.End
+	}
+	e.onset = end
+	w.Start, w.End = start, end
 	e.tl.AddWindow(w)
-	return nil
+	return start, nil
+}
+
+// realign moves the onset, on the real clock, to now when the session's
+// time went past it (stages that compute, pauses, the session's start).
+func (e *Env) realign() {
+	if e.opts.Clock == rig.RealClock {
+		e.onset = max(e.onset, time.Since(e.epoch))
+	}
 }
 
 // redescribe asks the model to describe itself again (after its readout
@@ -293,6 +336,8 @@ type sink struct {
 	e     *Env
 	block string
 	index int
+	// planned is the protocol's time covered before the presentation.
+	planned time.Duration
 }
 
 func (e *Env) sink(block string, index int) *sink { return &sink{e: e, block: block, index: index} }
@@ -330,6 +375,7 @@ func (s *sink) Passed(last rig.ShownFrame) {
 	if s.e.opts.Progress != nil {
 		s.e.opts.Progress(Progress{
 			Block: s.block, BlockIndex: s.index, SessionTime: last.Time, Total: s.e.total,
+			Done:   min(s.planned+s.e.frameTime(int(last.Index)+1), s.e.total),
 			Frames: int(last.Index) + 1, Scans: s.e.tl.Mark().Scans,
 		})
 	}
@@ -342,13 +388,23 @@ func (e *Env) journal(index int, st *protocols.Stage, stage Stage, start time.Du
 		return
 	}
 	m := e.tl.Mark()
+	if sp, ok := e.tl.Span(st.Name); ok {
+		start = sp.Start // the first frame's time (on the real clock: as shown)
+	}
 	done := events.StageDone{Stage: st.Name, StageKind: string(st.Kind), Index: index,
 		StartS: start.Seconds(), EndS: e.onset.Seconds(), ModelSteps: m.Steps, Scans: m.Scans, Frames: e.res.FramesShown}
+	if l := e.pipe.Lag(st.Name); l.Lagged() {
+		done.Lag = &events.StageLag{DroppedFrames: l.Dropped, LateScans: l.LateScans, LatePredictions: l.LatePredictions,
+			MaxScanLateMS: millis(l.MaxScanLate), MaxPredictionLateMS: millis(l.MaxPredictionLate), SkippedPredictions: l.Skipped}
+	}
 	stage.Journal(e, &done)
 	if err := e.opts.Recorder.Journal(done); err != nil {
 		e.log.Error("journal entry not recorded", "stage", st.Name, "err", err)
 	}
 }
+
+// millis is d in milliseconds (to the microsecond).
+func millis(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
 // journalScores adds every repeated block's scores so far to done (what a
 // later select stage chooses its targets by).
@@ -366,6 +422,7 @@ func (e *Env) journalScores(done *events.StageDone) {
 // readout (restored into the model plugin).
 func (e *Env) restore(ctx context.Context, rs *Resume) error {
 	e.onset = rs.From
+	e.planned = min(rs.From, e.total)
 	for name, d := range rs.Done {
 		e.tl.SetSpan(name, timeline.Span{Start: d.Start, End: d.End})
 	}

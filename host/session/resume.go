@@ -34,8 +34,9 @@ type Resume struct {
 	// Scores are the per-neuron scores of the repeated stages scored so
 	// far (what a select stage chooses its targets by).
 	Scores map[string]Scores
-	// Finished is set when the session finished with status ok (its last
-	// finished entry says so): there is nothing to resume.
+	// Finished is set when the session ran to its end, status ok or
+	// degraded (its last finished entry says so): there is nothing to
+	// resume.
 	Finished bool
 	// Selections are the completed select stages' targets and stimuli,
 	// filled by the caller from the record (Options.Recorder wrote them).
@@ -149,7 +150,7 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 				res.Scores[name] = Scores{CCNorm: m.CCNorm, CCAbs: m.CCAbs, R: m.R}
 			}
 		case events.Finished:
-			res.Finished = e.Status == events.StatusOK
+			res.Finished = e.Status.Completed()
 		}
 	}
 	if torn > 0 {

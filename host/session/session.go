@@ -77,12 +77,18 @@ type Options struct {
 
 // Progress reports how far a session got.
 type Progress struct {
-	Block       string
-	BlockIndex  int
+	Block      string
+	BlockIndex int
+	// SessionTime is the time of the last frame carried, on the session's
+	// clock (on the real clock it also counts the time spent between
+	// presentations: adapting, selecting, pauses).
 	SessionTime time.Duration
-	Total       time.Duration
-	Frames      int
-	Scans       int
+	// Done is the protocol's time covered so far: the planned display
+	// time of the frames shown, at most Total (what a percentage is of).
+	Done   time.Duration
+	Total  time.Duration
+	Frames int
+	Scans  int
 }
 
 // Info is what the plugins said about themselves.
@@ -123,7 +129,13 @@ type Result struct {
 	// outcomes, in order.
 	Selections    []Selection
 	Verifications []Verification
+	// Lag is how the session fell behind the real clock (zero on the
+	// virtual clock); a session that lagged is degraded.
+	Lag Lag
 }
+
+// Lag counts how a session fell behind the real clock (see pipeline.Lag).
+type Lag = pipeline.Lag
 
 // Adaptation is one readout fit.
 type Adaptation struct {
