@@ -11,9 +11,12 @@
 // Every TWINRIG_SOAK_EVERY (10s) each writes the VmRSS of the host and of
 // every plugin process (their pids from the journal's launched entries) to
 // soak-<clock>.csv in TWINRIG_SOAK_OUT (the system's temporary directory),
-// and at the end prints per process the RSS first, at 10 minutes, last and
-// at most, and the growth per hour after 10 minutes. TWINRIG_SOAK_HOST
-// runs another host binary (an older one, to compare).
+// and at the end prints per process the RSS first, settled (after
+// TWINRIG_SOAK_SETTLE, 10m, of wall time), last and at most while the
+// session ran (until its summary.json appeared), and its growth after
+// settling (the least-squares slope) per hour of wall time and per hour of
+// session time. TWINRIG_SOAK_HOST runs another host binary (an
+// older one, to compare).
 package tests
 
 import (
@@ -112,6 +115,8 @@ func soak(t *testing.T, clock string, total time.Duration) {
 	outDir := soakEnv("TWINRIG_SOAK_OUT", os.TempDir())
 	require.NoError(t, os.MkdirAll(outDir, 0o755))
 	hostBin := soakEnv("TWINRIG_SOAK_HOST", filepath.Join(bin, "twinrig"))
+	settle, err := time.ParseDuration(soakEnv("TWINRIG_SOAK_SETTLE", "10m"))
+	require.NoError(t, err)
 
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "protocol.yaml"), []byte(soakProtocol(total)), 0o644))
@@ -159,7 +164,13 @@ mqtt:
 	series := map[string][]sample{}
 	var order []string
 	pids := map[string]int{"host": cmd.Process.Pid}
+	var ended time.Duration // when summary.json appeared: the session's end
 	take := func() {
+		if ended == 0 {
+			if m, _ := filepath.Glob(filepath.Join(dir, "runs", "*", "summary.json")); len(m) > 0 {
+				ended = time.Since(started)
+			}
+		}
 		for _, p := range launched(filepath.Join(dir, "runs")) {
 			pids[p.name] = p.pid
 		}
@@ -196,24 +207,50 @@ wait:
 	}
 	require.NoError(t, runErr, "%s", out.String())
 	wall := time.Since(started)
+	if ended == 0 {
+		ended = wall
+	}
 	t.Logf("%s clock, %s of session time, %d neurons: %s wall; samples in %s", clock, total, neurons, wall.Round(time.Second), csvPath)
-	t.Logf("%-12s %10s %10s %10s %10s %14s", "process", "first MB", "10min MB", "last MB", "max MB", "growth MB/h")
+	t.Logf("%-12s %10s %10s %10s %10s %14s %16s", "process", "first MB", "settled MB", "last MB", "max MB", "MB/h of wall", "MB/h of session")
+	speed := total.Seconds() / ended.Seconds() // session time per wall time
 	for _, name := range order {
 		s := series[name]
+		for len(s) > 1 && s[len(s)-1].at >= ended {
+			s = s[:len(s)-1] // the host's exit
+		}
 		first, last := s[0], s[len(s)-1]
-		at10 := s[0]
+		settled := s[0]
 		var most int64
 		for _, x := range s {
-			if x.at <= 10*time.Minute {
-				at10 = x
+			if x.at <= settle {
+				settled = x
 			}
 			most = max(most, x.rss)
 		}
-		growth := math.NaN()
-		if h := (last.at - at10.at).Hours(); h > 0 {
-			growth = float64(last.rss-at10.rss) / 1024 / h
+		// The slope after settling (least squares).
+		slope := math.NaN()
+		var after []sample
+		for _, x := range s {
+			if x.at >= settled.at {
+				after = append(after, x)
+			}
 		}
-		t.Logf("%-12s %10.1f %10.1f %10.1f %10.1f %14.1f", name, mb(first.rss), mb(at10.rss), mb(last.rss), mb(most), growth)
+		if len(after) > 2 {
+			var mx, my float64
+			for _, x := range after {
+				mx += x.at.Hours()
+				my += mb(x.rss)
+			}
+			mx /= float64(len(after))
+			my /= float64(len(after))
+			var sxy, sxx float64
+			for _, x := range after {
+				sxy += (x.at.Hours() - mx) * (mb(x.rss) - my)
+				sxx += (x.at.Hours() - mx) * (x.at.Hours() - mx)
+			}
+			slope = sxy / sxx
+		}
+		t.Logf("%-12s %10.1f %10.1f %10.1f %10.1f %14.1f %16.1f", name, mb(first.rss), mb(settled.rss), mb(last.rss), mb(most), slope, slope/speed)
 	}
 	summary := out.String()
 	if i := strings.Index(summary, "session time"); i >= 0 {
