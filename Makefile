@@ -10,7 +10,7 @@ CONFIG    ?= configs/simulated.yaml
 PLUGINS   := $(BIN)/twinrig-stimulus $(BIN)/twinrig-acquisition $(BIN)/twinrig-model
 PROTOS    := $(wildcard rig/proto/twinrig/v1/*.proto)
 # Plugins the end-to-end tests build; ./... skips testdata directories.
-TESTPLUGINS := ./tests/testdata/contractstim ./tests/testdata/capmodel
+TESTPLUGINS := ./tests/testdata/contractstim ./tests/testdata/capmodel ./tests/testdata/slowmodel
 export PATH := $(CURDIR)/.deps/bin:$(PATH)
 
 .PHONY: all setup setup-gpu gpu-check gpu-check-build build run fnn-model run-fnn test test-exporter vet generate check-generate bench fuzz clean FORCE
