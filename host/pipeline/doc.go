@@ -20,9 +20,21 @@
 //     (Config.Columns), go to Sink.Predicted.
 //
 // The steps overlap (the model computes batch n while the acquisition takes
-// batch n+1 and the stimulus renders n+2). Sink.Shown and Sink.Scanned are
-// called from one goroutine, Sink.Predicted from another; a Sink must let
-// them run concurrently with each other.
+// batch n+1 and the stimulus renders n+2). Sink.Shown, Sink.Scanned and
+// Sink.Passed are called from one goroutine, Sink.Predicted from another; a
+// Sink must let them run concurrently with each other (and, on the real
+// clock, with the caller of Present).
+//
+// On the virtual clock Present returns once its frames' scans and
+// predictions have reached the Sink, and the stimulus plugin waits for the
+// rest (the queue to the acquisition holds 8 batches). On the real clock
+// the display never waits: the frames go into a queue that does not block,
+// Present returns once the last frame was shown, and steps 2 and 3 run on
+// in the background across presentations until Settle (or Collect) waits
+// for them. Two batches are in flight to the model; while it takes longer
+// per frame than the display gives it, the batches waiting for it are
+// skipped but the newest. What fell behind (frames dropped, scans and
+// predictions late, predictions skipped) is counted by presentation: Lag.
 //
 // Errors a plugin returned or caused are wrapped in a *PluginError naming
 // the plugin.
