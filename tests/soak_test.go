@@ -7,7 +7,9 @@
 //
 // TestSoakVirtual runs TWINRIG_SOAK_HOURS (24) simulated hours on the
 // virtual clock, TestSoakReal TWINRIG_SOAK_REAL (1h) on the real clock,
-// both with TWINRIG_SOAK_NEURONS (1000) neurons and the built-in model.
+// both with TWINRIG_SOAK_NEURONS (1000) neurons and the built-in model, a
+// TWINRIG_SOAK_MAPPING (10m) mapping block and TWINRIG_SOAK_REPEATS (10)
+// repeats of the test clips (see soakProtocol).
 // Every TWINRIG_SOAK_EVERY (10s) each writes the VmRSS of the host and of
 // every plugin process (their pids from the journal's launched entries) to
 // soak-<clock>.csv in TWINRIG_SOAK_OUT (the system's temporary directory),
@@ -43,13 +45,13 @@ func soakEnv(name, def string) string {
 	return def
 }
 
-// soakProtocol is a day at the rig: 10 min of natural video to map the
-// neurons, 6 test clips x 10 repeats, the readout adapted once on the
-// mapping and scored on the test clips, then natural video for the rest
-// of the session in blocks of an hour, each of 5-minute clips.
-func soakProtocol(total time.Duration) string {
+// soakProtocol is a day at the rig: mapping (10 min) of natural video to
+// map the neurons, 6 test clips of 5 s x repeats (10), the readout adapted
+// once on the mapping and scored on the test clips, then natural video for
+// the rest of the session in blocks of an hour, each of 5-minute clips.
+func soakProtocol(total, mapping time.Duration, repeats int) string {
 	var b strings.Builder
-	b.WriteString(`version: 2
+	fmt.Fprintf(&b, `version: 2
 name: soak
 blank: {family: blank}
 blocks:
@@ -60,15 +62,15 @@ blocks:
   - present:
       name: mapping
       trials:
-        - {duration: 10m, stimulus: {family: natural, seed: 11}}
+        - {duration: %s, stimulus: {family: natural, seed: 11}}
   - present:
       name: test
       trials:
-`)
+`, mapping)
 	for i := range 6 {
 		fmt.Fprintf(&b, "        - {duration: 5s, stimulus: {family: natural, seed: %d}}\n", 101+i)
 	}
-	b.WriteString(`      repeats: 10
+	fmt.Fprintf(&b, `      repeats: %d
       order: random
       seed: 2
   - adapt:
@@ -76,8 +78,8 @@ blocks:
       from: [gray, mapping]
       hold_out: [test]
       indicator_decay: 1.25s
-`)
-	left := total - 15*time.Minute
+`, repeats)
+	left := total - mapping - time.Duration(repeats)*30*time.Second
 	for block := 0; left > 0; block++ {
 		fmt.Fprintf(&b, "  - present:\n      name: video-%d\n      trials:\n", block)
 		for clip := 0; clip < 12 && left > 0; clip++ {
@@ -118,8 +120,13 @@ func soak(t *testing.T, clock string, total time.Duration) {
 	settle, err := time.ParseDuration(soakEnv("TWINRIG_SOAK_SETTLE", "10m"))
 	require.NoError(t, err)
 
+	mapping, err := time.ParseDuration(soakEnv("TWINRIG_SOAK_MAPPING", "10m"))
+	require.NoError(t, err)
+	repeats, err := strconv.Atoi(soakEnv("TWINRIG_SOAK_REPEATS", "10"))
+	require.NoError(t, err)
+
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "protocol.yaml"), []byte(soakProtocol(total)), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "protocol.yaml"), []byte(soakProtocol(total, mapping, repeats)), 0o644))
 	cfg := fmt.Sprintf(`rig: soak-rig
 session:
   name: soak
