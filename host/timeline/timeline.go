@@ -469,11 +469,11 @@ type Pair struct {
 // WalkTrial hands add the scans of trial window w of a kept block, in
 // [Start, End), each paired with the prediction on screen (scans taken
 // before the first prediction skipped), until add has accepted (returned
-// true for) n.
+// true for) n. add must not call the timeline.
 func (t *Timeline) WalkTrial(w Window, n int, add func(Pair) bool) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	seg := t.seg(w.Stage)
-	t.mu.Unlock()
 	if seg == nil {
 		return
 	}
