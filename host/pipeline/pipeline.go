@@ -293,17 +293,17 @@ func (p *Pipeline) start(ctx context.Context) error {
 		cancel()
 		return PluginErr(rig.KindModel, err)
 	}
-	bound, inFlight := 8, 64
+	bound, waiting, inFlight := 8, 8, 64
 	if p.real() {
 		// The display never waits (the queue to the acquisition grows, up
 		// to Config.Backlog); two batches are in flight to the model, and
 		// while the model is slower than the display the batches waiting
 		// for it are skipped but the newest (see send).
-		bound, inFlight = 0, 2
+		bound, waiting, inFlight = 0, 64, 2
 	}
 	fl := &flow{ctx: gctx, cancel: cancel, q: newQueue(bound), done: make(chan struct{})}
-	toModel := make(chan modelBatch, 64)
-	sent := make(chan modelBatch, 64)
+	toModel := make(chan modelBatch, waiting)
+	sent := make(chan modelBatch, inFlight)
 	slots := make(chan struct{}, inFlight)
 	ms := &modelSpeed{}
 	g.Go(func() error { return p.acquire(gctx, fl.q, toModel) })
