@@ -194,7 +194,8 @@ func (p *Pipeline) now() time.Duration { return time.Since(p.cfg.Epoch) }
 // sink. It returns what was shown, also on error. On the real clock it
 // returns once the stimulus plugin showed the last frame (see Pipeline);
 // an error of the acquisition or the model then comes from a later
-// Present, Settle or Collect.
+// Present, Settle or Collect. The background work runs under the ctx of
+// the Present that started it (the first after a Settle).
 func (p *Pipeline) Present(ctx context.Context, pr Presentation, sink Sink) (Shown, error) {
 	if p.fl == nil {
 		if err := p.start(ctx); err != nil {
