@@ -32,8 +32,8 @@
 // Present returns once the last frame was shown, and steps 2 and 3 run on
 // in the background across presentations until Settle (or Collect) waits
 // for them. Two batches are in flight to the model; while it takes longer
-// per frame than the display gives it, the batches waiting for it are
-// skipped but the newest. What fell behind (frames dropped, scans and
+// per frame than the display gives it, one is, and the batches waiting for
+// it are skipped but the newest. What fell behind (frames dropped, scans and
 // predictions late, predictions skipped) is counted by presentation: Lag.
 //
 // Errors a plugin returned or caused are wrapped in a *PluginError naming

@@ -547,9 +547,9 @@ func (m *modelSpeed) frameTime() time.Duration {
 // send streams the model's batches, each while the model computes the one
 // before it; slots bounds how many are in flight. On the real clock, while
 // the model takes longer per frame than the display gives it (Subsample
-// refresh periods), a batch that has a newer one waiting behind it is
-// skipped (Lag.Skipped): the model works on the freshest frames and its
-// backlog stays bounded. Skipping, not batching: a recurrent model steps
+// refresh periods), one batch is in flight at a time and a batch that has
+// a newer one waiting behind it is skipped (Lag.Skipped): the model works
+// on the freshest frames and its backlog stays bounded. Skipping, not batching: a recurrent model steps
 // through its frames one by one, so bigger batches would not make it
 // faster, only later.
 func (p *Pipeline) send(ctx context.Context, stream rig.PredictStream, toModel <-chan modelBatch, sent chan<- modelBatch, slots chan struct{}, ms *modelSpeed) error {
@@ -562,11 +562,22 @@ func (p *Pipeline) send(ctx context.Context, stream rig.PredictStream, toModel <
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		slow := p.real() && ms.frameTime() > budget
+		if slow {
+			// One batch at a time: pick the next when the model is free,
+			// so that it is the freshest.
+			select {
+			case slots <- struct{}{}:
+				<-slots
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		mb, ok := <-toModel
 		if !ok {
 			return nil
 		}
-		for p.real() && ms.frameTime() > budget {
+		for slow {
 			newer, ok := tryRecv(toModel)
 			if !ok {
 				break
