@@ -244,11 +244,10 @@ func (e *Env) Checkpoint(ctx context.Context, stage string) error {
 	}
 	if paused {
 		e.log.Info("resumed", "stage", stage)
-		if e.opts.Clock == rig.RealClock {
-			// The session's time went on while paused.
-			e.onset = max(e.onset, time.Since(e.epoch))
-		}
 	}
+	// On the real clock the session's time went on (while paused, while a
+	// stage computed): the next trial starts now, as its frames will say.
+	e.realign()
 	return nil
 }
 
