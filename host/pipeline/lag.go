@@ -21,9 +21,9 @@ import (
 // with the default batch of a third of a second): the acquisition or the
 // model then takes longer than the display to get through a batch.
 type Lag struct {
-	// Dropped counts the display frames the stimulus plugin reported
-	// dropped.
-	Dropped int
+	// Frames counts the display frames shown; Dropped those the stimulus
+	// plugin reported dropped.
+	Frames, Dropped int
 	// LateScans and LatePredictions count the scans and predictions late
 	// beyond Config.LateAfter; MaxScanLate and MaxPredictionLate are the
 	// most any scan or prediction was late (counted or not).
@@ -51,6 +51,7 @@ func (l *Lag) prediction(late time.Duration, n int, after time.Duration) {
 
 // Add adds m's counts to l (the larger of each maximum).
 func (l *Lag) Add(m Lag) {
+	l.Frames += m.Frames
 	l.Dropped += m.Dropped
 	l.LateScans += m.LateScans
 	l.LatePredictions += m.LatePredictions
@@ -59,10 +60,21 @@ func (l *Lag) Add(m Lag) {
 	l.MaxPredictionLate = max(l.MaxPredictionLate, m.MaxPredictionLate)
 }
 
-// Lagged says whether anything fell behind: a frame dropped, a scan or a
-// prediction late, a prediction skipped.
+// DroppedTolerance: the display's dropped frames make a lag when there are
+// at least DroppedTolerance of them and they are more than one in
+// DroppedPerMille thousand frames shown (a loaded machine's odd late
+// wake-up is not a lag; 16 frames dropped in a minute are).
+const (
+	DroppedTolerance = 3
+	DroppedPerMille  = 1
+)
+
+// Lagged says whether anything fell behind: frames dropped beyond the
+// tolerance (DroppedTolerance), a scan or a prediction late, a prediction
+// skipped.
 func (l Lag) Lagged() bool {
-	return l.Dropped > 0 || l.LateScans > 0 || l.LatePredictions > 0 || l.Skipped > 0
+	dropped := l.Dropped >= DroppedTolerance && l.Dropped*1000 > DroppedPerMille*l.Frames
+	return dropped || l.LateScans > 0 || l.LatePredictions > 0 || l.Skipped > 0
 }
 
 // String says what lagged and by how much, e.g. "model 312 predictions

@@ -366,9 +366,7 @@ func (p *Pipeline) display(fl *flow, pr Presentation, sink Sink) (Shown, error) 
 		}
 		return nil
 	})
-	if shown.Dropped > 0 {
-		p.note(pr.ID, func(l *Lag) { l.Dropped += shown.Dropped })
-	}
+	p.note(pr.ID, func(l *Lag) { l.Frames += shown.Frames; l.Dropped += shown.Dropped })
 	if err != nil {
 		var pe *PluginError
 		if errors.As(err, &pe) {

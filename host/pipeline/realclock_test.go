@@ -188,6 +188,10 @@ func TestRealClockReportsTheModelsFailure(t *testing.T) {
 func TestLagString(t *testing.T) {
 	require.Empty(t, pipeline.Lag{}.String())
 	require.False(t, pipeline.Lag{MaxScanLate: time.Second}.Lagged(), "late within the threshold")
+	require.False(t, pipeline.Lag{Frames: 180, Dropped: 2}.Lagged(), "the odd dropped frame")
+	require.False(t, pipeline.Lag{Frames: 54000, Dropped: 50}.Lagged(), "one in a thousand")
+	require.True(t, pipeline.Lag{Frames: 180, Dropped: 3}.Lagged())
+	require.True(t, pipeline.Lag{Frames: 1000, Dropped: 16}.Lagged())
 	l := pipeline.Lag{Dropped: 3, LatePredictions: 312, MaxPredictionLate: 180 * time.Millisecond, Skipped: 41,
 		LateScans: 2, MaxScanLate: 26600 * time.Millisecond}
 	require.Equal(t, "model 312 predictions late (max 180 ms), 41 skipped; acquisition 2 scans late (max 26.6 s); display dropped 3 frames", l.String())
