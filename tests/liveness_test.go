@@ -17,7 +17,8 @@ import (
 // mid-session (SIGSTOP: its process stays, its connection stays open, it
 // answers nothing) is found by the host's heartbeat, named as hung, killed
 // and restarted like a crashed one; the session continues from its
-// record, runs every block once and finishes ok. On the real clock the
+// record, runs every block once and finishes (ok, or degraded if the
+// machine made the display drop frames). On the real clock the
 // hang is detected within 2 s.
 func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 	dir := t.TempDir()
@@ -113,6 +114,8 @@ func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 	require.Len(t, journaled, 1)
 	require.Regexp(t, `^model plugin ".*twinrig-model" hung: no answer for \d\.\ds; killed it: plugin unavailable`, journaled[0])
 	require.Equal(t, []any{0.0, 1.0}, attempts, "one restart")
-	require.Equal(t, "ok", status)
+	// ok, or degraded when the loaded machine made the display drop
+	// frames (the record says so); never failed.
+	require.Contains(t, []string{"ok", "degraded"}, status)
 	require.Equal(t, []string{"a", "b", "c", "d"}, stagesDone(entries), "every block once")
 }

@@ -89,6 +89,7 @@ func (s *verifyStage) Run(ctx context.Context, e *Env) error {
 	}
 	frames := e.frames(v.Duration)
 	blankFrames := e.frames(v.InterTrial)
+	e.realign() // on the real clock, the block starts now (the select stage computed)
 	first := e.onset
 	e.begin(s.index)
 	br := BlockResult{Name: st.Name, Onset: first, Repeats: v.Repeats}
