@@ -54,8 +54,10 @@ Usage:
   twinrig help                     this text
 
 Run "twinrig run -h" for the run flags. The simulated rig: configs/simulated.yaml.
-Exit status: 0 done, 1 the session failed, 2 bad usage or config, 3 aborted by
-the operator (twinrig control, or the MQTT control topic), 130 interrupted.
+Exit status: 0 done (status ok, or degraded: it lagged on the real clock, the
+record says what lagged and by how much), 1 the session failed, 2 bad usage or
+config, 3 aborted by the operator (twinrig control, or the MQTT control topic),
+130 interrupted.
 `
 
 func main() {
