@@ -237,6 +237,11 @@ func runFaultCell(t *testing.T, c faultCell, r *faultResult) {
 		code, out := runHost(t, "run", "-quiet", "-resume", session, cfg)
 		r.outcome += fmt.Sprintf("; freed, resume exit %d", code)
 		require.Equal(t, 0, code, out)
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "torn") {
+				t.Logf("resume: %s", l)
+			}
+		}
 	default:
 		t.Fatalf("unknown fault %q", c.fault)
 	}
