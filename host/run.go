@@ -426,6 +426,13 @@ func (h *hostRun) readResume() (*session.Resume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
+	// The stages a pending adapt stage needs are replayed from the record
+	// rather than shown again, when it holds them.
+	if names := rs.ReplayCandidates(); len(names) > 0 {
+		if err := rs.LoadReplay(h.resumeDir); err != nil {
+			h.log.Warn("resume: the stages the adapt stage needs are shown again, not replayed", "stages", names, "err", err)
+		}
+	}
 	// The journal names the readout relative to the session directory
 	// (journals of earlier versions: absolute, kept as they are).
 	if rs.Readout != "" && !filepath.IsAbs(rs.Readout) {

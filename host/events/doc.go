@@ -23,8 +23,8 @@
 // checks the schema version and every field.
 //
 // A session's journal (journal.jsonl, written by host/record) holds every
-// event's payload, and the journal-only entries [SessionEntry], [Resumed]
-// and [StageDone], one [Entry] per line as [EncodeEntry] writes it and
+// event's payload, and the journal-only entries [SessionEntry],
+// [Launched], [Resumed], [Replayed] and [StageDone], one [Entry] per line as [EncodeEntry] writes it and
 // [DecodeEntry] reads it back.
 package events
 

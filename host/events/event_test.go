@@ -263,7 +263,7 @@ func TestDecodeEventIgnoresUnknownFields(t *testing.T) {
 // allEntries holds a value of every payload and journal entry type.
 var allEntries = []Entry{
 	Started{}, Block{}, Trial{}, Accuracy{}, Adapted{}, Selected{}, Verified{}, Control{}, ErrorReport{}, Finished{},
-	SessionEntry{}, Resumed{}, StageDone{}, Launched{},
+	SessionEntry{}, Resumed{}, StageDone{}, Launched{}, Replayed{},
 }
 
 // TestEveryKindHasOneType: each kind the host publishes, and each

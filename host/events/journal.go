@@ -11,7 +11,7 @@ import (
 
 // Entry is one entry of a session's journal (journal.jsonl, which package
 // host/record writes): every Payload, as the host publishes it, and the
-// journal-only SessionEntry, Launched, Resumed and StageDone. Only this package's
+// journal-only SessionEntry, Launched, Resumed, Replayed and StageDone. Only this package's
 // types implement it.
 type Entry interface {
 	// Kind says what the entry records: an event's kind, or one of
@@ -32,10 +32,13 @@ const (
 	KindStageDone Kind = "stage_done"
 	// KindLaunched: a plugin binary was started.
 	KindLaunched Kind = "launched"
+	// KindReplayed: a resumed session rebuilt completed stages from the
+	// record without showing them again.
+	KindReplayed Kind = "replayed"
 )
 
 // JournalKinds lists the kinds only the journal holds.
-var JournalKinds = []Kind{KindSession, KindResumed, KindStageDone, KindLaunched}
+var JournalKinds = []Kind{KindSession, KindResumed, KindStageDone, KindLaunched, KindReplayed}
 
 // SessionEntry is the journal's first entry: what produced the session.
 type SessionEntry struct {
@@ -102,6 +105,27 @@ type Resumed struct {
 	// died), "restart" (a plugin died, which one is not known) or
 	// "resume" (twinrig run -resume); absent in earlier versions.
 	Reason string `json:"reason,omitempty"`
+}
+
+// Replayed is the journal entry of completed stages a resumed session
+// replayed from its record rather than showing them again: their frames
+// rendered anew from the stimulus specs and stepped through the model
+// with the recorded behaviour, and the recorded scans read back (see
+// docs/record.md). It adds no rows to the CSV files.
+type Replayed struct {
+	// Stages names the stages replayed, in the protocol's order.
+	Stages []string `json:"stages"`
+	// Frames counts the display frames replayed (rows of frames.csv of
+	// earlier attempts); ModelSteps the model steps they made (not in
+	// predictions.csv); Scans the scans read back from scans.csv.
+	Frames     int `json:"frames"`
+	ModelSteps int `json:"model_steps"`
+	Scans      int `json:"scans"`
+	// Seconds is the session time the stages replayed span, in seconds:
+	// what was not shown again.
+	Seconds float64 `json:"seconds"`
+	// Attempt is the attempt that replayed them.
+	Attempt int `json:"attempt"`
 }
 
 // StageDone is the journal entry of a completed stage of the protocol,
@@ -188,10 +212,14 @@ func (StageDone) Kind() Kind { return KindStageDone }
 // Kind returns KindLaunched.
 func (Launched) Kind() Kind { return KindLaunched }
 
+// Kind returns KindReplayed.
+func (Replayed) Kind() Kind { return KindReplayed }
+
 func (SessionEntry) entry() {}
 func (Resumed) entry()      {}
 func (StageDone) entry()    {}
 func (Launched) entry()     {}
+func (Replayed) entry()     {}
 
 // JournalLine is one line of a session's journal, decoded.
 type JournalLine struct {
@@ -273,6 +301,8 @@ func DecodeEntry(line []byte) (JournalLine, error) {
 		l.Entry, err = unmarshalAs[StageDone](line)
 	case KindLaunched:
 		l.Entry, err = unmarshalAs[Launched](line)
+	case KindReplayed:
+		l.Entry, err = unmarshalAs[Replayed](line)
 	default:
 		l.Entry, err = unmarshalPayload(kind, line)
 		if err != nil {

@@ -54,6 +54,13 @@ type Env struct {
 	rate  float64       // display refresh rate
 	total time.Duration // the experiment's planned session time
 	epoch time.Time
+	// subsample and batch are the pipeline's: every subsample-th display
+	// frame goes to the model, batch display frames travel together.
+	subsample, batch int
+	// replayed counts the model steps and scans a resumed session replayed
+	// from its record (see replay): they are in the timeline but not in
+	// this attempt's rows.
+	replayed timeline.Mark
 	// onset is where the next stimulus starts (on the real clock: just
 	// after the last frame shown, or now, whichever is later).
 	onset time.Duration
@@ -128,6 +135,7 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 	}
 	res := &Result{Info: info, Epoch: time.Now()}
 	env := &Env{p: p, opts: opts, log: log, exp: exp, info: info, res: res, tl: timeline.New(), rate: rate, total: exp.Duration(), epoch: res.Epoch,
+		subsample: subsample, batch: batch,
 		scored: map[string]*metrics.Result{}, rescored: map[string]bool{}, selections: map[string][]Target{}}
 	pc := pipeline.Config{Stimulus: p.Stimulus, Acquisition: p.Acquisition, Model: p.Model, Clock: opts.Clock, Epoch: res.Epoch,
 		RefreshHz: rate, Subsample: subsample, Batch: batch, Width: info.Model.Width, Height: info.Model.Height,
@@ -204,8 +212,8 @@ func RunExperiment(ctx context.Context, p Plugins, exp *protocols.Experiment, op
 	res.Lag = env.pipe.Lag()
 	res.Duration = max(env.onset, env.pipe.End())
 	res.Wall = time.Since(started)
-	res.ModelFrames = m.Steps
-	res.Scans = m.Scans
+	res.ModelFrames = m.Steps - env.replayed.Steps
+	res.Scans = m.Scans - env.replayed.Scans
 	res.Accuracy = env.sessionAccuracy()
 	if len(env.scored) > 0 {
 		m, err := env.repeatedAll()
@@ -391,7 +399,8 @@ func (e *Env) journal(index int, st *protocols.Stage, stage Stage, start time.Du
 		start = sp.Start // the first frame's time (on the real clock: as shown)
 	}
 	done := events.StageDone{Stage: st.Name, StageKind: string(st.Kind), Index: index,
-		StartS: start.Seconds(), EndS: e.onset.Seconds(), ModelSteps: m.Steps, Scans: m.Scans, Frames: e.res.FramesShown}
+		StartS: start.Seconds(), EndS: e.onset.Seconds(), ModelSteps: m.Steps - e.replayed.Steps, Scans: m.Scans - e.replayed.Scans,
+		Frames: e.res.FramesShown}
 	if l := e.pipe.Lag(st.Name); l.Lagged() {
 		done.Lag = &events.StageLag{DroppedFrames: l.Dropped, LateScans: l.LateScans, LatePredictions: l.LatePredictions,
 			MaxScanLateMS: millis(l.MaxScanLate), MaxPredictionLateMS: millis(l.MaxPredictionLate), SkippedPredictions: l.Skipped}
@@ -432,7 +441,7 @@ func (e *Env) restore(ctx context.Context, rs *Resume) error {
 		e.selections[name] = t
 	}
 	if rs.Readout == "" {
-		return nil
+		return e.replay(ctx, rs)
 	}
 	adapter, ok := e.p.Model.(rig.Adapter)
 	if !ok {
@@ -446,5 +455,5 @@ func (e *Env) restore(ctx context.Context, rs *Resume) error {
 		return err
 	}
 	e.log.Info("resumed: readout restored", "path", rs.Readout, "neurons", resp.Neurons, "from", rs.From)
-	return nil
+	return e.replay(ctx, rs)
 }

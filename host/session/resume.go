@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -45,6 +46,14 @@ type Resume struct {
 	// resumptions the journal holds (events.Resumed entries; each restart
 	// or resumption writes one), as the record marks its rows.
 	Attempt int
+	// Replay holds the completed stages the session rebuilds from its
+	// record instead of showing them again (see LoadReplay), in the
+	// protocol's order; they are in Done. Empty: none.
+	Replay []ReplayStage
+
+	// replay is what LoadReplay may keep: the completed present stages a
+	// pending adapt stage needs, which ReadResume forgot (nil: none).
+	replay *replayPlan
 }
 
 // DoneStage is one completed stage's span of session time.
@@ -73,13 +82,19 @@ type Scores struct {
 // stage is what the session continued from. A readout path is kept as the journal has it:
 // relative to the session directory (this version) or absolute (earlier
 // ones); a relative one that leaves the session directory is refused.
-// Errors wrap rig.ErrInvalid.
+// The completed stages a pending adapt stage fits on or holds out (and
+// those after them) are forgotten, as its features are lost with the
+// model plugin; when they are all present stages they are the
+// ReplayCandidates, which LoadReplay keeps as done when the record holds
+// their frames and scans (the engine then replays them instead of showing
+// them again). Errors wrap rig.ErrInvalid.
 func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (*Resume, error) {
 	res := &Resume{Done: map[string]DoneStage{}, Scores: map[string]Scores{}, Selections: map[string][]Target{}}
 	br := bufio.NewReaderSize(r, 1<<16)
 	sawSession := false
 	var order []string
 	readouts := map[string]string{} // by adapt stage
+	attempts := map[string]int{}    // by stage: the attempt that completed it
 	// torn is the number of a line that did not parse (0: none): only
 	// the last line may be one.
 	torn := 0
@@ -138,6 +153,7 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 				order = order[:k]
 			}
 			res.Done[e.Stage] = DoneStage{Start: seconds(e.StartS), End: seconds(e.EndS)}
+			attempts[e.Stage] = res.Attempt
 			order = append(order, e.Stage)
 			res.From = seconds(e.EndS)
 			if e.Readout != "" {
@@ -166,7 +182,10 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 		}
 	}
 	// An adapt stage still to run fits on its From stages, whose features
-	// the model plugin lost: run them again.
+	// the model plugin lost: run them again, unless LoadReplay can
+	// rebuild them from the record (plan keeps what it needs for that).
+	plan := &replayPlan{done: maps.Clone(res.Done), from: res.From, attempts: attempts}
+	kept := slices.Clone(order)
 	for i := len(order); i < len(exp.Stages); i++ {
 		st := exp.Stages[i]
 		if st.Kind != protocols.KindAdapt {
@@ -181,6 +200,16 @@ func ReadResume(r io.Reader, exp *protocols.Experiment, protocolSHA256 string) (
 				}
 			}
 		}
+	}
+	if dropped := kept[len(order):]; len(dropped) > 0 {
+		plan.stages = slices.Clone(dropped)
+		for _, name := range dropped {
+			if st := exp.Find(name); st == nil || st.Kind != protocols.KindPresent {
+				plan = nil // only present stages replay
+				break
+			}
+		}
+		res.replay = plan
 	}
 	// The readout restored is the last one of the stages still done.
 	for _, name := range order {

@@ -272,3 +272,44 @@ func TestReadResumeOfStagesDoneAgain(t *testing.T) {
 	require.Empty(t, rs.Readout, "the readout of a stage forgotten is not restored")
 	require.Equal(t, 3, rs.Attempt)
 }
+
+// TestLoadReplay: the stages a pending adapt stage needs, forgotten by
+// ReadResume, are kept as done when the record holds their rows (they are
+// replayed, not shown again), and stay forgotten when it does not.
+func TestLoadReplay(t *testing.T) {
+	rs, err := session.ReadResume(strings.NewReader(journalHead), resumeExperiment(), "abc")
+	require.NoError(t, err)
+	require.Equal(t, []string{"map", "test"}, rs.ReplayCandidates())
+
+	// No record: nothing kept.
+	dir := t.TempDir()
+	require.Error(t, rs.LoadReplay(dir))
+	require.Empty(t, rs.Done)
+	require.Empty(t, rs.Replay)
+
+	// A record with rows in both stages' spans (a torn last line cut).
+	var frames, scans strings.Builder
+	frames.WriteString("attempt,index,time_s,dropped\n")
+	scans.WriteString("attempt,index,time_s,source_time_s,host_unix_s,pupil_x,pupil_y,pupil_radius,treadmill,n0,n1\n")
+	for k, at := range []float64{0, 30, 59.5, 60, 89.5} {
+		frames.WriteString("0," + strconv.Itoa(k) + "," + strconv.FormatFloat(at, 'f', 6, 64) + ",false\n")
+		scans.WriteString("0," + strconv.Itoa(k) + "," + strconv.FormatFloat(at, 'f', 6, 64) + ",0,,0.5,,1,-1,0.25,3e-07\n")
+	}
+	frames.WriteString("1,0,90.000000,false\n") // another attempt's
+	scans.WriteString("0,5,89.9")               // torn
+	require.NoError(t, os.WriteFile(dir+"/frames.csv", []byte(frames.String()), 0o644))
+	require.NoError(t, os.WriteFile(dir+"/scans.csv", []byte(scans.String()), 0o644))
+	require.NoError(t, rs.LoadReplay(dir))
+	require.Equal(t, 90*time.Second, rs.From, "resumes at the end of test")
+	require.Len(t, rs.Done, 2)
+	require.Len(t, rs.Replay, 2)
+	require.Equal(t, "map", rs.Replay[0].Name)
+	require.Len(t, rs.Replay[0].Frames, 3)
+	require.Len(t, rs.Replay[1].Scans, 2)
+	s := rs.Replay[1].Scans[1]
+	require.Equal(t, 89500*time.Millisecond, s.Time)
+	require.Equal(t, []float32{0.25, 3e-07}, s.Values)
+	require.Equal(t, float32(0.5), s.Behaviour.PupilX)
+	require.True(t, math.IsNaN(float64(s.Behaviour.PupilY)), "empty: not measured")
+	require.Empty(t, rs.ReplayCandidates(), "loaded")
+}
