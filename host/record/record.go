@@ -405,7 +405,7 @@ func (d *Dir) Scans(scans []rig.Scan) error {
 		for _, v := range []float32{s.Behaviour.PupilX, s.Behaviour.PupilY, s.Behaviour.PupilRadius, s.Behaviour.Treadmill} {
 			b = append(b, ',')
 			if v == v { // NaN (missing) stays empty
-				b = strconv.AppendFloat(b, float64(v), 'g', 7, 32)
+				b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
 			}
 		}
 		return appendValues(b, s.Values)
@@ -486,7 +486,7 @@ func appendRow(b []byte, index int64, t time.Duration, values []float32) []byte 
 func appendValues(b []byte, values []float32) []byte {
 	for _, v := range values {
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, float64(v), 'g', 7, 32)
+		b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
 	}
 	return b
 }
