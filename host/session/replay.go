@@ -164,7 +164,7 @@ func readRecordCSV(path string, want []string) (*recordCSV, error) {
 		}
 		c.neurons = append(c.neurons, k)
 	}
-	for _, w := range want {
+	for _, w := range append([]string{"time_s"}, want...) {
 		if _, ok := c.col[w]; !ok {
 			return nil, fmt.Errorf("replay: %s has no column %s", name, w)
 		}
