@@ -928,18 +928,23 @@ func mustRead(t *testing.T, path string) []byte {
 	return data
 }
 
+// fourBlocks is a protocol (format 2) of four 1.5 s grating blocks, a to
+// d: long enough on the real clock to strike a plugin in block b and see
+// the session go on.
+const fourBlocks = `
+  - present: {name: a, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 1}}]}
+  - present: {name: b, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 2}}]}
+  - present: {name: c, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 3}}]}
+  - present: {name: d, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 4}}]}
+`
+
 // TestPluginDeathRestartsAndContinues: with restarts allowed (the
 // default), a plugin killed mid-session is named, the plugins are started
 // again, and the session continues from its record: every block completes
 // exactly once and the host exits 0.
 func TestPluginDeathRestartsAndContinues(t *testing.T) {
 	dir := t.TempDir()
-	cfg := rigConfig{clock: "real", version2: true, blocks: `
-  - present: {name: a, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 1}}]}
-  - present: {name: b, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 2}}]}
-  - present: {name: c, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 3}}]}
-  - present: {name: d, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 4}}]}
-`}.write(t, dir)
+	cfg := rigConfig{clock: "real", version2: true, blocks: fourBlocks}.write(t, dir)
 	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
 	m := h.readUntil(t, brokerLine)
 	msgs := subscribe(t, m[1], m[2]+"/#")

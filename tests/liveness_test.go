@@ -22,12 +22,7 @@ import (
 // hang is detected within 2 s.
 func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 	dir := t.TempDir()
-	cfg := rigConfig{clock: "real", version2: true, blocks: `
-  - present: {name: a, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 1}}]}
-  - present: {name: b, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 2}}]}
-  - present: {name: c, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 3}}]}
-  - present: {name: d, trials: [{duration: 1500ms, stimulus: {family: grating, seed: 4}}]}
-`}.write(t, dir)
+	cfg := rigConfig{clock: "real", version2: true, blocks: fourBlocks}.write(t, dir)
 	h := startHost(t, "run", "-await-subscriber", "30s", cfg)
 	m := h.readUntil(t, brokerLine)
 	msgs := subscribe(t, m[1], m[2]+"/#")
